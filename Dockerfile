@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# One target per container image:
+#   docker build --target chat-api -t chat-api .
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- chat API: dependencies built into a virtual environment -------------------------------
+FROM ${PYTHON_IMAGE} AS chat-api-build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY web-service/requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
+
+# --- chat API: runtime image -----------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS chat-api
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    CHAT_API_BIND=0.0.0.0:8080
+COPY --from=chat-api-build /opt/venv /opt/venv
+WORKDIR /app
+COPY web-service/gunicorn.conf.py ./
+COPY web-service/chat_api ./chat_api
+# A numeric, unprivileged user: Kubernetes- and ECS-style runAsNonRoot checks need the number.
+USER 10001:10001
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/api/v1/health', timeout=2).status == 200 else 1)"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"]

@@ -1,0 +1,57 @@
+# The front door. `make run` starts the local stack; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := web-service/requirements.txt requirements-dev.txt
+export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/web-service
+
+.PHONY: help run test lint format bench emotion-predict feedback-schema lock system-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): $(REQUIREMENTS)
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r web-service/requirements.txt -r requirements-dev.txt
+	@touch $@
+
+run: $(STAMP) ## Start the local stack on 127.0.0.1 (AWS 4566, model 4567, chat API 8080)
+	$(PY) -m local_stack
+
+test: $(STAMP) lint ## Run every test (lint, Dockerfile lint, pytest)
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff, hadolint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
+
+format: $(STAMP) ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP) system-deps ## Benchmark the chat API under Gunicorn (prints figures)
+	$(PY) scripts/bench_chat_api.py
+
+emotion-predict: $(STAMP) ## Text lines on stdin -> one JSON line of emotion per line on stdout
+	@$(PY) -m chat_api.emotion
+
+feedback-schema: $(STAMP) ## Regenerate the feedback queue message's JSON Schema
+	$(PY) -m chat_api.feedback_message
+
+lock: ## Re-pin the Python requirements from the *.in files
+	$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links web-service/requirements.in -o web-service/requirements.txt
+	$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links requirements-dev.in -o requirements-dev.txt
+
+system-deps: ## Debian packages some targets use (wrk for the benchmark); needs root
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	else echo "wrk is missing: run 'sudo apt-get install wrk' (the benchmark needs it)"; exit 1; fi
+
+clean: ## Remove the virtual environment and local state
+	rm -rf $(VENV) .local

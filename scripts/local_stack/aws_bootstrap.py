@@ -1,0 +1,339 @@
+"""Create the AWS resources of the local stack on a local AWS endpoint (moto), idempotently.
+
+Every resource is looked up by name before it is created, so running `bootstrap` twice against
+the same endpoint returns the same configuration and creates nothing twice. The result uses the
+configuration contract's variable names, ready to be the chat API's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+# The demo account of the local user pool, printed by `make run`; it exists nowhere else.
+DEMO_USER_EMAIL = "demo@example.com"
+DEMO_USER_PASSWORD = "Demo-Passw0rd!"  # noqa: S105 - public by design, local only
+
+LOCAL_MODEL_ID = "local.emotion-aware-responder-v1"
+USERS_GROUP = "users"
+SSM_PREFIX = "/chatbot/local"
+
+# Values published as SSM parameters, like the CDK platform stack publishes them in AWS.
+# Credentials and the SDK's endpoint overrides are local plumbing, not published values.
+PUBLISHED_NAMES = (
+    "BEDROCK_MODEL_ID",
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_APP_CLIENT_ID",
+    "COGNITO_ISSUER",
+    "COGNITO_JWKS_URL",
+    "CONVERSATIONS_TABLE",
+    "FEEDBACK_QUEUE_URL",
+    "FEEDBACK_DLQ_URL",
+    "FEEDBACK_TABLE",
+    "PROFILES_TABLE",
+    "CHAT_API_URL",
+)
+
+_DAY = 24 * 60 * 60
+_TABLE_ACTIVE_TIMEOUT = 60
+
+
+# moto accepts any credentials; fixed dummies keep a developer's real ones out of the picture.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _client(service: str, endpoint_url: str, region: str):
+    return boto3.session.Session(
+        **DUMMY_CREDENTIALS,
+        region_name=region,
+    ).client(
+        service,
+        endpoint_url=endpoint_url,
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+    )
+
+
+def _error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+# --- Cognito ---------------------------------------------------------------------------------
+
+
+def _ensure_user_pool(cognito, name: str) -> str:
+    for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for pool in page["UserPools"]:
+            if pool["Name"] == name:
+                return pool["Id"]
+    pool = cognito.create_user_pool(
+        PoolName=name,
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 12,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": False},
+    )
+    return pool["UserPool"]["Id"]
+
+
+def _ensure_app_client(cognito, pool_id: str, name: str) -> str:
+    for page in cognito.get_paginator("list_user_pool_clients").paginate(
+        UserPoolId=pool_id, MaxResults=60
+    ):
+        for client in page["UserPoolClients"]:
+            if client["ClientName"] == name:
+                return client["ClientId"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=name,
+        GenerateSecret=False,  # a browser-facing client cannot keep a secret
+        ExplicitAuthFlows=[
+            "ALLOW_USER_PASSWORD_AUTH",
+            "ALLOW_REFRESH_TOKEN_AUTH",
+            "ALLOW_USER_SRP_AUTH",
+        ],
+        PreventUserExistenceErrors="ENABLED",
+        AccessTokenValidity=60,
+        IdTokenValidity=60,
+        RefreshTokenValidity=30,
+        TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"},
+        EnableTokenRevocation=True,
+    )
+    return client["UserPoolClient"]["ClientId"]
+
+
+def _ensure_group(cognito, pool_id: str, name: str) -> None:
+    try:
+        cognito.create_group(UserPoolId=pool_id, GroupName=name)
+    except ClientError as error:
+        if _error_code(error) != "GroupExistsException":
+            raise
+
+
+def create_user(endpoint_url: str, region: str, pool_id: str, email: str, password: str) -> str:
+    """A confirmed user with a permanent password in the `users` group; returns its username.
+
+    Calling it again for an existing e-mail resets that user's password.
+    """
+    cognito = _client("cognito-idp", endpoint_url, region)
+    try:
+        username = cognito.admin_get_user(UserPoolId=pool_id, Username=email)["Username"]
+    except ClientError as error:
+        if _error_code(error) != "UserNotFoundException":
+            raise
+        created = cognito.admin_create_user(
+            UserPoolId=pool_id,
+            Username=email,
+            UserAttributes=[
+                {"Name": "email", "Value": email},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",  # no invitation e-mail
+        )
+        username = created["User"]["Username"]
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username=username, Password=password, Permanent=True
+    )
+    cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=USERS_GROUP)
+    return username
+
+
+def sign_in(endpoint_url: str, region: str, client_id: str, email: str, password: str) -> dict:
+    """USER_PASSWORD_AUTH sign-in; returns the AuthenticationResult (AccessToken, IdToken, ...)."""
+    cognito = _client("cognito-idp", endpoint_url, region)
+    response = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return response["AuthenticationResult"]
+
+
+# --- SQS -------------------------------------------------------------------------------------
+
+
+# The query protocol's code and the JSON protocol's code for the same error.
+_MISSING_QUEUE_CODES = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+def _ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
+    try:
+        return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except ClientError as error:
+        if _error_code(error) not in _MISSING_QUEUE_CODES:
+            raise
+    return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+
+
+def _ensure_feedback_queues(sqs, prefix: str) -> tuple[str, str]:
+    dlq_url = _ensure_queue(
+        sqs,
+        f"{prefix}-feedback-dlq",
+        {"MessageRetentionPeriod": str(14 * _DAY), "VisibilityTimeout": "30"},
+    )
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
+    queue_url = _ensure_queue(
+        sqs,
+        f"{prefix}-feedback",
+        {
+            "MessageRetentionPeriod": str(4 * _DAY),
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": redrive,
+        },
+    )
+    return queue_url, dlq_url
+
+
+# --- DynamoDB --------------------------------------------------------------------------------
+
+
+def _ensure_table(dynamodb, name: str, definition: dict) -> None:
+    try:
+        status = dynamodb.describe_table(TableName=name)["Table"]["TableStatus"]
+    except ClientError as error:
+        if _error_code(error) != "ResourceNotFoundException":
+            raise
+        status = dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **definition)[
+            "TableDescription"
+        ]["TableStatus"]
+    # boto3's waiter polls every 20 s; a local endpoint is ACTIVE at once or nearly so.
+    deadline = time.monotonic() + _TABLE_ACTIVE_TIMEOUT
+    while status != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"DynamoDB table {name} is still {status}")
+        time.sleep(0.2)
+        status = dynamodb.describe_table(TableName=name)["Table"]["TableStatus"]
+
+
+def _ensure_ttl(dynamodb, table: str, attribute: str) -> None:
+    current = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    if current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+        return  # DynamoDB refuses to enable TTL twice
+    dynamodb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
+    )
+
+
+def _string_keys(*names: str) -> list[dict]:
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+
+def _key_schema(hash_key: str, range_key: str | None = None) -> list[dict]:
+    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    return schema
+
+
+def _ensure_tables(dynamodb, prefix: str) -> dict[str, str]:
+    tables = {
+        "CONVERSATIONS_TABLE": f"{prefix}-conversations",
+        "FEEDBACK_TABLE": f"{prefix}-feedback",
+        "PROFILES_TABLE": f"{prefix}-profiles",
+    }
+    _ensure_table(
+        dynamodb,
+        tables["CONVERSATIONS_TABLE"],
+        {
+            "AttributeDefinitions": _string_keys("pk", "sk", "gsi1pk", "gsi1sk"),
+            "KeySchema": _key_schema("pk", "sk"),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "gsi1",
+                    "KeySchema": _key_schema("gsi1pk", "gsi1sk"),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        },
+    )
+    _ensure_ttl(dynamodb, tables["CONVERSATIONS_TABLE"], "expires_at")
+    _ensure_table(
+        dynamodb,
+        tables["FEEDBACK_TABLE"],
+        {
+            "AttributeDefinitions": _string_keys("feedback_id"),
+            "KeySchema": _key_schema("feedback_id"),
+        },
+    )
+    _ensure_table(
+        dynamodb,
+        tables["PROFILES_TABLE"],
+        {"AttributeDefinitions": _string_keys("user_id"), "KeySchema": _key_schema("user_id")},
+    )
+    return tables
+
+
+# --- SSM -------------------------------------------------------------------------------------
+
+
+def _publish_parameters(ssm, config: dict[str, str]) -> None:
+    for name in PUBLISHED_NAMES:
+        path = f"{SSM_PREFIX}/{name}"
+        try:
+            if ssm.get_parameter(Name=path)["Parameter"]["Value"] == config[name]:
+                continue  # unchanged: keep the parameter's version as it is
+        except ClientError as error:
+            if _error_code(error) != "ParameterNotFound":
+                raise
+        ssm.put_parameter(Name=path, Value=config[name], Type="String", Overwrite=True)
+
+
+# --- everything ------------------------------------------------------------------------------
+
+
+def bootstrap(
+    endpoint_url: str,
+    *,
+    region: str = "us-east-1",
+    prefix: str = "chatbot-local",
+    chat_api_url: str = "http://127.0.0.1:8080",
+    bedrock_url: str = "http://127.0.0.1:4567",
+) -> dict[str, str]:
+    """Create (or find) every local AWS resource and return the stack's configuration."""
+    endpoint_url = endpoint_url.rstrip("/")
+    cognito = _client("cognito-idp", endpoint_url, region)
+    pool_id = _ensure_user_pool(cognito, prefix)
+    client_id = _ensure_app_client(cognito, pool_id, f"{prefix}-web")
+    _ensure_group(cognito, pool_id, USERS_GROUP)
+    create_user(endpoint_url, region, pool_id, DEMO_USER_EMAIL, DEMO_USER_PASSWORD)
+
+    queue_url, dlq_url = _ensure_feedback_queues(_client("sqs", endpoint_url, region), prefix)
+    tables = _ensure_tables(_client("dynamodb", endpoint_url, region), prefix)
+
+    config = {
+        "APP_ENV": "local",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "BEDROCK_MODEL_ID": LOCAL_MODEL_ID,
+        "COGNITO_USER_POOL_ID": pool_id,
+        "COGNITO_APP_CLIENT_ID": client_id,
+        # moto signs tokens with the real AWS issuer but serves the keys itself.
+        "COGNITO_ISSUER": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
+        "COGNITO_JWKS_URL": f"{endpoint_url}/{pool_id}/.well-known/jwks.json",
+        **tables,
+        "FEEDBACK_QUEUE_URL": queue_url,
+        "FEEDBACK_DLQ_URL": dlq_url,
+        "CHAT_API_URL": chat_api_url,
+        "LOG_LEVEL": "INFO",
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+    }
+    _publish_parameters(_client("ssm", endpoint_url, region), config)
+    return config

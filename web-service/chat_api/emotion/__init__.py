@@ -1,0 +1,27 @@
+"""Emotion detection behind one small interface: text in, a label and seven scores out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+
+
+@dataclass(frozen=True)
+class Emotion:
+    label: str
+    scores: dict[str, float]  # one probability per label in LABELS, summing to 1
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "scores": self.scores}
+
+
+class EmotionDetector(Protocol):
+    def detect(self, text: str) -> Emotion: ...
+
+
+def load_detector() -> EmotionDetector:
+    from .lexicon import LexiconDetector
+
+    return LexiconDetector()

@@ -1,0 +1,220 @@
+"""The OpenAPI 3.1 document, built from the same pydantic models that validate the requests."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from flask import Blueprint, current_app
+from pydantic.json_schema import models_json_schema
+
+from . import schemas
+from .routes import API_PREFIX
+
+bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
+
+_MODELS = [
+    schemas.ChatRequest,
+    schemas.ChatResponse,
+    schemas.StreamMeta,
+    schemas.StreamDelta,
+    schemas.StreamDone,
+    schemas.StreamError,
+    schemas.FeedbackRequest,
+    schemas.FeedbackAccepted,
+    schemas.ConversationList,
+    schemas.ConversationDetail,
+    schemas.Health,
+    schemas.Readiness,
+    schemas.ErrorBody,
+]
+
+
+def _ref(model) -> dict:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _errors(*statuses: int) -> dict:
+    text = {
+        400: "The body is not valid JSON.",
+        401: 'Missing or invalid access token (`WWW-Authenticate: Bearer error="invalid_token"`).',
+        404: "Unknown id, or one that belongs to another user.",
+        413: "The body exceeds the size limit.",
+        415: "The body is not `application/json`.",
+        422: "The body or a parameter does not match the schema.",
+        429: "The model is throttling; see `Retry-After`.",
+        502: "The model failed.",
+        503: "A dependency is unavailable; see `Retry-After` where given.",
+        504: "The model did not answer within the deadline.",
+    }
+    return {str(status): _json(schemas.ErrorBody, text[status]) for status in statuses}
+
+
+CHAT_ERRORS = (400, 401, 404, 413, 415, 422, 429, 502, 503, 504)
+ID_PARAM = {
+    "name": "conversation_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": schemas.ID_PATTERN},
+}
+
+
+@cache
+def build_document(version: str) -> dict:
+    _, definitions = models_json_schema(
+        [(model, "serialization") for model in _MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    chat_body = {
+        "required": True,
+        "content": {"application/json": {"schema": _ref(schemas.ChatRequest)}},
+    }
+    secured = [{"cognito": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Emotion-aware chat API",
+            "version": version,
+            "description": (
+                "Every user message is classified into one of seven emotions and answered by "
+                "Amazon Bedrock in a tone adapted to it. Errors share one shape: "
+                '`{"error": {"code", "message", "request_id"}}`. Every response echoes '
+                f"`X-Request-ID`. Messages hold at most {schemas.MAX_MESSAGE_CHARS} characters."
+            ),
+        },
+        "servers": [{"url": API_PREFIX}],
+        "components": {
+            "schemas": definitions["$defs"],
+            "securitySchemes": {
+                "cognito": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A Cognito user pool access token (not the ID token).",
+                }
+            },
+        },
+        "paths": {
+            "/health": {
+                "get": {
+                    "summary": "Liveness; no dependency is called.",
+                    "operationId": "health",
+                    "responses": {"200": _json(schemas.Health, "The process is up.")},
+                }
+            },
+            "/health/ready": {
+                "get": {
+                    "summary": "Readiness of Bedrock and DynamoDB (cached for about 30 s).",
+                    "operationId": "ready",
+                    "responses": {
+                        "200": _json(schemas.Readiness, "Every dependency answers."),
+                        "503": _json(schemas.Readiness, "A dependency is failing; see `failing`."),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "operationId": "openapi",
+                    "responses": {"200": {"description": "The OpenAPI 3.1 document."}},
+                }
+            },
+            "/chat": {
+                "post": {
+                    "summary": "Send a message and get the whole reply.",
+                    "operationId": "chat",
+                    "security": secured,
+                    "requestBody": chat_body,
+                    "responses": {
+                        "200": _json(schemas.ChatResponse, "The reply, with the detected emotion."),
+                        **_errors(*CHAT_ERRORS),
+                    },
+                }
+            },
+            "/chat/stream": {
+                "post": {
+                    "summary": "Send a message and receive the reply as Server-Sent Events.",
+                    "description": (
+                        "Events: one `meta` (StreamMeta), `delta` events (StreamDelta) as the "
+                        "model writes, then `done` (StreamDone) or `error` (StreamError). Errors "
+                        "before the stream starts are plain JSON responses."
+                    ),
+                    "operationId": "chatStream",
+                    "security": secured,
+                    "requestBody": chat_body,
+                    "responses": {
+                        "200": {
+                            "description": "An event stream.",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(*CHAT_ERRORS),
+                    },
+                }
+            },
+            "/conversations": {
+                "get": {
+                    "summary": "The caller's conversations, most recently active first.",
+                    "operationId": "listConversations",
+                    "security": secured,
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 100,
+                                "default": 20,
+                            },
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": _json(schemas.ConversationList, "One page of conversations."),
+                        **_errors(401, 422, 503),
+                    },
+                }
+            },
+            "/conversations/{conversation_id}": {
+                "parameters": [ID_PARAM],
+                "get": {
+                    "summary": "One conversation with its messages and their emotions.",
+                    "operationId": "getConversation",
+                    "security": secured,
+                    "responses": {
+                        "200": _json(schemas.ConversationDetail, "The conversation."),
+                        **_errors(401, 404, 503),
+                    },
+                },
+                "delete": {
+                    "summary": "Delete a conversation and its messages.",
+                    "operationId": "deleteConversation",
+                    "security": secured,
+                    "responses": {"204": {"description": "Deleted."}, **_errors(401, 404, 503)},
+                },
+            },
+            "/feedback": {
+                "post": {
+                    "summary": "Rate an assistant reply; queued for ingestion.",
+                    "operationId": "submitFeedback",
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref(schemas.FeedbackRequest)}},
+                    },
+                    "responses": {
+                        "202": _json(schemas.FeedbackAccepted, "The rating is on the queue."),
+                        **_errors(400, 401, 404, 413, 415, 422, 503),
+                    },
+                }
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return build_document(current_app.extensions["chat_api"].settings.version)

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, g, stream_with_context
+
+from ..auth import require_user
+from ..bedrock import Delta, Done
+from ..chat_service import generate_conversation, get_chatbot_response
+from ..errors import ApiError
+from ..ids import new_id
+from ..schemas import ChatRequest
+from ..store import Turn, now_iso
+from . import API_PREFIX, parse_body, services
+
+bp = Blueprint("chat", __name__, url_prefix=API_PREFIX)
+log = logging.getLogger(__name__)
+
+
+def _prepare(body: ChatRequest) -> dict:
+    """Everything before the model call: conversation, emotion, history, prompt, ids."""
+    svc = services()
+    settings = svc.settings
+    existing = None
+    history: list[dict] = []
+    conversation_id = body.conversation_id
+    if conversation_id:
+        existing = svc.store.get_conversation(g.user_id, conversation_id)
+        history = svc.store.recent_messages(
+            g.user_id, conversation_id, limit=2 * settings.history_max_turns
+        )
+    else:
+        conversation_id = new_id()
+    emotion = svc.detector.detect(body.message)
+    conversation = generate_conversation(
+        history,
+        body.message,
+        emotion,
+        trajectory=(existing or {}).get("recent_emotions", []),
+        max_turns=settings.history_max_turns,
+        max_chars=settings.history_max_chars,
+    )
+    return {
+        "existing": existing,
+        "conversation_id": conversation_id,
+        "user_message_id": new_id(),
+        "user_created_at": now_iso(),
+        "emotion": emotion,
+        "conversation": conversation,
+    }
+
+
+def _turn(prep: dict, message_id: str, text: str, reply: str, usage: dict, stop: str) -> Turn:
+    return Turn(
+        user_id=g.user_id,
+        conversation_id=prep["conversation_id"],
+        user_message_id=prep["user_message_id"],
+        user_text=text,
+        user_created_at=prep["user_created_at"],
+        emotion=prep["emotion"],
+        assistant_message_id=message_id,
+        reply=reply,
+        model_id=services().bedrock.model_id,
+        usage=usage,
+        stop_reason=stop,
+    )
+
+
+@bp.post("/chat")
+@require_user
+def chat():
+    body = parse_body(ChatRequest)
+    prep = _prepare(body)
+    svc = services()
+    reply = get_chatbot_response(svc.bedrock, prep["conversation"])
+    message_id = new_id()
+    svc.store.save_turn(
+        _turn(prep, message_id, body.message, reply.text, reply.usage, reply.stop_reason),
+        prep["existing"],
+    )
+    return {
+        "conversation_id": prep["conversation_id"],
+        "message_id": message_id,
+        "user_message_id": prep["user_message_id"],
+        "reply": reply.text,
+        "emotion": prep["emotion"].as_dict(),
+        "model_id": svc.bedrock.model_id,
+        "usage": reply.usage,
+        "stop_reason": reply.stop_reason,
+    }
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@bp.post("/chat/stream")
+@require_user
+def chat_stream():
+    body = parse_body(ChatRequest)
+    prep = _prepare(body)
+    svc = services()
+    # Opened before the response starts, so throttling or an outage is still a plain HTTP error
+    # (429 with Retry-After, 503, 504) that clients can retry.
+    stream = svc.bedrock.open_stream(prep["conversation"].system, prep["conversation"].messages)
+    message_id = new_id()
+
+    def events() -> Iterator[str]:
+        yield _sse(
+            "meta",
+            {
+                "conversation_id": prep["conversation_id"],
+                "message_id": message_id,
+                "user_message_id": prep["user_message_id"],
+                "emotion": prep["emotion"].as_dict(),
+                "model_id": svc.bedrock.model_id,
+            },
+        )
+        parts: list[str] = []
+        try:
+            for item in stream:
+                if isinstance(item, Delta):
+                    parts.append(item.text)
+                    yield _sse("delta", {"text": item.text})
+                elif isinstance(item, Done):
+                    svc.store.save_turn(
+                        _turn(
+                            prep,
+                            message_id,
+                            body.message,
+                            "".join(parts),
+                            item.usage,
+                            item.stop_reason,
+                        ),
+                        prep["existing"],
+                    )
+                    yield _sse("done", {"usage": item.usage, "stop_reason": item.stop_reason})
+        except ApiError as exc:
+            log.warning("stream failed", extra={"error_code": exc.code})
+            yield _sse(
+                "error",
+                {"code": exc.code, "message": exc.message, "request_id": g.get("request_id")},
+            )
+        finally:
+            stream.close()
+
+    return Response(
+        stream_with_context(events()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

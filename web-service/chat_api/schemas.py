@@ -1,0 +1,141 @@
+"""Request and response bodies: the same models validate requests and describe the OpenAPI
+document."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from .emotion import LABELS
+
+MAX_MESSAGE_CHARS = 4000
+MAX_COMMENT_CHARS = 1000
+ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"  # ULID, Crockford base32
+
+EmotionLabel = Literal["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ChatRequest(StrictModel):
+    message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+    conversation_id: ResourceId | None = None
+
+    @field_validator("message")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message must contain text, not only whitespace")
+        return value
+
+
+class FeedbackRequest(StrictModel):
+    conversation_id: ResourceId
+    message_id: ResourceId
+    rating: Literal["up", "down"]
+    comment: Annotated[str, Field(max_length=MAX_COMMENT_CHARS)] | None = None
+
+
+class EmotionOut(BaseModel):
+    label: EmotionLabel
+    scores: dict[EmotionLabel, float] = Field(
+        description=f"One probability per label: {', '.join(LABELS)}."
+    )
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class ChatResponse(BaseModel):
+    conversation_id: str
+    message_id: str = Field(description="The id of the assistant's reply (rate it with /feedback).")
+    user_message_id: str
+    reply: str
+    emotion: EmotionOut
+    model_id: str
+    usage: Usage
+    stop_reason: str
+
+
+class StreamMeta(BaseModel):
+    conversation_id: str
+    message_id: str
+    user_message_id: str
+    emotion: EmotionOut
+    model_id: str
+
+
+class StreamDelta(BaseModel):
+    text: str
+
+
+class StreamDone(BaseModel):
+    usage: Usage
+    stop_reason: str
+
+
+class StreamError(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+class Message(BaseModel):
+    message_id: str
+    role: Literal["user", "assistant"]
+    text: str
+    created_at: str
+    emotion: EmotionOut | None = Field(None, description="Set on user messages.")
+    model_id: str | None = Field(None, description="Set on assistant messages.")
+
+
+class ConversationSummary(BaseModel):
+    conversation_id: str
+    title: str
+    created_at: str
+    updated_at: str
+    message_count: int
+    last_emotion: EmotionLabel | None = None
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationSummary]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
+
+
+class ConversationDetail(ConversationSummary):
+    messages: list[Message]
+
+
+class FeedbackAccepted(BaseModel):
+    feedback_id: str
+    status: Literal["queued"] = "queued"
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, Literal["ok", "failing"]]
+    failing: list[str]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    request_id: str | None
+    details: list[dict] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

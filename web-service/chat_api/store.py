@@ -1,0 +1,336 @@
+"""Conversations and messages in one DynamoDB table.
+
+Keys and access patterns:
+- conversation: pk=USER#<user>, sk=CONV#<conversation>; gsi1pk=USER#<user>,
+  gsi1sk=<updated_at>#<conversation> lists a user's conversations newest first (GSI `gsi1`).
+- message: pk=USER#<user>#CONV#<conversation>, sk=MSG#<message ULID>; one Query returns a
+  conversation's messages in order. The user id is part of every key, so one user's request can
+  never address another user's items.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .emotion import Emotion
+from .errors import NotFound, StorageUnavailable, ValidationFailed
+
+RECENT_EMOTIONS_KEPT = 8
+TITLE_CHARS = 60
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def _messages_pk(user_id: str, conversation_id: str) -> str:
+    return f"USER#{user_id}#CONV#{conversation_id}"
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    return value
+
+
+def _emotion_attr(emotion: Emotion) -> dict[str, Any]:
+    return {
+        "label": emotion.label,
+        "scores": {k: Decimal(str(v)) for k, v in emotion.scores.items()},
+    }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange to store: the user's message and the assistant's reply."""
+
+    user_id: str
+    conversation_id: str
+    user_message_id: str
+    user_text: str
+    user_created_at: str
+    emotion: Emotion
+    assistant_message_id: str
+    reply: str
+    model_id: str
+    usage: dict[str, int]
+    stop_reason: str
+
+
+class ConversationStore:
+    def __init__(self, client, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def _call(self, operation: str, **kwargs) -> dict[str, Any]:
+        try:
+            return getattr(self._db, operation)(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise
+            raise StorageUnavailable() from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable() from exc
+
+    def get_conversation(self, user_id: str, conversation_id: str) -> dict[str, Any]:
+        response = self._call(
+            "get_item",
+            Key=_to_item({"pk": _user_pk(user_id), "sk": f"CONV#{conversation_id}"}),
+            ConsistentRead=True,
+        )
+        if "Item" not in response:
+            raise NotFound("No such conversation.")
+        return _summary(_from_item(response["Item"]))
+
+    def recent_messages(self, user_id: str, conversation_id: str, limit: int) -> list[dict]:
+        """The newest `limit` messages, returned oldest first."""
+        response = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
+            ExpressionAttributeValues=_to_item(
+                {":pk": _messages_pk(user_id, conversation_id), ":msg": "MSG#"}
+            ),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_message(_from_item(item)) for item in reversed(response["Items"])]
+
+    def all_messages(self, user_id: str, conversation_id: str) -> list[dict]:
+        messages: list[dict] = []
+        start: dict | None = None
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            response = self._call(
+                "query",
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
+                ExpressionAttributeValues=_to_item(
+                    {":pk": _messages_pk(user_id, conversation_id), ":msg": "MSG#"}
+                ),
+                **extra,
+            )
+            messages.extend(_message(_from_item(item)) for item in response["Items"])
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return messages
+
+    def list_conversations(
+        self, user_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[dict], str | None]:
+        extra: dict[str, Any] = {}
+        if cursor:
+            extra["ExclusiveStartKey"] = _decode_cursor(cursor, _user_pk(user_id))
+        response = self._call(
+            "query",
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=_to_item({":pk": _user_pk(user_id)}),
+            ScanIndexForward=False,
+            Limit=limit,
+            **extra,
+        )
+        items = [_summary(_from_item(item)) for item in response["Items"]]
+        last = response.get("LastEvaluatedKey")
+        return items, (_encode_cursor(last) if last else None)
+
+    def save_turn(self, turn: Turn, existing: dict[str, Any] | None) -> None:
+        """Store both messages and the conversation's summary in one transaction."""
+        now = now_iso()
+        recent = (existing or {}).get("recent_emotions", []) + [turn.emotion.label]
+        recent = recent[-RECENT_EMOTIONS_KEPT:]
+        messages_pk = _messages_pk(turn.user_id, turn.conversation_id)
+        user_message = {
+            "pk": messages_pk,
+            "sk": f"MSG#{turn.user_message_id}",
+            "message_id": turn.user_message_id,
+            "role": "user",
+            "text": turn.user_text,
+            "created_at": turn.user_created_at,
+            "emotion": _emotion_attr(turn.emotion),
+        }
+        assistant_message = {
+            "pk": messages_pk,
+            "sk": f"MSG#{turn.assistant_message_id}",
+            "message_id": turn.assistant_message_id,
+            "role": "assistant",
+            "text": turn.reply,
+            "created_at": now,
+            "model_id": turn.model_id,
+            "usage": turn.usage,
+            "stop_reason": turn.stop_reason,
+            "reply_to": turn.user_message_id,
+            "reply_to_emotion": turn.emotion.label,
+        }
+        summary_update = {
+            "TableName": self._table,
+            "Key": _to_item({"pk": _user_pk(turn.user_id), "sk": f"CONV#{turn.conversation_id}"}),
+            "UpdateExpression": (
+                "SET conversation_id = :cid, title = if_not_exists(title, :title), "
+                "created_at = if_not_exists(created_at, :now), updated_at = :now, "
+                "gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, last_emotion = :label, "
+                "recent_emotions = :recent ADD message_count :two"
+            ),
+            "ExpressionAttributeValues": _to_item(
+                {
+                    ":cid": turn.conversation_id,
+                    ":title": _title(turn.user_text),
+                    ":now": now,
+                    ":gsi1pk": _user_pk(turn.user_id),
+                    ":gsi1sk": f"{now}#{turn.conversation_id}",
+                    ":label": turn.emotion.label,
+                    ":recent": recent,
+                    ":two": 2,
+                }
+            ),
+            # A conversation deleted while its reply was being written stays deleted.
+            "ConditionExpression": (
+                "attribute_exists(pk)" if existing is not None else "attribute_not_exists(pk)"
+            ),
+        }
+        new_item = "attribute_not_exists(pk)"
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Update": summary_update},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _to_item(user_message),
+                            "ConditionExpression": new_item,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _to_item(assistant_message),
+                            "ConditionExpression": new_item,
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons", [])
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    raise NotFound("The conversation was deleted.") from exc
+            raise StorageUnavailable() from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable() from exc
+
+    def message_exists(self, user_id: str, conversation_id: str, message_id: str) -> dict | None:
+        response = self._call(
+            "get_item",
+            Key=_to_item({"pk": _messages_pk(user_id, conversation_id), "sk": f"MSG#{message_id}"}),
+        )
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+    def delete_conversation(self, user_id: str, conversation_id: str) -> None:
+        try:
+            self._call(
+                "delete_item",
+                Key=_to_item({"pk": _user_pk(user_id), "sk": f"CONV#{conversation_id}"}),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as exc:
+            raise NotFound("No such conversation.") from exc
+        # The summary is gone first so the conversation disappears from every listing at once.
+        keys = [
+            {"pk": _messages_pk(user_id, conversation_id), "sk": f"MSG#{m['message_id']}"}
+            for m in self.all_messages(user_id, conversation_id)
+        ]
+        for start in range(0, len(keys), 25):
+            requests = [{"DeleteRequest": {"Key": _to_item(k)}} for k in keys[start : start + 25]]
+            pending = {self._table: requests}
+            for _ in range(5):
+                try:
+                    response = self._db.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageUnavailable() from exc
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+
+    def check(self) -> None:
+        """Readiness: the table answers."""
+        self._db.describe_table(TableName=self._table)
+
+
+def _title(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TITLE_CHARS else flat[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _summary(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conversation_id": item["conversation_id"],
+        "title": item.get("title", ""),
+        "created_at": item.get("created_at", ""),
+        "updated_at": item.get("updated_at", ""),
+        "message_count": item.get("message_count", 0),
+        "last_emotion": item.get("last_emotion"),
+        "recent_emotions": item.get("recent_emotions", []),
+    }
+
+
+def _message(item: dict[str, Any]) -> dict[str, Any]:
+    message = {
+        "message_id": item["message_id"],
+        "role": item["role"],
+        "text": item["text"],
+        "created_at": item["created_at"],
+    }
+    if "emotion" in item:
+        message["emotion"] = item["emotion"]
+    if "model_id" in item:
+        message["model_id"] = item["model_id"]
+    return message
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    raw = json.dumps(_from_item(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, user_pk: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        valid = (
+            isinstance(key, dict)
+            and set(key) == {"pk", "sk", "gsi1pk", "gsi1sk"}
+            and all(isinstance(v, str) for v in key.values())
+            and key["gsi1pk"] == user_pk
+            and key["pk"] == user_pk
+        )
+    except (ValueError, binascii.Error, UnicodeError):
+        valid = False
+    if not valid:
+        raise ValidationFailed("The cursor is not valid.", details=[{"field": "cursor"}])
+    return _to_item(key)

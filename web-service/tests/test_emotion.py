@@ -1,0 +1,55 @@
+"""The emotion detector's interface and `make emotion-predict`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from chat_api.emotion import LABELS, load_detector
+from local_stack.processes import REPO_ROOT, child_env
+
+EXAMPLES = [
+    ("I am so angry, this is completely unfair!", "anger"),
+    ("Ugh, that is disgusting and gross.", "disgust"),
+    ("I'm scared and anxious about the results.", "fear"),
+    ("This is wonderful, thank you so much!", "joy"),
+    ("The meeting moved to 3 pm on Thursday.", "neutral"),
+    ("I feel so lonely and sad tonight.", "sadness"),
+    ("Wow, I did not expect that at all!", "surprise"),
+]
+
+
+@pytest.mark.parametrize(("text", "label"), EXAMPLES)
+def test_labels_for_fixed_examples(text, label):
+    emotion = load_detector().detect(text)
+    assert emotion.label == label
+    assert list(emotion.scores) == list(LABELS)
+    assert sum(emotion.scores.values()) == pytest.approx(1, abs=1e-3)
+    assert emotion.scores[label] == max(emotion.scores.values())
+
+
+def test_negated_joy_is_not_joy():
+    assert load_detector().detect("I am not happy with this").label != "joy"
+
+
+def test_empty_text_is_neutral():
+    assert load_detector().detect("").label == "neutral"
+
+
+def test_make_emotion_predict_reads_lines_and_writes_json_lines():
+    lines = [text for text, _ in EXAMPLES]
+    result = subprocess.run(
+        ["make", "--no-print-directory", "emotion-predict"],
+        cwd=REPO_ROOT,
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=120,
+        check=True,
+    )
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [out["emotion"] for out in outputs] == [label for _, label in EXAMPLES]
+    assert all(set(out["scores"]) == set(LABELS) for out in outputs)

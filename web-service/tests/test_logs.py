@@ -1,0 +1,49 @@
+"""JSON-line logs with the request id; no tokens or message texts at INFO."""
+
+from __future__ import annotations
+
+import json
+import time
+
+
+def _log_lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def test_request_id_is_taken_from_the_caller_and_echoed(api):
+    response = api.get("/health", headers={"X-Request-ID": "trace-abc.123"})
+    assert response.headers["X-Request-ID"] == "trace-abc.123"
+
+
+def test_unsafe_request_id_is_replaced(api):
+    response = api.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert response.headers["X-Request-ID"] != "bad id\twith spaces"
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_access_log_is_json_with_request_fields_and_no_secrets(start_api, fresh_user):
+    import httpx
+
+    server = start_api()
+    secret_text = "my very private sentence about Zanzibar"
+    response = httpx.post(
+        server.url + "/api/v1/chat",
+        json={"message": secret_text},
+        headers={**fresh_user.headers, "X-Request-ID": "req-log-test"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    time.sleep(0.2)
+    raw = server.log_file.read_text()
+    assert secret_text not in raw
+    assert fresh_user.token not in raw and fresh_user.token.split(".")[2] not in raw
+    access = [
+        line
+        for line in _log_lines(server.log_file)
+        if line.get("logger") == "chat_api.access" and line.get("request_id") == "req-log-test"
+    ]
+    assert len(access) == 1
+    entry = access[0]
+    assert entry["method"] == "POST" and entry["path"] == "/api/v1/chat"
+    assert entry["status"] == 200 and entry["user_id"] == fresh_user.sub
+    assert entry["latency_ms"] > 0
