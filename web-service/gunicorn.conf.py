@@ -4,18 +4,21 @@ gevent workers: a chat stream spends seconds waiting on Bedrock, so each worker 
 open requests at once without a thread each (see docs/benchmarks.md for the measurements).
 """
 
-# Patch before anything imports ssl or socket (the master loads the app's config module in
-# on_starting, which pulls in botocore); patching later breaks ssl with a RecursionError.
-from gevent import monkey
+import multiprocessing
+import os
+import sys
 
-monkey.patch_all()
+# GUNICORN_WORKER_CLASS exists so the benchmark can compare worker models; gevent is the default.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+if worker_class == "gevent":
+    # Patch before anything imports ssl (the master loads the app's config module in
+    # on_starting, which pulls in botocore); patching later breaks ssl with a RecursionError.
+    from gevent import monkey
 
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
+    monkey.patch_all()
 
 bind = os.environ.get("CHAT_API_BIND", "0.0.0.0:8080")
-worker_class = "gevent"
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))  # used by the gthread worker only
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 # Longer than the ALB's 60 s idle timeout, so the load balancer closes idle connections first

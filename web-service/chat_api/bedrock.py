@@ -50,6 +50,7 @@ class Reply:
     text: str
     usage: dict[str, int]
     stop_reason: str
+    model_latency_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Delta:
 class Done:
     usage: dict[str, int]
     stop_reason: str
+    model_latency_ms: int | None = None
 
 
 def _code(exc: BaseException) -> str | None:
@@ -109,6 +111,12 @@ def _usage(raw: dict[str, Any] | None) -> dict[str, int]:
         "output_tokens": outputs,
         "total_tokens": int(raw.get("totalTokens", inputs + outputs)),
     }
+
+
+def _latency(metrics: dict[str, Any] | None) -> int | None:
+    """Bedrock's own measure of the invocation, so callers can tell model time from ours."""
+    value = (metrics or {}).get("latencyMs")
+    return int(value) if value is not None else None
 
 
 class BedrockChat:
@@ -167,7 +175,10 @@ class BedrockChat:
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "".join(block.get("text", "") for block in content)
         return Reply(
-            text=text, usage=_usage(response.get("usage")), stop_reason=response["stopReason"]
+            text=text,
+            usage=_usage(response.get("usage")),
+            stop_reason=response["stopReason"],
+            model_latency_ms=_latency(response.get("metrics")),
         )
 
     def open_stream(self, system: str, messages: list[dict]) -> ReplyStream:
@@ -193,7 +204,7 @@ class ReplyStream:
         self._stream = stream
 
     def __iter__(self) -> Iterator[Delta | Done]:
-        stop_reason, usage = "end_turn", None
+        stop_reason, usage, metrics = "end_turn", None, None
         try:
             for event in self._stream:
                 if "contentBlockDelta" in event:
@@ -204,11 +215,12 @@ class ReplyStream:
                     stop_reason = event["messageStop"].get("stopReason", stop_reason)
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage")
+                    metrics = event["metadata"].get("metrics")
         except Exception as exc:
             raise to_api_error(exc) from exc
         finally:
             self.close()
-        yield Done(usage=_usage(usage), stop_reason=stop_reason)
+        yield Done(usage=_usage(usage), stop_reason=stop_reason, model_latency_ms=_latency(metrics))
 
     def close(self) -> None:
         """Frees the connection, also when the client went away mid-stream."""

@@ -62,6 +62,7 @@ class ChatResponse(BaseModel):
     model_id: str
     usage: Usage
     stop_reason: str
+    model_latency_ms: int | None = Field(None, description="Bedrock's own invocation latency.")
 
 
 class StreamMeta(BaseModel):
@@ -79,6 +80,7 @@ class StreamDelta(BaseModel):
 class StreamDone(BaseModel):
     usage: Usage
     stop_reason: str
+    model_latency_ms: int | None = Field(None, description="Bedrock's own invocation latency.")
 
 
 class StreamError(BaseModel):

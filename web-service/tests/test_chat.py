@@ -8,7 +8,8 @@ from chat_api.emotion import LABELS
 from support import sse_events
 
 
-def test_chat_returns_reply_emotion_and_usage(api, alice, openapi_validator):
+def test_chat_returns_reply_emotion_and_usage(api, alice, model, openapi_validator):
+    model.configure(ttft_ms=60)
     response = api.post(
         "/chat", json={"message": "I am so happy today, we won!"}, headers=alice.headers
     )
@@ -26,6 +27,7 @@ def test_chat_returns_reply_emotion_and_usage(api, alice, openapi_validator):
         == body["usage"]["input_tokens"] + body["usage"]["output_tokens"]
     )
     assert response.headers["X-Request-ID"]
+    assert body["model_latency_ms"] >= 60  # the model's own time, as Bedrock reports it
 
 
 def test_reply_tone_follows_the_emotion(api, alice):
@@ -61,7 +63,7 @@ def test_conversation_continues_with_history(api, alice):
 
 
 def test_stream_sends_meta_deltas_then_done(api, alice, model, openapi_validator):
-    model.configure(inter_token_ms=5)
+    model.configure(ttft_ms=40, inter_token_ms=5)
     with api.stream(
         "POST",
         "/chat/stream",
@@ -78,6 +80,7 @@ def test_stream_sends_meta_deltas_then_done(api, alice, model, openapi_validator
     openapi_validator("StreamMeta", meta)
     openapi_validator("StreamDone", done)
     assert meta["emotion"]["label"] == "surprise"
+    assert done["model_latency_ms"] >= 40
     text = "".join(data["text"] for name, data in events if name == "delta")
     assert done["usage"]["output_tokens"] == names.count("delta")
     stored = api.get(f"/conversations/{meta['conversation_id']}", headers=alice.headers).json()

@@ -89,6 +89,7 @@ def chat():
         "model_id": svc.bedrock.model_id,
         "usage": reply.usage,
         "stop_reason": reply.stop_reason,
+        "model_latency_ms": reply.model_latency_ms,
     }
 
 
@@ -136,7 +137,14 @@ def chat_stream():
                         ),
                         prep["existing"],
                     )
-                    yield _sse("done", {"usage": item.usage, "stop_reason": item.stop_reason})
+                    yield _sse(
+                        "done",
+                        {
+                            "usage": item.usage,
+                            "stop_reason": item.stop_reason,
+                            "model_latency_ms": item.model_latency_ms,
+                        },
+                    )
         except ApiError as exc:
             log.warning("stream failed", extra={"error_code": exc.code})
             yield _sse(
