@@ -9,13 +9,16 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := web-service/requirements.txt requirements-dev.txt
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/web-service
 
-.PHONY: help run test lint format bench emotion-predict feedback-schema lock system-deps clean
+.PHONY: help run test lint format bench token emotion-predict feedback-schema lock system-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(STAMP): $(REQUIREMENTS)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null; \
+	  else echo "Python's venv module is missing: run 'sudo apt-get install python3.11-venv'"; exit 1; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r web-service/requirements.txt -r requirements-dev.txt
 	@touch $@
@@ -37,6 +40,9 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 
 bench: $(STAMP) system-deps ## Benchmark the chat API under Gunicorn (prints figures)
 	$(PY) scripts/bench_chat_api.py
+
+token: $(STAMP) ## Print an access token of the running local stack's demo user
+	@$(PY) -m local_stack.demo_token $(if $(EMAIL),--email '$(EMAIL)') $(if $(PASSWORD),--password '$(PASSWORD)')
 
 emotion-predict: $(STAMP) ## Text lines on stdin -> one JSON line of emotion per line on stdout
 	@$(PY) -m chat_api.emotion
