@@ -9,10 +9,14 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := web-service/requirements.txt requirements-dev.txt
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/web-service
 
-.PHONY: help run test lint format bench token emotion-predict feedback-schema lock system-deps clean
+# Each component adds its own targets in mk/<component>.mk, and its test target to TEST_TARGETS.
+TEST_TARGETS := test-python
+-include $(sort $(wildcard mk/*.mk))
+
+.PHONY: help run test test-python lint format bench token emotion-predict feedback-schema lock system-deps clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): $(REQUIREMENTS)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -26,7 +30,9 @@ $(STAMP): $(REQUIREMENTS)
 run: $(STAMP) ## Start the local stack on 127.0.0.1 (AWS 4566, model 4567, chat API 8080)
 	$(PY) -m local_stack
 
-test: $(STAMP) lint ## Run every test (lint, Dockerfile lint, pytest)
+test: lint $(TEST_TARGETS) ## Run every test of the repository
+
+test-python: $(STAMP) ## pytest for the chat API and the local stack
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff, hadolint
