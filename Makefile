@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := web-service/requirements.txt requirements-dev.txt
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/web-service
 
-# Each component adds its own targets in mk/<component>.mk, and its test target to TEST_TARGETS.
+# Each component adds its own targets in mk/<component>.mk, its test target to TEST_TARGETS and
+# what `make run` needs installed (its venv stamp) to RUN_DEPS.
 TEST_TARGETS := test-python
+RUN_DEPS :=
 -include $(sort $(wildcard mk/*.mk))
 
 .PHONY: help run test test-python lint format bench token emotion-predict feedback-schema lock system-deps clean
@@ -27,7 +29,7 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r web-service/requirements.txt -r requirements-dev.txt
 	@touch $@
 
-run: $(STAMP) ## Start the local stack on 127.0.0.1 (AWS 4566, model 4567, chat API 8080)
+run: $(STAMP) $(RUN_DEPS) ## Start the local stack on 127.0.0.1 (AWS 4566, model 4567, chat API 8080)
 	$(PY) -m local_stack
 
 test: lint $(TEST_TARGETS) ## Run every test of the repository
