@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One target per container image:
 #   docker build --target chat-api -t chat-api .
+#   docker build --target web-ui -t web-ui .
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -27,3 +28,34 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/api/v1/health', timeout=2).status == 200 else 1)"]
 CMD ["gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"]
+
+# --- web UI (the Reflex backend: state and websocket): dependencies ------------------------
+FROM ${PYTHON_IMAGE} AS web-ui-build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY frontend/requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
+
+# --- web UI: runtime image -------------------------------------------------------------------
+# Serves the Reflex backend only; the static frontend is exported for Amplify
+# (`make frontend-export`). More than one task needs a shared state store: set
+# REFLEX_REDIS_URL (without it, state lives on the task's disk and only one worker runs).
+FROM ${PYTHON_IMAGE} AS web-ui
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    REFLEX_TELEMETRY_ENABLED=false \
+    REFLEX_CHECK_LATEST_VERSION=0 \
+    REFLEX_DIR=/tmp/reflex/home \
+    REFLEX_WEB_WORKDIR=/tmp/reflex/web \
+    REFLEX_STATES_WORKDIR=/tmp/reflex/states
+COPY --from=web-ui-build /opt/venv /opt/venv
+WORKDIR /app
+COPY frontend/rxconfig.py ./
+COPY frontend/chatbot_web ./chatbot_web
+COPY frontend/assets ./assets
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/ping', timeout=2).status == 200 else 1)"]
+CMD ["reflex", "run", "--env", "prod", "--backend-only", "--backend-host", "0.0.0.0", "--backend-port", "8000"]

@@ -29,12 +29,13 @@ $(STAMP): $(REQUIREMENTS)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r web-service/requirements.txt -r requirements-dev.txt
 	@touch $@
 
-run: $(STAMP) $(RUN_DEPS) ## Start the local stack on 127.0.0.1 (AWS 4566, model 4567, chat API 8080)
+run: $(STAMP) $(RUN_DEPS) ## Start the local stack on 127.0.0.1 (web app 3000, chat API 8080, AWS 4566, model 4567)
 	$(PY) -m local_stack
 
 test: lint $(TEST_TARGETS) ## Run every test of the repository
 
-test-python: $(STAMP) ## pytest for the chat API and the local stack
+# The local stack's own test runs `make run` whole, so it needs what `make run` needs.
+test-python: $(STAMP) $(RUN_DEPS) ## pytest for the chat API and the local stack
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff, hadolint
@@ -47,7 +48,7 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP) system-deps ## Benchmark the chat API under Gunicorn (prints figures)
-	$(PY) scripts/bench_chat_api.py
+	$(PY) scripts/bench_chat_api.py --compare-workers
 
 token: $(STAMP) ## Print an access token of the running local stack's demo user
 	@$(PY) -m local_stack.demo_token $(if $(EMAIL),--email '$(EMAIL)') $(if $(PASSWORD),--password '$(PASSWORD)')

@@ -22,16 +22,21 @@ from local_stack.processes import (
     ProcessStartError,
     bedrock_process,
     chat_api_process,
+    feedback_runner_process,
     moto_process,
     port_is_free,
+    reflex_process,
 )
 
 PORT_VARIABLES = {
     "LOCAL_AWS_PORT": 4566,
     "LOCAL_BEDROCK_PORT": 4567,
     "CHAT_API_PORT": 8080,
+    "WEB_APP_PORT": 3000,
 }
 START_TIMEOUT = 60
+# The web app builds its frontend when it starts (bun install the first time).
+WEB_APP_START_TIMEOUT = 300
 WATCH_INTERVAL = 0.5
 
 
@@ -139,11 +144,22 @@ def run(environ) -> int:
         children.append(chat_api)
         chat_api.start(START_TIMEOUT)
 
+        feedback = feedback_runner_process(config, log_path=logs / "feedback-ingestion.log")
+        children.append(feedback)
+        feedback.start(START_TIMEOUT)
+
+        web_app = reflex_process(
+            ports["WEB_APP_PORT"], config, work_dir=state / "web-app", log_path=logs / "web-app.log"
+        )
+        children.append(web_app)
+        web_app.start(WEB_APP_START_TIMEOUT)
+
         env_file = state / "stack.env"
         write_env_file(env_file, config)
         say(
             "\n".join(
                 [
+                    f"  Web app          http://127.0.0.1:{ports['WEB_APP_PORT']}",
                     f"  Chat API         {chat_api_url}/api/v1",
                     f"  OpenAPI document {chat_api_url}/api/v1/openapi.json",
                     f"  Local AWS        {aws_url}",

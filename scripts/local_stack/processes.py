@@ -296,3 +296,89 @@ def chat_api_process(port: int, env: dict, *, log_path=None) -> ManagedProcess:
         ready_url=f"http://127.0.0.1:{port}/api/v1/health",
         log_path=log_path,
     )
+
+
+CHALICE_DIR = REPO_ROOT / "chalice-auth"
+# The Chalice app has its own venv (mk/chalice.mk): chalice pins pip and its own dependencies.
+CHALICE_PYTHON = REPO_ROOT / ".venvs" / "chalice" / "bin" / "python"
+
+
+def feedback_runner_process(env: dict, *, python=None, log_path=None) -> ManagedProcess:
+    """The feedback ingestion: the Chalice SQS handler fed from the local queue.
+
+    Configured only by `env` (FEEDBACK_QUEUE_URL, FEEDBACK_TABLE, FEEDBACK_DLQ_URL, the SDK's
+    endpoint and credentials); runs with the Chalice app's interpreter unless `python` says.
+    """
+    inherited = {key for key in os.environ if key.startswith("AWS_")}
+    merged = child_env(env)
+    for key in inherited - set(env):
+        merged.pop(key, None)
+    interpreter = Path(python or CHALICE_PYTHON)
+    if not interpreter.exists():
+        raise ProcessStartError(
+            f"{interpreter} is missing: `make run` installs it (make .venvs/chalice/.installed)"
+        )
+    argv = [str(interpreter), str(CHALICE_DIR / "feedback_runner.py")]
+    return ManagedProcess(
+        "feedback-ingestion", argv, env=merged, cwd=CHALICE_DIR, log_path=log_path
+    )
+
+
+FRONTEND_DIR = REPO_ROOT / "frontend"
+# The web app has its own venv (mk/frontend.mk) and a bun binary from the npm registry.
+FRONTEND_PYTHON = REPO_ROOT / ".venvs" / "frontend" / "bin" / "python"
+FRONTEND_BUN = FRONTEND_DIR / "bun" / "node_modules" / "@oven" / "bun-linux-x64" / "bin" / "bun"
+# What the web app reads from the stack's configuration (the contract's names).
+FRONTEND_SETTINGS = (
+    "APP_ENV",
+    "AWS_REGION",
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_APP_CLIENT_ID",
+    "CHAT_API_URL",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def reflex_process(
+    port: int, env: dict, *, work_dir, python=None, extra_env=None, log_path=None
+) -> ManagedProcess:
+    """The Reflex web app in prod mode: frontend and backend on one port of 127.0.0.1.
+
+    `env` is the stack's configuration; `work_dir` holds Reflex's build (`.web`) and
+    server-side state (`.states`), so that several instances never share a build folder.
+    """
+    interpreter = Path(python or FRONTEND_PYTHON)
+    if not interpreter.exists() or not FRONTEND_BUN.exists():
+        raise ProcessStartError(
+            f"{interpreter} or {FRONTEND_BUN} is missing: `make run` installs them "
+            "(make .venvs/frontend/.installed)"
+        )
+    work_dir = Path(work_dir)
+    settings = {key: env[key] for key in FRONTEND_SETTINGS if key in env}
+    merged = child_env(
+        {
+            **settings,
+            "REFLEX_BUN_PATH": FRONTEND_BUN,
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "REFLEX_CHECK_LATEST_VERSION": "0",
+            "REFLEX_WEB_WORKDIR": work_dir / "web",
+            "REFLEX_STATES_WORKDIR": work_dir / "states",
+            "REFLEX_API_URL": f"http://127.0.0.1:{port}",
+            "REFLEX_DEPLOY_URL": f"http://127.0.0.1:{port}",
+            **(extra_env or {}),
+        }
+    )
+    # The web app calls Cognito's public operations unsigned: it gets no AWS credentials, and
+    # none of the developer's own AWS settings.
+    for key in [key for key in merged if key.startswith("AWS_") and key not in settings]:
+        merged.pop(key)
+    argv = [str(interpreter), "-m", "reflex", "run", "--env", "prod", "--single-port"]
+    argv += ["--frontend-port", str(port), "--backend-host", "127.0.0.1"]
+    return ManagedProcess(
+        "web-app",
+        argv,
+        env=merged,
+        cwd=FRONTEND_DIR,
+        ready_url=f"http://127.0.0.1:{port}/ping",
+        log_path=log_path,
+    )

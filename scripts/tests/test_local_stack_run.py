@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import boto3
 import psutil
 import pytest
 
@@ -116,6 +118,7 @@ def http_status(url: str) -> int:
 def stack_env(tmp_path):
     ports = {"LOCAL_AWS_PORT": free_port(), "LOCAL_BEDROCK_PORT": free_port()}
     ports["CHAT_API_PORT"] = free_port()
+    ports["WEB_APP_PORT"] = free_port()
     env = dict(os.environ)
     env.update({name: str(port) for name, port in ports.items()})
     env["LOCAL_STACK_DIR"] = str(tmp_path / "state")
@@ -142,6 +145,41 @@ def assert_all_stopped(servers: list[psutil.Process], everything: list[psutil.Pr
     # servers started themselves (Gunicorn's workers) may take a moment longer.
     assert alive(servers, timeout=0) == []
     assert alive(everything) == []
+
+
+def assert_thumbs_up_reaches_the_feedback_table(
+    chat_api_url: str, token: str, config: dict
+) -> None:
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(
+            f"{chat_api_url}/api/v1{path}",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    reply = post("/chat", {"message": "I passed my exam!"})
+    rated = post(
+        "/feedback",
+        {
+            "conversation_id": reply["conversation_id"],
+            "message_id": reply["message_id"],
+            "rating": "up",
+        },
+    )
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=config["AWS_ENDPOINT_URL"],
+        region_name=config["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    key = {"feedback_id": {"S": rated["feedback_id"]}}
+    deadline = time.monotonic() + 10
+    while "Item" not in dynamodb.get_item(TableName=config["FEEDBACK_TABLE"], Key=key):
+        assert time.monotonic() < deadline, "the thumbs up never reached the feedback table"
+        time.sleep(0.2)
 
 
 def test_busy_port_is_named_with_its_variable(stack_env, stacks):
@@ -185,7 +223,8 @@ def test_run_stop_and_run_again_on_the_same_ports(stack_env, stacks):
     for expected in (chat_api_url, "/api/v1/openapi.json", DEMO_USER_EMAIL, DEMO_USER_PASSWORD):
         assert expected in first.output
     assert http_status(f"{chat_api_url}/api/v1/health") == 200
-    for name in ("local-aws", "local-bedrock", "chat-api"):
+    assert http_status(f"http://127.0.0.1:{ports['WEB_APP_PORT']}/") == 200
+    for name in ("local-aws", "local-bedrock", "chat-api", "feedback-ingestion", "web-app"):
         assert (state / "logs" / f"{name}.log").exists()
     # The printed demo credentials work against the printed configuration.
     tokens = sign_in(
@@ -196,9 +235,11 @@ def test_run_stop_and_run_again_on_the_same_ports(stack_env, stacks):
         DEMO_USER_PASSWORD,
     )
     assert tokens["AccessToken"]
+    assert_thumbs_up_reaches_the_feedback_table(chat_api_url, tokens["AccessToken"], config)
 
     servers, everything = first.children(recursive=False), first.children()
-    assert len(servers) == 3 and len(everything) > 3  # moto, model server, Gunicorn + worker
+    # moto, model server, Gunicorn (+ worker), feedback runner, web app (+ its frontend server)
+    assert len(servers) == 5 and len(everything) > 5
     first.process.send_signal(signal.SIGTERM)
     assert first.finish() == 0, first.output
     assert_all_stopped(servers, everything)

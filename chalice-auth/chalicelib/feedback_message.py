@@ -1,0 +1,1 @@
+../../web-service/chat_api/feedback_message.py

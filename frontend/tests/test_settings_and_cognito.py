@@ -1,0 +1,78 @@
+"""Unit tests of the settings and of Cognito's errors as sentences."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from chatbot_web.cognito import auth_error, password_checks
+from chatbot_web.settings import SettingsError, load_settings
+
+GOOD = {
+    "APP_ENV": "local",
+    "AWS_REGION": "us-east-1",
+    "COGNITO_USER_POOL_ID": "us-east-1_AbC123",
+    "COGNITO_APP_CLIENT_ID": "client123",
+    "CHAT_API_URL": "http://127.0.0.1:8080/",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+}
+
+
+def test_settings_from_the_contract_variables():
+    settings = load_settings(GOOD)
+    assert settings.chat_api_url == "http://127.0.0.1:8080"
+    assert settings.aws_endpoint_url == "http://127.0.0.1:4566"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"CHAT_API_URL": ""}, "CHAT_API_URL is not set"),
+        ({"COGNITO_APP_CLIENT_ID": ""}, "COGNITO_APP_CLIENT_ID is not set"),
+        ({"COGNITO_USER_POOL_ID": "eu-west-1_AbC"}, "not a user pool id of region us-east-1"),
+        ({"APP_ENV": "production"}, "APP_ENV=production is not one of"),
+        ({"APP_ENV": "prod"}, "CHAT_API_URL must use https when APP_ENV=prod"),
+        ({"CHAT_API_URL": "ftp://x"}, "is not an http(s) URL"),
+        ({"CHAT_API_MAX_ATTEMPTS": "0"}, "CHAT_API_MAX_ATTEMPTS >= 1"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line(change, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings({**GOOD, **change})
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "raw"}}, "InitiateAuth")
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "field", "start"),
+    [
+        ("sign_in", "NotAuthorizedException", "password", "The e-mail address or the password"),
+        ("sign_in", "UserNotFoundException", "password", "The e-mail address or the password"),
+        ("sign_up", "UsernameExistsException", "email", "An account with this e-mail"),
+        ("sign_up", "InvalidPasswordException", "password", "The password does not meet"),
+        ("confirm", "CodeMismatchException", "code", "That code is not right"),
+        ("reset", "ExpiredCodeException", "code", "That code has expired"),
+        ("sign_in", "TooManyRequestsException", "form", "Too many attempts"),
+        ("sign_in", "SomethingNewException", "form", "Something went wrong"),
+    ],
+)
+def test_cognito_errors_become_sentences_on_their_field(operation, code, field, start):
+    error = auth_error(operation, client_error(code))
+    assert error.field == field
+    assert error.message.startswith(start)
+    assert "raw" not in error.message  # Cognito's own wording never reaches the user
+
+
+def test_an_unreachable_cognito_is_a_form_error():
+    error = auth_error("sign_in", EndpointConnectionError(endpoint_url="http://x"))
+    assert error.field == "form"
+    assert "cannot be reached" in error.message
+
+
+def test_password_checks():
+    assert all(password_checks("Abcdefghij-1").values())
+    assert password_checks("abcdefghij-1")["upper"] is False
+    assert password_checks("Abcdefghij1")["symbol"] is False
+    assert password_checks("Ab-1")["length"] is False

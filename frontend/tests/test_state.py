@@ -1,0 +1,201 @@
+"""Unit tests of the state classes, with Cognito replaced by a fake (one function at a time;
+the browser tests drive the same handlers against the real local stack)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+import reflex as rx
+from async_run import run
+
+from chatbot_web import state as state_module
+from chatbot_web.cognito import AuthError, Tokens
+from chatbot_web.state import AuthState, ChatMessage, ChatState, SessionExpired
+
+
+class FakeCognito:
+    def __init__(self, *, sign_in_error: AuthError | None = None, refresh_error=None):
+        self.calls: list[str] = []
+        self.sign_in_error = sign_in_error
+        self.refresh_error = refresh_error
+
+    def sign_in(self, email, password):
+        self.calls.append("sign_in")
+        if self.sign_in_error:
+            raise self.sign_in_error
+        return Tokens("access-1", "id-1", "refresh-1", time.time() + 3600)
+
+    def refresh(self, refresh_token):
+        self.calls.append("refresh")
+        if self.refresh_error:
+            raise self.refresh_error
+        return Tokens("access-2", "id-2", refresh_token, time.time() + 3600)
+
+    def sign_up(self, email, password):
+        self.calls.append("sign_up")
+        return True
+
+
+@pytest.fixture
+def fake_cognito(monkeypatch):
+    fake = FakeCognito()
+    monkeypatch.setattr(state_module, "cognito", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def root():
+    return rx.State(_reflex_internal_init=True)
+
+
+def substate(root, cls):
+    return root.get_substate(cls.get_full_name().split(".")[1:])
+
+
+@pytest.fixture
+def auth(root) -> AuthState:
+    return substate(root, AuthState)
+
+
+@pytest.fixture
+def chat(root) -> ChatState:
+    return substate(root, ChatState)
+
+
+def drain(handler_result) -> list:
+    """Runs an event handler (coroutine, async generator or plain) to its end."""
+
+    async def consume():
+        if hasattr(handler_result, "__aiter__"):
+            return [item async for item in handler_result]
+        if asyncio.iscoroutine(handler_result):
+            return [await handler_result]
+        return [handler_result]
+
+    return run(consume())
+
+
+def test_sign_in_checks_the_address_before_calling_cognito(auth, fake_cognito):
+    drain(auth.sign_in({"email": "not an address", "password": "x"}))
+    assert auth.email_error == "Enter an e-mail address such as name@example.com."
+    assert fake_cognito.calls == []
+
+
+def test_a_refused_sign_in_shows_the_sentence_on_its_field(auth, fake_cognito):
+    fake_cognito.sign_in_error = AuthError(
+        "password", "The e-mail address or the password is not right.", "NotAuthorizedException"
+    )
+    drain(auth.sign_in({"email": "a@example.com", "password": "Wrong-Passw0rd!"}))
+    assert auth.password_error == "The e-mail address or the password is not right."
+    assert not auth.signed_in
+    assert not auth.busy
+
+
+def test_an_unconfirmed_account_keeps_the_address_for_the_code_form(auth, fake_cognito):
+    fake_cognito.sign_in_error = AuthError("email", "not confirmed", "UserNotConfirmedException")
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    assert auth.email_error == "not confirmed"
+    assert auth.pending_email == "a@example.com"
+
+
+def test_tokens_stay_on_the_server(root, auth, fake_cognito):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    assert auth.signed_in
+    sent_to_browser = json.dumps(root.dict(), default=str)
+    assert "access-1" not in sent_to_browser
+    assert "refresh-1" not in sent_to_browser
+    assert "a@example.com" in sent_to_browser
+
+
+def test_sign_up_lists_the_rules_a_password_misses(auth, fake_cognito):
+    drain(auth.sign_up({"email": "a@example.com", "password": "alllowercase"}))
+    assert auth.password_error == (
+        "The password needs: an upper-case letter; a number; a symbol such as ! ? # or -"
+    )
+    assert fake_cognito.calls == []
+
+
+def test_the_access_token_is_refreshed_shortly_before_it_expires(auth, fake_cognito):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    assert run(auth.access_token()) == "access-1"
+    assert fake_cognito.calls == ["sign_in"]
+    auth._expires_at = time.time() + 30  # inside the refresh margin
+    assert run(auth.access_token()) == "access-2"
+    assert fake_cognito.calls == ["sign_in", "refresh"]
+
+
+def test_a_revoked_refresh_token_ends_the_session(auth, fake_cognito):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    fake_cognito.refresh_error = AuthError("form", "ended", "NotAuthorizedException")
+    with pytest.raises(SessionExpired):
+        run(auth.access_token(force_refresh=True))
+    assert not auth.signed_in
+    assert auth._refresh_token == ""
+
+
+def test_the_chat_page_sends_visitors_to_the_sign_in_form(auth):
+    event = auth.require_sign_in()
+    assert event.handler.fn.__name__ == rx.redirect("/signin").handler.fn.__name__
+    assert "/signin" in str(event.args)
+
+
+def test_meta_sets_ids_emotion_and_the_safety_notice(chat):
+    chat.messages = [ChatMessage(role="user", text="hi"), ChatMessage(role="assistant")]
+    chat._apply_meta(
+        {
+            "conversation_id": "C1",
+            "message_id": "M2",
+            "user_message_id": "M1",
+            "emotion": {"label": "sadness", "scores": {}},
+            "safety": {"flagged": True, "category": "self_harm"},
+        }
+    )
+    user, reply = chat.messages
+    assert (chat.conversation_id, user.message_id, reply.message_id) == ("C1", "M1", "M2")
+    assert user.emotion == "sadness"
+    assert user.safety_flagged and chat.safety_notice
+
+
+def test_meta_without_safety_shows_no_notice(chat):
+    chat.messages = [ChatMessage(role="user", text="hi"), ChatMessage(role="assistant")]
+    chat._apply_meta({"conversation_id": "C1", "message_id": "M2", "user_message_id": "M1"})
+    assert not chat.safety_notice
+
+
+def test_a_failure_before_any_text_removes_the_empty_reply(chat):
+    chat.messages = [ChatMessage(role="user", text="hi"), ChatMessage(role="assistant")]
+    chat._fail("The assistant is unavailable right now.")
+    assert [m.role for m in chat.messages] == ["user"]
+    assert chat.error == "The assistant is unavailable right now."
+    assert chat.can_retry
+
+
+def test_a_failure_mid_reply_keeps_the_partial_text_marked(chat):
+    chat.messages = [
+        ChatMessage(role="user", text="hi"),
+        ChatMessage(role="assistant", text="Hello the", streaming=True),
+    ]
+    chat._fail("lost")
+    assert chat.messages[-1].text == "Hello the"
+    assert chat.messages[-1].stopped and not chat.messages[-1].streaming
+
+
+def test_retry_takes_the_failed_turn_off_and_sends_it_again(chat):
+    chat.messages = [ChatMessage(role="user", text="first"), ChatMessage(role="user", text="again")]
+    chat._retry_text = "again"
+    event = chat.retry()
+    assert [m.text for m in chat.messages] == ["first"]
+    assert event.handler.fn.__name__ == "send"
+    assert "again" in str(event.args)
+
+
+def test_choosing_a_rating_opens_the_comment_box_without_sending(chat):
+    chat.messages = [ChatMessage(role="assistant", message_id="M2", text="hello")]
+    chat.choose_rating("M2", "down")
+    assert chat.feedback_for == "M2"
+    assert chat.messages[0].rating == "down" and not chat.messages[0].rating_sent
+    chat.cancel_feedback()
+    assert chat.messages[0].rating == "" and chat.feedback_for == ""
