@@ -28,6 +28,10 @@ Start:  PYTHONPATH=scripts python -m local_stack.bedrock_server [options]
                              mid_stream       converse-stream sends half the deltas, then a
                                               modelStreamErrorException frame (boto3 raises
                                               EventStreamError); converse is not affected
+                             guardrail        a guardrail intervention, only on requests that
+                                              carry guardrailConfig (others are not affected):
+                                              the guardrail's blocked message as the reply,
+                                              stop reason guardrail_intervened
   --fault-count N          fail only the next N model requests, then succeed (default: always)
   --access-log             one line per request on stderr (default: no request logging)
 Converse latency is the TTFT plus the inter-token delay for each further token.
@@ -48,6 +52,8 @@ Control endpoints (JSON; bad values get 400 {"message": ...}):
   GET  /_local/stats         {"requests": {"converse", "converse_stream"}, "faults": {KIND: n},
                               "validation_errors", "completed": {"converse", "converse_stream"},
                               "in_flight", "peak_in_flight"}
+  GET  /_local/last-request  the latest valid model request: {"operation", "system" (the system
+                              prompt's text), "guardrail_config" (or null)}; 404 before any
   POST /_local/stats/reset   zero the counters
 
 Serving: one process, gevent's WSGI server (a greenlet per connection), so thousands of slow
@@ -98,7 +104,11 @@ HTTP_FAULTS = {
     "internal": (500, "InternalServerException", "The system encountered an internal error."),
 }
 MID_STREAM = "mid_stream"
-FAULTS = (*HTTP_FAULTS, MID_STREAM)
+GUARDRAIL = "guardrail"
+FAULTS = (*HTTP_FAULTS, MID_STREAM, GUARDRAIL)
+GUARDRAIL_STOP_REASON = "guardrail_intervened"
+# Bedrock's default blocked-input message for a guardrail.
+GUARDRAIL_MESSAGE = "Sorry, the model cannot answer this question."
 MID_STREAM_EXCEPTION = "modelStreamErrorException"
 
 
@@ -169,6 +179,7 @@ class ServerState:
             _SETTING_CHECKS[name](name, value)
         self.fault_remaining = self.settings.fault_count
         self.in_flight = 0
+        self.last_request: dict | None = None
         self.reset_stats()
 
     def reset_stats(self) -> None:
@@ -211,11 +222,19 @@ class ServerState:
         with self._lock:
             self.validation_errors += 1
 
-    def take_fault(self, operation: str) -> str | None:
+    def record_request(self, operation: str, system: str, guardrail_config: dict | None) -> None:
+        with self._lock:
+            self.last_request = {
+                "operation": operation,
+                "system": system,
+                "guardrail_config": guardrail_config,
+            }
+
+    def take_fault(self, operation: str, guarded: bool = False) -> str | None:
         """The configured fault for this request, using up one of the fault count."""
         with self._lock:
             fault = self.settings.fault
-            if fault is None or (fault == MID_STREAM and operation != "converse_stream"):
+            if fault is None or not fault_applies(fault, operation, guarded):
                 return None
             if self.fault_remaining is not None:
                 if self.fault_remaining <= 0:
@@ -272,11 +291,22 @@ def request_overrides(settings: Settings) -> RequestPlan:
     return RequestPlan(ttft_s, inter_token_s, fault)
 
 
-def choose_fault(state: ServerState, operation: str, header_fault: str | None) -> str | None:
+def fault_applies(fault: str, operation: str, guarded: bool) -> bool:
+    """mid_stream needs a stream; a guardrail can only intervene where one is configured."""
+    if fault == MID_STREAM:
+        return operation == "converse_stream"
+    if fault == GUARDRAIL:
+        return guarded
+    return True
+
+
+def choose_fault(
+    state: ServerState, operation: str, header_fault: str | None, guarded: bool = False
+) -> str | None:
     """The fault to serve: the header's if present, else the server's (using up the count)."""
     if header_fault is None:
-        return state.take_fault(operation)
-    if header_fault == "none" or (header_fault == MID_STREAM and operation != "converse_stream"):
+        return state.take_fault(operation, guarded)
+    if header_fault == "none" or not fault_applies(header_fault, operation, guarded):
         return None
     state.count_header_fault(header_fault)
     return header_fault
@@ -315,6 +345,26 @@ def _check_number(config: dict, name: str, low: float, high: float) -> None:
             f"1 validation error detected: Value {value!r} at 'inferenceConfig.{name}' failed "
             f"to satisfy constraint: Member must be a number between {low:g} and {high:g}"
         )
+
+
+def validate_guardrail_config(body: dict, operation: str) -> dict | None:
+    """The optional guardrailConfig, checked like Bedrock (identifier and version required)."""
+    config = body.get("guardrailConfig")
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise BadInput("guardrailConfig must be an object")
+    for name in ("guardrailIdentifier", "guardrailVersion"):
+        value = config.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise BadInput(f"guardrailConfig.{name} is required and must be a non-empty string")
+    modes = ("sync", "async")
+    if "streamProcessingMode" in config:
+        if operation != "converse_stream":
+            raise BadInput("guardrailConfig.streamProcessingMode is only valid for ConverseStream")
+        if config["streamProcessingMode"] not in modes:
+            raise BadInput("guardrailConfig.streamProcessingMode must be sync or async")
+    return config
 
 
 def validate_converse_body(body) -> tuple[list, list, int | None]:
@@ -463,15 +513,23 @@ def build_app(settings: Settings | None = None) -> Flask:
             except (ValueError, UnicodeDecodeError) as error:
                 raise BadInput(f"The request body is not valid JSON: {error}") from None
             system, messages, max_tokens = validate_converse_body(body)
+            guardrail_config = validate_guardrail_config(body, operation)
         except BadInput as error:
             state.count_validation_error()
             return error_response(400, "ValidationException", str(error), request_id)
-        fault = choose_fault(state, operation, overrides.fault)
+        state.record_request(operation, responder.system_text(system), guardrail_config)
+        fault = choose_fault(state, operation, overrides.fault, guardrail_config is not None)
         plan = RequestPlan(overrides.ttft_s, overrides.inter_token_s, fault)
         if plan.fault in HTTP_FAULTS:
             status, error_type, message = HTTP_FAULTS[plan.fault]
             return error_response(status, error_type, message, request_id)
         reply = responder.generate(system, messages, max_tokens)
+        if plan.fault == GUARDRAIL:
+            reply = responder.Reply(
+                chunks=tuple(responder.split_chunks(GUARDRAIL_MESSAGE)),
+                stop_reason=GUARDRAIL_STOP_REASON,
+                input_tokens=reply.input_tokens,
+            )
         if operation == "converse_stream":
             return Response(
                 stream_frames(state, plan, reply, started),
@@ -525,6 +583,13 @@ def build_app(settings: Settings | None = None) -> Flask:
     @app.get("/_local/stats")
     def get_stats():
         return _json(state.stats())
+
+    @app.get("/_local/last-request")
+    def get_last_request():
+        last = state.last_request
+        if last is None:
+            return error_response(404, "ResourceNotFoundException", "no model request yet", "")
+        return _json(last)
 
     @app.post("/_local/stats/reset")
     def reset_stats():

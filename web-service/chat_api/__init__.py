@@ -50,6 +50,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         max_tokens=settings.bedrock_max_tokens,
         max_attempts=settings.bedrock_max_attempts,
         deadline_seconds=settings.bedrock_deadline,
+        guardrail_id=settings.bedrock_guardrail_id,
+        guardrail_version=settings.bedrock_guardrail_version,
     )
     readiness = Readiness(
         {

@@ -36,6 +36,19 @@ from .errors import ApiError, DeadlineExceeded, ModelError, ModelUnavailable, Th
 
 log = logging.getLogger(__name__)
 
+GUARDRAIL_STOP_REASON = "guardrail_intervened"
+
+
+class GuardrailIntervened(ApiError):
+    """The configured Bedrock guardrail blocked the message or the reply: a refusal, not a
+    failure, so it has its own code and a message meant for the user."""
+
+    status, code = 422, "guardrail_intervened"
+    message = (
+        "Sorry, I can't help with that request. Please rephrase it, or ask about something else."
+    )
+
+
 RETRYABLE_CODES = {
     "ThrottlingException",
     "ModelNotReadyException",
@@ -130,6 +143,8 @@ class BedrockChat:
         deadline_seconds: float,
         backoff_base: float = 0.2,
         backoff_max: float = 4.0,
+        guardrail_id: str = "",
+        guardrail_version: str = "",
     ) -> None:
         self._client = client
         self.model_id = model_id
@@ -137,13 +152,29 @@ class BedrockChat:
         self._max_attempts = max_attempts
         self._deadline = deadline_seconds
         self._backoff = wait_random_exponential(multiplier=backoff_base, max=backoff_max)
+        self._guardrail = (
+            {"guardrailIdentifier": guardrail_id, "guardrailVersion": guardrail_version}
+            if guardrail_id
+            else None
+        )
 
-    def _request(self, system: str, messages: list[dict]) -> dict[str, Any]:
+    def _guardrail_config(self, streaming: bool) -> dict[str, Any]:
+        if self._guardrail is None:
+            return {}
+        config = dict(self._guardrail)
+        if streaming:
+            # Synchronous: every chunk is checked before it is sent, so a blocked reply never
+            # reaches the user (Bedrock's default for streams).
+            config["streamProcessingMode"] = "sync"
+        return {"guardrailConfig": config}
+
+    def _request(self, system: str, messages: list[dict], streaming: bool) -> dict[str, Any]:
         return {
             "modelId": self.model_id,
             "system": [{"text": system}],
             "messages": messages,
             "inferenceConfig": {"maxTokens": self._max_tokens},
+            **self._guardrail_config(streaming),
         }
 
     def _with_retries(self, call, **request):
@@ -171,7 +202,12 @@ class BedrockChat:
             raise to_api_error(exc) from exc
 
     def converse(self, system: str, messages: list[dict]) -> Reply:
-        response = self._with_retries(self._client.converse, **self._request(system, messages))
+        response = self._with_retries(
+            self._client.converse, **self._request(system, messages, streaming=False)
+        )
+        if response.get("stopReason") == GUARDRAIL_STOP_REASON:
+            log.info("guardrail intervened", extra={"error_code": GuardrailIntervened.code})
+            raise GuardrailIntervened()
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "".join(block.get("text", "") for block in content)
         return Reply(
@@ -184,7 +220,7 @@ class BedrockChat:
     def open_stream(self, system: str, messages: list[dict]) -> ReplyStream:
         """Starts a ConverseStream (retried like converse until the response arrives)."""
         response = self._with_retries(
-            self._client.converse_stream, **self._request(system, messages)
+            self._client.converse_stream, **self._request(system, messages, streaming=True)
         )
         return ReplyStream(response["stream"])
 
@@ -194,6 +230,7 @@ class BedrockChat:
             modelId=self.model_id,
             messages=[{"role": "user", "content": [{"text": "ping"}]}],
             inferenceConfig={"maxTokens": 1},
+            **self._guardrail_config(streaming=False),
         )
 
 
@@ -213,9 +250,16 @@ class ReplyStream:
                         yield Delta(text)
                 elif "messageStop" in event:
                     stop_reason = event["messageStop"].get("stopReason", stop_reason)
+                    if stop_reason == GUARDRAIL_STOP_REASON:
+                        log.info(
+                            "guardrail intervened", extra={"error_code": GuardrailIntervened.code}
+                        )
+                        raise GuardrailIntervened()
                 elif "metadata" in event:
                     usage = event["metadata"].get("usage")
                     metrics = event["metadata"].get("metrics")
+        except ApiError:
+            raise
         except Exception as exc:
             raise to_api_error(exc) from exc
         finally:

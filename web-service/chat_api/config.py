@@ -48,6 +48,9 @@ class Settings:
     jwks_min_refresh_seconds: float = 60.0
     jwt_leeway_seconds: int = 30
     max_pool_connections: int = 512
+    # A Bedrock guardrail applied to every Converse call; both or neither must be set.
+    bedrock_guardrail_id: str = ""
+    bedrock_guardrail_version: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +95,10 @@ class Settings:
                 raise ConfigError(
                     f"COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV={self.app_env}"
                 )
+        if bool(self.bedrock_guardrail_id) != bool(self.bedrock_guardrail_version):
+            raise ConfigError(
+                "BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION must be set together"
+            )
         for name in ("max_body_bytes", "history_max_turns", "bedrock_max_attempts"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")

@@ -44,7 +44,11 @@ def _errors(*statuses: int) -> dict:
         404: "Unknown id, or one that belongs to another user.",
         413: "The body exceeds the size limit.",
         415: "The body is not `application/json`.",
-        422: "The body or a parameter does not match the schema.",
+        422: (
+            "The body or a parameter does not match the schema (`validation_error`); on chat, "
+            "`guardrail_intervened`: the content guardrail blocked the message or the reply, and "
+            "`message` is a polite refusal to show the user."
+        ),
         429: "The model is throttling; see `Retry-After`.",
         502: "The model failed.",
         503: "A dependency is unavailable; see `Retry-After` where given.",
@@ -140,7 +144,9 @@ def build_document(version: str) -> dict:
                     "description": (
                         "Events: one `meta` (StreamMeta), `delta` events (StreamDelta) as the "
                         "model writes, then `done` (StreamDone) or `error` (StreamError). Errors "
-                        "before the stream starts are plain JSON responses."
+                        "before the stream starts are plain JSON responses. An `error` with code "
+                        "`guardrail_intervened` means the content guardrail stopped the reply: "
+                        "show its `message` (a polite refusal) instead of any text received."
                     ),
                     "operationId": "chatStream",
                     "security": secured,

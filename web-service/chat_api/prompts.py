@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .emotion import LABELS
+from .safety import SYSTEM_NOTE
 
 BASE = (
     "You are a warm, attentive assistant in a chat app. Each user message comes with the emotion "
@@ -63,4 +64,14 @@ def system_prompt(label: str, trajectory: Sequence[str]) -> str:
                 "The user has sounded distressed for several messages in a row: acknowledge "
                 "that gently and check in on how they are doing."
             )
+        elif label in DISTRESS and trajectory[-1] not in DISTRESS:
+            lines.append(
+                f"The user's mood has just shifted from {trajectory[-1]} to {label}: notice the "
+                "change gently rather than carrying on in the earlier tone."
+            )
     return "\n".join(lines)
+
+
+def with_safety_note(system: str) -> str:
+    """The system prompt for a message the safety check flagged."""
+    return f"{system}\n{SYSTEM_NOTE}"

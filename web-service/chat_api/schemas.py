@@ -47,6 +47,14 @@ class EmotionOut(BaseModel):
     )
 
 
+class SafetyOut(BaseModel):
+    flagged: bool = Field(
+        description="True when the message signals a risk of self-harm or suicide; the reply "
+        "then always ends with crisis-support guidance."
+    )
+    category: Literal["self_harm"] | None = Field(None, description="What was recognised.")
+
+
 class Usage(BaseModel):
     input_tokens: int
     output_tokens: int
@@ -59,6 +67,7 @@ class ChatResponse(BaseModel):
     user_message_id: str
     reply: str
     emotion: EmotionOut
+    safety: SafetyOut
     model_id: str
     usage: Usage
     stop_reason: str
@@ -70,6 +79,7 @@ class StreamMeta(BaseModel):
     message_id: str
     user_message_id: str
     emotion: EmotionOut
+    safety: SafetyOut
     model_id: str
 
 
@@ -95,6 +105,7 @@ class Message(BaseModel):
     text: str
     created_at: str
     emotion: EmotionOut | None = Field(None, description="Set on user messages.")
+    safety: SafetyOut | None = Field(None, description="Set on user messages.")
     model_id: str | None = Field(None, description="Set on assistant messages.")
 
 

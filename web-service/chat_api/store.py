@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .emotion import Emotion
 from .errors import NotFound, StorageUnavailable, ValidationFailed
+from .safety import NOT_FLAGGED, SafetyAssessment
 
 RECENT_EMOTIONS_KEPT = 8
 TITLE_CHARS = 60
@@ -82,6 +83,7 @@ class Turn:
     model_id: str
     usage: dict[str, int]
     stop_reason: str
+    safety: SafetyAssessment = NOT_FLAGGED
 
 
 class ConversationStore:
@@ -173,6 +175,7 @@ class ConversationStore:
             "text": turn.user_text,
             "created_at": turn.user_created_at,
             "emotion": _emotion_attr(turn.emotion),
+            "safety": turn.safety.as_dict(),
         }
         assistant_message = {
             "pk": messages_pk,
@@ -308,6 +311,8 @@ def _message(item: dict[str, Any]) -> dict[str, Any]:
     }
     if "emotion" in item:
         message["emotion"] = item["emotion"]
+    if "safety" in item:
+        message["safety"] = item["safety"]
     if "model_id" in item:
         message["model_id"] = item["model_id"]
     return message

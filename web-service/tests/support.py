@@ -57,6 +57,12 @@ class ModelServer:
         """Model requests received so far, per operation (converse, converse_stream)."""
         return self._http.get("/_local/stats").json()["requests"]
 
+    def last_request(self) -> dict:
+        """The latest model request: its operation, system prompt text and guardrail config."""
+        response = self._http.get("/_local/last-request")
+        response.raise_for_status()
+        return response.json()
+
 
 def api_env(stack: Stack, **overrides: str) -> dict[str, str]:
     env = {

@@ -22,6 +22,7 @@ class EmotionDetector(Protocol):
 
 
 def load_detector() -> EmotionDetector:
-    from .lexicon import LexiconDetector
+    """The trained model (docs/emotion-model.md), loaded from the artifact in this package."""
+    from .linear import LinearDetector
 
-    return LexiconDetector()
+    return LinearDetector()

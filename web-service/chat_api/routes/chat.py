@@ -3,14 +3,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 from flask import Blueprint, Response, g, stream_with_context
 
 from ..auth import require_user
-from ..bedrock import Delta, Done
+from ..bedrock import Delta, Done, GuardrailIntervened
 from ..chat_service import generate_conversation, get_chatbot_response
 from ..errors import ApiError
 from ..ids import new_id
+from ..prompts import with_safety_note
+from ..safety import CRISIS_SUPPORT, assess, crisis_suffix, with_crisis_support
 from ..schemas import ChatRequest
 from ..store import Turn, now_iso
 from . import API_PREFIX, parse_body, services
@@ -34,6 +37,7 @@ def _prepare(body: ChatRequest) -> dict:
     else:
         conversation_id = new_id()
     emotion = svc.detector.detect(body.message)
+    safety = assess(body.message)
     conversation = generate_conversation(
         history,
         body.message,
@@ -42,14 +46,24 @@ def _prepare(body: ChatRequest) -> dict:
         max_turns=settings.history_max_turns,
         max_chars=settings.history_max_chars,
     )
+    if safety.flagged:
+        conversation = replace(conversation, system=with_safety_note(conversation.system))
     return {
         "existing": existing,
         "conversation_id": conversation_id,
         "user_message_id": new_id(),
         "user_created_at": now_iso(),
         "emotion": emotion,
+        "safety": safety,
         "conversation": conversation,
     }
+
+
+def _refusal(prep: dict) -> GuardrailIntervened:
+    """The guardrail's refusal; a message at risk still gets the crisis-support guidance."""
+    if prep["safety"].flagged:
+        return GuardrailIntervened(f"{GuardrailIntervened.message}\n\n{CRISIS_SUPPORT}")
+    return GuardrailIntervened()
 
 
 def _turn(prep: dict, message_id: str, text: str, reply: str, usage: dict, stop: str) -> Turn:
@@ -65,6 +79,7 @@ def _turn(prep: dict, message_id: str, text: str, reply: str, usage: dict, stop:
         model_id=services().bedrock.model_id,
         usage=usage,
         stop_reason=stop,
+        safety=prep["safety"],
     )
 
 
@@ -74,18 +89,24 @@ def chat():
     body = parse_body(ChatRequest)
     prep = _prepare(body)
     svc = services()
-    reply = get_chatbot_response(svc.bedrock, prep["conversation"])
+    try:
+        reply = get_chatbot_response(svc.bedrock, prep["conversation"])
+    except GuardrailIntervened:
+        raise _refusal(prep) from None
+    # The guidance is added whatever the model said.
+    text = with_crisis_support(reply.text) if prep["safety"].flagged else reply.text
     message_id = new_id()
     svc.store.save_turn(
-        _turn(prep, message_id, body.message, reply.text, reply.usage, reply.stop_reason),
+        _turn(prep, message_id, body.message, text, reply.usage, reply.stop_reason),
         prep["existing"],
     )
     return {
         "conversation_id": prep["conversation_id"],
         "message_id": message_id,
         "user_message_id": prep["user_message_id"],
-        "reply": reply.text,
+        "reply": text,
         "emotion": prep["emotion"].as_dict(),
+        "safety": prep["safety"].as_dict(),
         "model_id": svc.bedrock.model_id,
         "usage": reply.usage,
         "stop_reason": reply.stop_reason,
@@ -105,7 +126,10 @@ def chat_stream():
     svc = services()
     # Opened before the response starts, so throttling or an outage is still a plain HTTP error
     # (429 with Retry-After, 503, 504) that clients can retry.
-    stream = svc.bedrock.open_stream(prep["conversation"].system, prep["conversation"].messages)
+    try:
+        stream = svc.bedrock.open_stream(prep["conversation"].system, prep["conversation"].messages)
+    except GuardrailIntervened:
+        raise _refusal(prep) from None
     message_id = new_id()
 
     def events() -> Iterator[str]:
@@ -116,6 +140,7 @@ def chat_stream():
                 "message_id": message_id,
                 "user_message_id": prep["user_message_id"],
                 "emotion": prep["emotion"].as_dict(),
+                "safety": prep["safety"].as_dict(),
                 "model_id": svc.bedrock.model_id,
             },
         )
@@ -126,6 +151,10 @@ def chat_stream():
                     parts.append(item.text)
                     yield _sse("delta", {"text": item.text})
                 elif isinstance(item, Done):
+                    suffix = crisis_suffix("".join(parts)) if prep["safety"].flagged else ""
+                    if suffix:
+                        parts.append(suffix)
+                        yield _sse("delta", {"text": suffix})
                     svc.store.save_turn(
                         _turn(
                             prep,
@@ -146,6 +175,8 @@ def chat_stream():
                         },
                     )
         except ApiError as exc:
+            if isinstance(exc, GuardrailIntervened):
+                exc = _refusal(prep)
             log.warning("stream failed", extra={"error_code": exc.code})
             yield _sse(
                 "error",

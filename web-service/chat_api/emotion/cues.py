@@ -1,14 +1,16 @@
-"""A first, transparent detector: weighted cue words and phrases, softmax over the seven labels.
+"""Cue words and phrases per emotion, a curated prior added to the trained model's logits.
 
-It is the baseline behind the EmotionDetector interface until a trained model replaces it.
+Reddit comments (the training data) rarely use some plain emotion words ("furious", "livid",
+"terrified"), so the trained weights alone can miss them; each cue found adds a fixed amount
+(the artifact's ``cue_weight``, chosen on dev) to its label. A cue right after a negation
+("not happy") does not count.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
-from . import LABELS, Emotion
+from . import LABELS
 
 # Stems match word prefixes ("furious" matches "furio"), so inflections need no extra entries.
 CUES: dict[str, tuple[str, ...]] = {
@@ -133,9 +135,6 @@ CUES: dict[str, tuple[str, ...]] = {
         "amazed",
     ),
 }
-# A message with no cue is most likely neutral; a cue must outweigh this prior.
-NEUTRAL_PRIOR = 1.0
-CUE_WEIGHT = 1.6
 _NEGATION = re.compile(r"\b(not|never|no|don't|isn't|wasn't|aren't)\s+$")
 _PATTERNS = {
     label: [re.compile(r"(?<![a-z])" + re.escape(cue)) for cue in cues]
@@ -143,27 +142,13 @@ _PATTERNS = {
 }
 
 
-class LexiconDetector:
-    def detect(self, text: str) -> Emotion:
-        lowered = " ".join(text.lower().split()) + " "
-        logits = dict.fromkeys(LABELS, 0.0)
-        logits["neutral"] = NEUTRAL_PRIOR
-        for label, patterns in _PATTERNS.items():
-            for pattern in patterns:
-                for match in pattern.finditer(lowered):
-                    before = lowered[max(0, match.start() - 12) : match.start()]
-                    # "not happy" is not joy; it leans sad instead.
-                    if _NEGATION.search(before):
-                        if label == "joy":
-                            logits["sadness"] += CUE_WEIGHT
-                        continue
-                    logits[label] += CUE_WEIGHT
-        if "!" in text and max(logits, key=logits.get) != "neutral":
-            top = max(logits, key=logits.get)
-            logits[top] += 0.3
-        peak = max(logits.values())
-        exps = {label: math.exp(value - peak) for label, value in logits.items()}
-        total = sum(exps.values())
-        scores = {label: round(exps[label] / total, 4) for label in LABELS}
-        label = max(LABELS, key=lambda name: logits[name])
-        return Emotion(label=label, scores=scores)
+def cue_counts(text: str) -> list[float]:
+    """How many cues of each label (in LABELS order) the text contains."""
+    lowered = " ".join(text.lower().split()) + " "
+    counts = dict.fromkeys(LABELS, 0.0)
+    for label, patterns in _PATTERNS.items():
+        for pattern in patterns:
+            for match in pattern.finditer(lowered):
+                if not _NEGATION.search(lowered[max(0, match.start() - 12) : match.start()]):
+                    counts[label] += 1.0
+    return [counts[label] for label in LABELS]

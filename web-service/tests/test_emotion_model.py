@@ -1,0 +1,50 @@
+"""The trained emotion model's artifact: it loads, stays small, and reproduces the dev score
+documented in docs/emotion-model.md (needs the shared datasets folder next to the repository)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chat_api.emotion import LABELS, load_detector
+from chat_api.emotion import evaluate as ev
+from chat_api.emotion.linear import ARTIFACT, LinearDetector
+from local_stack.processes import REPO_ROOT
+
+DOC = REPO_ROOT / "docs" / "emotion-model.md"
+TOLERANCE = 0.005
+
+
+def documented_macro_f1() -> float:
+    match = re.search(r"Dev macro-F1: \*\*(0\.\d{4})\*\*", DOC.read_text(encoding="utf-8"))
+    assert match, f"{DOC} states no dev macro-F1"
+    return float(match.group(1))
+
+
+def test_the_service_loads_the_trained_artifact():
+    assert isinstance(load_detector(), LinearDetector)
+    assert ARTIFACT.stat().st_size < 25 * 2**20
+    assert LinearDetector().meta["labels"] == list(LABELS)
+
+
+def test_dev_score_matches_the_documented_figure():
+    if not (ev.DATA_DIR / "dev.tsv").exists():
+        pytest.skip(f"{ev.DATA_DIR} is not here: the dev-score check needs the shared datasets")
+    scores = ev.evaluate(load_detector(), ev.load_split("dev"))
+    assert scores.rows == 5426
+    assert scores.macro_f1 == pytest.approx(documented_macro_f1(), abs=TOLERANCE)
+    assert scores.macro_f1 >= 0.55
+
+
+def test_scoring_counts_every_gold_label():
+    examples = [
+        ev.Example("a", frozenset({"joy", "surprise"})),
+        ev.Example("b", frozenset({"anger"})),
+    ]
+    scores = ev.score(examples, ["joy", "joy"])
+    assert scores.f1["joy"] == pytest.approx(2 / 3)  # one hit, one false alarm
+    assert scores.f1["surprise"] == 0.0  # its row was predicted joy: a miss
+    assert scores.confusion["surprise"]["joy"] == 1
+    assert scores.confusion["anger"]["joy"] == 1
+    assert scores.support == {**dict.fromkeys(LABELS, 0), "joy": 1, "surprise": 1, "anger": 1}

@@ -1,0 +1,133 @@
+"""The self-harm and suicide risk check, and how the chat API acts on it (through Gunicorn)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat_api.safety import CRISIS_SUPPORT, SELF_HARM, SYSTEM_NOTE, assess, with_crisis_support
+from support import sse_events
+
+RISK = [
+    "I want to kill myself",
+    "I'm going to end my life tonight",
+    "I don't want to live anymore",
+    "I've been thinking about suicide a lot lately",
+    "honestly I feel suicidal",
+    "I keep cutting myself when it gets bad",
+    "everyone would be better off without me",
+    "I just want to die",
+    "I took all of my pills an hour ago",
+    "i wanna kms",
+    "I'm planning to jump off a bridge this weekend",
+    "There's no reason to live anymore",
+    "I wish I were dead",
+    "My friend told me she wants to kill herself",
+    "I can't go on living like this",
+    "I've started hurting myself again",
+    "I already wrote a suicide note",
+    "I'm going to take my own life",
+    "I want to end it all",
+    "I have been self-harming for months",
+]
+
+FIGURES_OF_SPEECH = [
+    "this commute is killing me",
+    "I could murder a pizza",
+    "I'm dying to see that movie",
+    "that joke killed me",
+    "I'd kill for a coffee right now",
+    "my feet are killing me",
+    "I nearly died laughing",
+    "kill the process and restart it",
+    "my phone battery died again",
+    "I'm dead tired after work",
+    "we watched Suicide Squad last night",
+    "I hurt myself playing football",
+    "I cut myself while chopping onions",
+    "I'm going to die of embarrassment",
+    "I took my life savings out of that bank",
+    "I'm not suicidal, just really tired",
+    "I would never hurt myself",
+    "you're killing me with these puns",
+    "I'm killing myself laughing at this",
+    "this deadline will be the death of me",
+    "I want to take my life in a new direction",
+    "I'm going to end my subscription",
+    "shoot me an email when you can",
+    "the plants died while I was away",
+]
+
+
+@pytest.mark.parametrize("text", RISK)
+def test_clear_risk_messages_are_flagged(text):
+    assessment = assess(text)
+    assert assessment.flagged
+    assert assessment.as_dict() == {"flagged": True, "category": SELF_HARM}
+
+
+@pytest.mark.parametrize("text", FIGURES_OF_SPEECH)
+def test_figures_of_speech_are_not_flagged(text):
+    assessment = assess(text)
+    assert not assessment.flagged
+    assert assessment.as_dict() == {"flagged": False, "category": None}
+
+
+def test_guidance_is_appended_once():
+    once = with_crisis_support("I hear you.")
+    assert once.startswith("I hear you.") and once.endswith(CRISIS_SUPPORT)
+    assert with_crisis_support(once) == once
+    assert with_crisis_support("") == CRISIS_SUPPORT
+
+
+def test_flagged_chat_carries_guidance_marker_and_prompt_note(
+    api, fresh_user, model, openapi_validator
+):
+    response = api.post(
+        "/chat", json={"message": "I don't want to live anymore"}, headers=fresh_user.headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    openapi_validator("ChatResponse", body)
+    assert body["safety"] == {"flagged": True, "category": "self_harm"}
+    assert body["reply"].endswith(CRISIS_SUPPORT)
+    assert len(body["reply"]) > len(CRISIS_SUPPORT)  # the model's own reply comes first
+    assert SYSTEM_NOTE in model.last_request()["system"]
+
+    detail = api.get(f"/conversations/{body['conversation_id']}", headers=fresh_user.headers).json()
+    openapi_validator("ConversationDetail", detail)
+    user_message, assistant_message = detail["messages"]
+    assert user_message["safety"] == {"flagged": True, "category": "self_harm"}
+    assert assistant_message["text"] == body["reply"]
+
+
+def test_unflagged_chat_has_no_guidance(api, fresh_user, model):
+    response = api.post(
+        "/chat", json={"message": "this commute is killing me"}, headers=fresh_user.headers
+    )
+    body = response.json()
+    assert body["safety"] == {"flagged": False, "category": None}
+    assert CRISIS_SUPPORT not in body["reply"]
+    assert SYSTEM_NOTE not in model.last_request()["system"]
+    detail = api.get(f"/conversations/{body['conversation_id']}", headers=fresh_user.headers)
+    assert detail.json()["messages"][0]["safety"] == {"flagged": False, "category": None}
+
+
+def test_flagged_stream_marks_meta_and_ends_with_guidance(
+    api, fresh_user, model, openapi_validator
+):
+    with api.stream(
+        "POST", "/chat/stream", json={"message": "I want to end it all"}, headers=fresh_user.headers
+    ) as response:
+        assert response.status_code == 200
+        events = sse_events(response)
+    names = [name for name, _ in events]
+    assert names[0] == "meta" and names[-1] == "done"
+    meta = events[0][1]
+    openapi_validator("StreamMeta", meta)
+    assert meta["safety"] == {"flagged": True, "category": "self_harm"}
+    text = "".join(data["text"] for name, data in events if name == "delta")
+    assert text.endswith(CRISIS_SUPPORT)
+    detail = api.get(f"/conversations/{meta['conversation_id']}", headers=fresh_user.headers)
+    user_message, assistant_message = detail.json()["messages"]
+    assert user_message["safety"]["flagged"] is True
+    assert assistant_message["text"] == text
