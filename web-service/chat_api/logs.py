@@ -42,6 +42,11 @@ def configure_logging(level: str) -> None:
     logging.getLogger("botocore").setLevel(max(logging.WARNING, root.level))
 
 
+# The load balancer and the container probe these every few seconds; a successful probe is
+# logged at DEBUG so it neither floods the logs nor costs the hot path a formatted line.
+QUIET_PATHS = frozenset({"/api/v1/health", "/api/v1/health/ready"})
+
+
 def init_request_logging(app: Flask) -> None:
     access = logging.getLogger("chat_api.access")
 
@@ -55,6 +60,13 @@ def init_request_logging(app: Flask) -> None:
     def log_request(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
+        level = (
+            logging.DEBUG
+            if request.path in QUIET_PATHS and response.status_code < 400
+            else logging.INFO
+        )
+        if not access.isEnabledFor(level):
+            return response
         started = g.get("started", time.perf_counter())
         fields = {
             "request_id": request_id,
@@ -67,7 +79,7 @@ def init_request_logging(app: Flask) -> None:
         def emit() -> None:
             # For streams this runs when the last byte is sent, so latency covers the whole reply.
             fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            access.info("request", extra=fields)
+            access.log(level, "request", extra=fields)
 
         if response.is_streamed:
             response.call_on_close(emit)

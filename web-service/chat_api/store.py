@@ -1,11 +1,12 @@
 """Conversations and messages in one DynamoDB table.
 
-Keys and access patterns:
-- conversation: pk=USER#<user>, sk=CONV#<conversation>; gsi1pk=USER#<user>,
-  gsi1sk=<updated_at>#<conversation> lists a user's conversations newest first (GSI `gsi1`).
-- message: pk=USER#<user>#CONV#<conversation>, sk=MSG#<message ULID>; one Query returns a
-  conversation's messages in order. The user id is part of every key, so one user's request can
-  never address another user's items.
+Keys and access patterns: a conversation is one partition, pk=USER#<user>#CONV#<conversation>.
+- summary: sk=SUMMARY; gsi1pk=USER#<user>, gsi1sk=<updated_at>#<conversation> lists a user's
+  conversations newest first (GSI `gsi1`).
+- message: sk=MSG#<message ULID>; ULIDs sort by time, so a Query returns the messages in order.
+  "SUMMARY" sorts after every "MSG#" key, so one descending Query returns the summary and then
+  the newest messages: a continued chat reads its conversation in a single round trip.
+The user id is part of every key, so one user's request can never address another user's items.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,6 +27,8 @@ from .emotion import Emotion
 from .errors import NotFound, StorageUnavailable, ValidationFailed
 from .safety import NOT_FLAGGED, SafetyAssessment
 
+log = logging.getLogger(__name__)
+SUMMARY_SK = "SUMMARY"
 RECENT_EMOTIONS_KEPT = 8
 TITLE_CHARS = 60
 _serializer = TypeSerializer()
@@ -39,7 +43,7 @@ def _user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
 
 
-def _messages_pk(user_id: str, conversation_id: str) -> str:
+def _conversation_pk(user_id: str, conversation_id: str) -> str:
     return f"USER#{user_id}#CONV#{conversation_id}"
 
 
@@ -97,32 +101,36 @@ class ConversationStore:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise
-            raise StorageUnavailable() from exc
+            raise _unavailable(operation, exc) from exc
         except BotoCoreError as exc:
-            raise StorageUnavailable() from exc
+            raise _unavailable(operation, exc) from exc
 
     def get_conversation(self, user_id: str, conversation_id: str) -> dict[str, Any]:
         response = self._call(
             "get_item",
-            Key=_to_item({"pk": _user_pk(user_id), "sk": f"CONV#{conversation_id}"}),
+            Key=_to_item({"pk": _conversation_pk(user_id, conversation_id), "sk": SUMMARY_SK}),
             ConsistentRead=True,
         )
         if "Item" not in response:
             raise NotFound("No such conversation.")
         return _summary(_from_item(response["Item"]))
 
-    def recent_messages(self, user_id: str, conversation_id: str, limit: int) -> list[dict]:
-        """The newest `limit` messages, returned oldest first."""
+    def conversation_with_recent(
+        self, user_id: str, conversation_id: str, limit: int
+    ) -> tuple[dict[str, Any], list[dict]]:
+        """The summary and the newest `limit` messages (oldest first), in one Query."""
         response = self._call(
             "query",
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
-            ExpressionAttributeValues=_to_item(
-                {":pk": _messages_pk(user_id, conversation_id), ":msg": "MSG#"}
-            ),
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=_to_item({":pk": _conversation_pk(user_id, conversation_id)}),
             ScanIndexForward=False,
-            Limit=limit,
+            Limit=limit + 1,
+            ConsistentRead=True,
         )
-        return [_message(_from_item(item)) for item in reversed(response["Items"])]
+        items = [_from_item(item) for item in response["Items"]]
+        if not items or items[0]["sk"] != SUMMARY_SK:
+            raise NotFound("No such conversation.")
+        return _summary(items[0]), [_message(item) for item in reversed(items[1:])]
 
     def all_messages(self, user_id: str, conversation_id: str) -> list[dict]:
         messages: list[dict] = []
@@ -133,7 +141,7 @@ class ConversationStore:
                 "query",
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
                 ExpressionAttributeValues=_to_item(
-                    {":pk": _messages_pk(user_id, conversation_id), ":msg": "MSG#"}
+                    {":pk": _conversation_pk(user_id, conversation_id), ":msg": "MSG#"}
                 ),
                 **extra,
             )
@@ -166,7 +174,7 @@ class ConversationStore:
         now = now_iso()
         recent = (existing or {}).get("recent_emotions", []) + [turn.emotion.label]
         recent = recent[-RECENT_EMOTIONS_KEPT:]
-        messages_pk = _messages_pk(turn.user_id, turn.conversation_id)
+        messages_pk = _conversation_pk(turn.user_id, turn.conversation_id)
         user_message = {
             "pk": messages_pk,
             "sk": f"MSG#{turn.user_message_id}",
@@ -192,7 +200,9 @@ class ConversationStore:
         }
         summary_update = {
             "TableName": self._table,
-            "Key": _to_item({"pk": _user_pk(turn.user_id), "sk": f"CONV#{turn.conversation_id}"}),
+            "Key": _to_item(
+                {"pk": _conversation_pk(turn.user_id, turn.conversation_id), "sk": SUMMARY_SK}
+            ),
             "UpdateExpression": (
                 "SET conversation_id = :cid, title = if_not_exists(title, :title), "
                 "created_at = if_not_exists(created_at, :now), updated_at = :now, "
@@ -219,6 +229,9 @@ class ConversationStore:
         new_item = "attribute_not_exists(pk)"
         try:
             self._db.transact_write_items(
+                # botocore retries a transaction whose answer was lost; the token makes that
+                # retry a no-op instead of a failed condition check on the items just written.
+                ClientRequestToken=turn.assistant_message_id,
                 TransactItems=[
                     {"Update": summary_update},
                     {
@@ -235,21 +248,23 @@ class ConversationStore:
                             "ConditionExpression": new_item,
                         }
                     },
-                ]
+                ],
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 reasons = exc.response.get("CancellationReasons", [])
                 if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                     raise NotFound("The conversation was deleted.") from exc
-            raise StorageUnavailable() from exc
+            raise _unavailable("transact_write_items", exc) from exc
         except BotoCoreError as exc:
-            raise StorageUnavailable() from exc
+            raise _unavailable("transact_write_items", exc) from exc
 
     def message_exists(self, user_id: str, conversation_id: str, message_id: str) -> dict | None:
         response = self._call(
             "get_item",
-            Key=_to_item({"pk": _messages_pk(user_id, conversation_id), "sk": f"MSG#{message_id}"}),
+            Key=_to_item(
+                {"pk": _conversation_pk(user_id, conversation_id), "sk": f"MSG#{message_id}"}
+            ),
         )
         item = response.get("Item")
         return _from_item(item) if item else None
@@ -258,14 +273,14 @@ class ConversationStore:
         try:
             self._call(
                 "delete_item",
-                Key=_to_item({"pk": _user_pk(user_id), "sk": f"CONV#{conversation_id}"}),
+                Key=_to_item({"pk": _conversation_pk(user_id, conversation_id), "sk": SUMMARY_SK}),
                 ConditionExpression="attribute_exists(pk)",
             )
         except ClientError as exc:
             raise NotFound("No such conversation.") from exc
         # The summary is gone first so the conversation disappears from every listing at once.
         keys = [
-            {"pk": _messages_pk(user_id, conversation_id), "sk": f"MSG#{m['message_id']}"}
+            {"pk": _conversation_pk(user_id, conversation_id), "sk": f"MSG#{m['message_id']}"}
             for m in self.all_messages(user_id, conversation_id)
         ]
         for start in range(0, len(keys), 25):
@@ -275,7 +290,7 @@ class ConversationStore:
                 try:
                     response = self._db.batch_write_item(RequestItems=pending)
                 except (ClientError, BotoCoreError) as exc:
-                    raise StorageUnavailable() from exc
+                    raise _unavailable("batch_write_item", exc) from exc
                 pending = response.get("UnprocessedItems") or {}
                 if not pending:
                     break
@@ -283,6 +298,16 @@ class ConversationStore:
     def check(self) -> None:
         """Readiness: the table answers."""
         self._db.describe_table(TableName=self._table)
+
+
+def _unavailable(operation: str, exc: Exception) -> StorageUnavailable:
+    """Logs what actually failed (throttling, timeout, connection) before the generic 503."""
+    code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
+    log.error(
+        "dynamodb call failed",
+        extra={"operation": operation, "error_type": type(exc).__name__, "error_code": code},
+    )
+    return StorageUnavailable()
 
 
 def _title(text: str) -> str:
@@ -332,7 +357,8 @@ def _decode_cursor(cursor: str, user_pk: str) -> dict[str, Any]:
             and set(key) == {"pk", "sk", "gsi1pk", "gsi1sk"}
             and all(isinstance(v, str) for v in key.values())
             and key["gsi1pk"] == user_pk
-            and key["pk"] == user_pk
+            and key["pk"].startswith(user_pk + "#CONV#")
+            and key["sk"] == SUMMARY_SK
         )
     except (ValueError, binascii.Error, UnicodeError):
         valid = False

@@ -47,3 +47,16 @@ def test_access_log_is_json_with_request_fields_and_no_secrets(start_api, fresh_
     assert entry["method"] == "POST" and entry["path"] == "/api/v1/chat"
     assert entry["status"] == 200 and entry["user_id"] == fresh_user.sub
     assert entry["latency_ms"] > 0
+
+
+def test_successful_health_probes_are_not_logged_at_info(start_api):
+    import httpx
+
+    server = start_api()
+    for path in ("/api/v1/health", "/api/v1/health/ready"):
+        assert httpx.get(server.url + path, headers={"X-Request-ID": "probe-1"}).status_code == 200
+    httpx.get(server.url + "/api/v1/nope", headers={"X-Request-ID": "probe-2"})
+    time.sleep(0.2)
+    logged = {line.get("request_id") for line in _log_lines(server.log_file)}
+    assert "probe-1" not in logged
+    assert "probe-2" in logged  # everything else still is

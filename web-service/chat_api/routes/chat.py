@@ -30,8 +30,7 @@ def _prepare(body: ChatRequest) -> dict:
     history: list[dict] = []
     conversation_id = body.conversation_id
     if conversation_id:
-        existing = svc.store.get_conversation(g.user_id, conversation_id)
-        history = svc.store.recent_messages(
+        existing, history = svc.store.conversation_with_recent(
             g.user_id, conversation_id, limit=2 * settings.history_max_turns
         )
     else:
