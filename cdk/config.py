@@ -1,0 +1,168 @@
+"""One typed configuration per environment, read from the `chatbot:environments` context of
+`cdk.json`. The account and region are placeholders there; `CHATBOT_<ENV>_ACCOUNT` and
+`CHATBOT_<ENV>_REGION` override them (for example `CHATBOT_PROD_ACCOUNT=123456789012`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import contract
+
+CDK_JSON = Path(__file__).with_name("cdk.json")
+CONTEXT_KEY = "chatbot:environments"
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+_REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+_THREAT_MODES = ("AUDIT", "ENFORCED")
+# Retention values CloudWatch Logs accepts.
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+
+class ConfigurationError(ValueError):
+    """A missing or invalid setting; the message names the environment and the key."""
+
+
+@dataclass(frozen=True)
+class DeniedTopic:
+    name: str
+    definition: str
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    name: str
+    account: str
+    region: str
+    domain_name: str
+    alarm_email: str
+    github_repository: str
+    github_branch: str
+    create_github_oidc_provider: bool
+    bedrock_model_id: str
+    frontend_repository_url: str
+    frontend_branch: str
+    cognito_threat_protection: str
+    deletion_protection: bool
+    retain_data: bool
+    waf_rate_limit_per_5_minutes: int
+    waf_geo_block_countries: tuple[str, ...]
+    waf_blocked_ip_cidrs: tuple[str, ...]
+    log_retention_days: int
+    alarm_p99_latency_seconds: float
+    alarm_5xx_rate_percent: float
+    guardrail_denied_topics: tuple[DeniedTopic, ...] = field(default_factory=tuple)
+
+    @property
+    def api_domain_name(self) -> str:
+        return f"api.{self.domain_name}"
+
+    @property
+    def chat_api_url(self) -> str:
+        return f"https://{self.api_domain_name}"
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of physical names: `chatbot-<env>`."""
+        return f"{contract.COPILOT_APP}-{self.name}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.name == "prod"
+
+
+def _fail(env: str, key: str, problem: str) -> ConfigurationError:
+    return ConfigurationError(f"{CONTEXT_KEY}.{env}.{key}: {problem}")
+
+
+def from_mapping(
+    name: str, raw: Mapping[str, object], environ: Mapping[str, str] | None = None
+) -> EnvironmentConfig:
+    """Validate one environment's settings; the process environment overrides account/region."""
+    environ = os.environ if environ is None else environ
+    values = dict(raw)
+    for key in ("account", "region"):
+        override = environ.get(f"CHATBOT_{name.upper()}_{key.upper()}", "").strip()
+        if override:
+            values[key] = override
+    known = {f.name for f in fields(EnvironmentConfig)} - {"name"}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise _fail(name, unknown[0], "unknown setting")
+    missing = sorted(known - set(values) - {"guardrail_denied_topics"})
+    if missing:
+        raise _fail(name, missing[0], "missing")
+    if not _ACCOUNT.match(str(values["account"])):
+        raise _fail(name, "account", "must be 12 digits")
+    if not _REGION.match(str(values["region"])):
+        raise _fail(name, "region", "is not an AWS region name")
+    if not _DOMAIN.match(str(values["domain_name"])):
+        raise _fail(name, "domain_name", "is not a lower-case domain name")
+    if "@" not in str(values["alarm_email"]):
+        raise _fail(name, "alarm_email", "is not an e-mail address")
+    if not _REPOSITORY.match(str(values["github_repository"])):
+        raise _fail(name, "github_repository", "must be <owner>/<name>")
+    if values["cognito_threat_protection"] not in _THREAT_MODES:
+        raise _fail(name, "cognito_threat_protection", f"must be one of {_THREAT_MODES}")
+    if name == "prod" and values["cognito_threat_protection"] != "ENFORCED":
+        raise _fail(name, "cognito_threat_protection", "must be ENFORCED in prod")
+    if name in ("staging", "prod") and not values["deletion_protection"]:
+        raise _fail(name, "deletion_protection", f"must be true in {name}")
+    if values["log_retention_days"] not in _LOG_RETENTION_DAYS:
+        raise _fail(name, "log_retention_days", f"must be one of {_LOG_RETENTION_DAYS}")
+    rate = int(values["waf_rate_limit_per_5_minutes"])  # type: ignore[arg-type]
+    if not 10 <= rate <= 2_000_000_000:
+        raise _fail(name, "waf_rate_limit_per_5_minutes", "must be between 10 and 2e9 (WAF)")
+    topics = tuple(
+        DeniedTopic(
+            name=str(topic["name"]),
+            definition=str(topic["definition"]),
+            examples=tuple(topic.get("examples", ())),
+        )
+        for topic in values.get("guardrail_denied_topics", ())  # type: ignore[union-attr]
+    )
+    return EnvironmentConfig(
+        name=name,
+        account=str(values["account"]),
+        region=str(values["region"]),
+        domain_name=str(values["domain_name"]),
+        alarm_email=str(values["alarm_email"]),
+        github_repository=str(values["github_repository"]),
+        github_branch=str(values["github_branch"]),
+        create_github_oidc_provider=bool(values["create_github_oidc_provider"]),
+        bedrock_model_id=str(values["bedrock_model_id"]),
+        frontend_repository_url=str(values["frontend_repository_url"]),
+        frontend_branch=str(values["frontend_branch"]),
+        cognito_threat_protection=str(values["cognito_threat_protection"]),
+        deletion_protection=bool(values["deletion_protection"]),
+        retain_data=bool(values["retain_data"]),
+        waf_rate_limit_per_5_minutes=rate,
+        waf_geo_block_countries=tuple(values["waf_geo_block_countries"]),  # type: ignore[arg-type]
+        waf_blocked_ip_cidrs=tuple(values["waf_blocked_ip_cidrs"]),  # type: ignore[arg-type]
+        log_retention_days=int(values["log_retention_days"]),  # type: ignore[arg-type]
+        alarm_p99_latency_seconds=float(values["alarm_p99_latency_seconds"]),  # type: ignore[arg-type]
+        alarm_5xx_rate_percent=float(values["alarm_5xx_rate_percent"]),  # type: ignore[arg-type]
+        guardrail_denied_topics=topics,
+    )
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict:
+    """The `context` of cdk.json: the CLI passes it to the app; plain `python app.py` reads it."""
+    return json.loads(path.read_text()).get("context", {})
+
+
+def load(name: str, context: Mapping[str, object]) -> EnvironmentConfig:
+    environments = context.get(CONTEXT_KEY)
+    if not isinstance(environments, Mapping):
+        raise ConfigurationError(f"context {CONTEXT_KEY!r} is missing (cdk.json)")
+    if name not in environments:
+        raise ConfigurationError(
+            f"unknown environment {name!r}; expected one of {', '.join(sorted(environments))}"
+        )
+    return from_mapping(name, environments[name])  # type: ignore[arg-type]

@@ -1,0 +1,171 @@
+"""GitHub Actions' way into the account: the OIDC provider and the deploy role that only the
+configured repository's protected branch or its GitHub environment can assume."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+import contract
+import nag
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+CDK_QUALIFIER = "hnb659fds"  # the default bootstrap qualifier
+
+
+class GithubDeployRole(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        environment: str,
+        repository: str,
+        branch: str,
+        create_provider: bool,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = cdk.Stack.of(self)
+        if create_provider:
+            provider: iam.IOidcProvider = iam.OidcProviderNative(
+                self,
+                "GithubOidcProvider",
+                url=f"https://{GITHUB_OIDC_HOST}",
+                client_ids=["sts.amazonaws.com"],
+            )
+        else:  # one provider per account: another environment's stack owns it
+            provider = iam.OidcProviderNative.from_oidc_provider_arn(
+                self,
+                "GithubOidcProvider",
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="oidc-provider",
+                    resource_name=GITHUB_OIDC_HOST,
+                    arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
+                ),
+            )
+        self.subjects = [
+            f"repo:{repository}:ref:refs/heads/{branch}",
+            f"repo:{repository}:environment:{environment}",
+        ]
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{contract.COPILOT_APP}-{environment}-github-deploy",
+            description=f"Assumed by GitHub Actions of {repository} to deploy {environment}",
+            max_session_duration=cdk.Duration.hours(1),
+            assumed_by=iam.WebIdentityPrincipal(
+                provider.oidc_provider_arn,
+                conditions={
+                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
+                    # Exact subjects: no wildcard, so forks, other branches and pull requests
+                    # cannot assume the role.
+                    "ForAnyValue:StringEquals": {f"{GITHUB_OIDC_HOST}:sub": self.subjects},
+                },
+            ),
+        )
+        app = contract.COPILOT_APP
+        account, region = stack.account, stack.region
+        statements = [
+            # `cdk deploy` works through the bootstrap roles, which hold the real permissions.
+            iam.PolicyStatement(
+                sid="AssumeCdkBootstrapRoles",
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                resources=[
+                    f"arn:{stack.partition}:iam::{account}:role/cdk-{CDK_QUALIFIER}-{kind}-role-"
+                    f"{account}-{region}"
+                    for kind in ("deploy", "file-publishing", "image-publishing", "lookup")
+                ],
+            ),
+            # `copilot env/svc deploy` works through the environment's manager role.
+            iam.PolicyStatement(
+                sid="AssumeCopilotEnvironmentManagerRole",
+                actions=["sts:AssumeRole"],
+                resources=[
+                    f"arn:{stack.partition}:iam::{account}:role/{app}-{environment}-EnvManagerRole"
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="ReadCopilotApplicationAndPlatformConfiguration",
+                actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                resources=[
+                    f"arn:{stack.partition}:ssm:{region}:{account}:parameter/copilot/applications/{app}",
+                    f"arn:{stack.partition}:ssm:{region}:{account}:parameter/copilot/applications/{app}/*",
+                    f"arn:{stack.partition}:ssm:{region}:{account}:parameter/{app}/{environment}/*",
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeChatbotStacks",
+                actions=[
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackEvents",
+                    "cloudformation:DescribeStackSet",
+                    "cloudformation:ListStackInstances",
+                    "cloudformation:GetTemplate",
+                    "cloudformation:GetTemplateSummary",
+                ],
+                resources=[
+                    f"arn:{stack.partition}:cloudformation:{region}:{account}:stack/{app}-*/*",
+                    f"arn:{stack.partition}:cloudformation:{region}:{account}:stackset/{app}-infrastructure:*",
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PushServiceImages",
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:PutImage",
+                    "ecr:UploadLayerPart",
+                    "ecr:DescribeImages",
+                    "ecr:DescribeRepositories",
+                ],
+                resources=[f"arn:{stack.partition}:ecr:{region}:{account}:repository/{app}/*"],
+            ),
+            iam.PolicyStatement(
+                sid="EcrLogin",
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],
+            ),
+        ]
+        policy = iam.ManagedPolicy(
+            self,
+            "Permissions",
+            managed_policy_name=f"{app}-{environment}-github-deploy",
+            statements=statements,
+            roles=[self.role],
+        )
+        for finding, reason in (
+            (
+                "Resource::*",
+                "ecr:GetAuthorizationToken has no resource-level permissions (IAM only accepts "
+                "'*'); pushing is still limited to the chatbot/* repositories.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:ssm:{region}:{account}:parameter/copilot/applications/{app}/*",
+                "Copilot reads its application, environment and service records under this "
+                "application's own SSM path, and nothing outside it.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:ssm:{region}:{account}:parameter/{app}/{environment}/*",
+                "The deploy reads this environment's published configuration (the contract's "
+                "parameters) and nothing of other environments.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:cloudformation:{region}:{account}:stack/{app}-*/*",
+                "Read-only describe calls on this application's stacks, whose names start with "
+                "the application name; the stack id suffix is random.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:cloudformation:{region}:{account}:stackset/{app}-infrastructure:*",
+                "Copilot's application stack set; its id suffix is assigned by CloudFormation.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:ecr:{region}:{account}:repository/{app}/*",
+                "Copilot creates one repository per service under the application's prefix; "
+                "the deploy pushes only there.",
+            ),
+        ):
+            nag.acknowledge(policy, "IAM5", reason, finding=finding)

@@ -1,0 +1,110 @@
+"""The Amplify app serving the Reflex static export on the environment's apex domain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_amplify as amplify
+from constructs import Construct
+
+# Amplify builds the Reflex frontend as static files; the web-ui backend runs on Fargate.
+BUILD_SPEC = """\
+version: 1
+frontend:
+  phases:
+    preBuild:
+      commands:
+        - python3.11 -m venv /tmp/reflex-venv
+        - /tmp/reflex-venv/bin/pip install -r frontend/requirements.txt
+    build:
+      commands:
+        - cd frontend && /tmp/reflex-venv/bin/reflex export --frontend-only --no-zip --env prod
+  artifacts:
+    baseDirectory: frontend/.web/build/client
+    files:
+      - '**/*'
+  cache:
+    paths:
+      - frontend/.web/node_modules/**/*
+"""
+
+
+class FrontendHosting(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name_prefix: str,
+        repository_url: str,
+        branch: str,
+        access_token_secret_name: str,
+        domain_name: str,
+        certificate_arn: str | None,
+        environment_variables: Mapping[str, str],
+        production: bool,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.app = amplify.CfnApp(
+            self,
+            "App",
+            name=f"{name_prefix}-web",
+            description="Reflex static export of the chatbot's web app",
+            repository=repository_url,
+            # A dynamic reference: CloudFormation resolves it at deploy time, the token never
+            # appears in the template.
+            access_token=cdk.SecretValue.secrets_manager(access_token_secret_name).unsafe_unwrap(),
+            platform="WEB",
+            build_spec=BUILD_SPEC,
+            environment_variables=[
+                amplify.CfnApp.EnvironmentVariableProperty(name=key, value=value)
+                for key, value in sorted(environment_variables.items())
+            ],
+            custom_rules=[
+                # www and plain HTTP land on the canonical HTTPS apex.
+                amplify.CfnApp.CustomRuleProperty(
+                    source=f"https://www.{domain_name}",
+                    target=f"https://{domain_name}",
+                    status="301",
+                ),
+                amplify.CfnApp.CustomRuleProperty(
+                    source=f"http://{domain_name}", target=f"https://{domain_name}", status="301"
+                ),
+                # Client-side routes of the single-page app.
+                amplify.CfnApp.CustomRuleProperty(
+                    source="</^[^.]+$|\\.(?!(css|gif|ico|jpg|js|png|txt|svg|woff|woff2|ttf|map|json|webp)$)([^.]+$)/>",
+                    target="/index.html",
+                    status="200",
+                ),
+            ],
+        )
+        self.branch = amplify.CfnBranch(
+            self,
+            "Branch",
+            app_id=self.app.attr_app_id,
+            branch_name=branch,
+            stage="PRODUCTION" if production else "DEVELOPMENT",
+            enable_auto_build=True,
+        )
+        certificate = (
+            amplify.CfnDomain.CertificateSettingsProperty(
+                certificate_type="CUSTOM", custom_certificate_arn=certificate_arn
+            )
+            if certificate_arn
+            else amplify.CfnDomain.CertificateSettingsProperty(certificate_type="AMPLIFY_MANAGED")
+        )
+        # Amplify writes the apex and www alias records into the Route 53 zone of the domain.
+        self.domain = amplify.CfnDomain(
+            self,
+            "Domain",
+            app_id=self.app.attr_app_id,
+            domain_name=domain_name,
+            sub_domain_settings=[
+                amplify.CfnDomain.SubDomainSettingProperty(prefix="", branch_name=branch),
+                amplify.CfnDomain.SubDomainSettingProperty(prefix="www", branch_name=branch),
+            ],
+            certificate_settings=certificate,
+            enable_auto_sub_domain=False,
+        )
+        self.domain.add_resource_dependency(self.branch)

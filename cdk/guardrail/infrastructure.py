@@ -1,0 +1,86 @@
+"""The Bedrock guardrail the chat API applies to every Converse call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import aws_bedrock as bedrock
+from constructs import Construct
+
+from config import DeniedTopic
+
+# Harmful-content categories filtered on the user's input and the model's reply.
+_FILTERED = ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT")
+BLOCKED_MESSAGE = (
+    "Sorry, I can't help with that. If you are in crisis, please contact your local "
+    "emergency number or a crisis line."
+)
+
+
+class Guardrail(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name_prefix: str,
+        denied_topics: Sequence[DeniedTopic],
+    ) -> None:
+        super().__init__(scope, id_)
+        filters = [
+            bedrock.CfnGuardrail.ContentFilterConfigProperty(
+                type=category, input_strength="HIGH", output_strength="HIGH"
+            )
+            for category in _FILTERED
+        ]
+        # Prompt attacks only exist on the input side; Bedrock requires NONE for the output.
+        filters.append(
+            bedrock.CfnGuardrail.ContentFilterConfigProperty(
+                type="PROMPT_ATTACK", input_strength="HIGH", output_strength="NONE"
+            )
+        )
+        topic_policy = None
+        if denied_topics:
+            topic_policy = bedrock.CfnGuardrail.TopicPolicyConfigProperty(
+                topics_config=[
+                    bedrock.CfnGuardrail.TopicConfigProperty(
+                        name=topic.name,
+                        definition=topic.definition,
+                        examples=list(topic.examples) or None,
+                        type="DENY",
+                    )
+                    for topic in denied_topics
+                ]
+            )
+        self.guardrail = bedrock.CfnGuardrail(
+            self,
+            "Guardrail",
+            name=f"{name_prefix}-chat",
+            description="Content filters and denied topics for the emotion-aware chatbot.",
+            blocked_input_messaging=BLOCKED_MESSAGE,
+            blocked_outputs_messaging=BLOCKED_MESSAGE,
+            content_policy_config=bedrock.CfnGuardrail.ContentPolicyConfigProperty(
+                filters_config=filters
+            ),
+            topic_policy_config=topic_policy,
+        )
+        # A numbered version: the chat API pins it, so edits to the draft never reach users
+        # until a new version is published by a deploy.
+        self.version = bedrock.CfnGuardrailVersion(
+            self,
+            "Version",
+            guardrail_identifier=self.guardrail.attr_guardrail_id,
+            description="Published by the platform stack",
+        )
+
+    @property
+    def guardrail_id(self) -> str:
+        return self.guardrail.attr_guardrail_id
+
+    @property
+    def guardrail_arn(self) -> str:
+        return self.guardrail.attr_guardrail_arn
+
+    @property
+    def version_number(self) -> str:
+        return self.version.attr_version

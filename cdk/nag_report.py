@@ -1,0 +1,314 @@
+"""Turn a synthesised cloud assembly into the report security reviewers read.
+
+    python nag_report.py [cdk.out]   ->  cdk.out/nag-report.md and cdk.out/nag-report.html
+
+Per stack: the resources, the findings still open (from validation-report.json), and every
+acknowledgment with its reason (from the stack's metadata). The rules checked are listed once,
+read from the installed cdk-nag's AwsSolutions pack.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+import tarfile
+from collections import Counter
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+CHECKOV_SKIPS = Path(__file__).with_name("checkov_skips.json")
+ACK_METADATA = "aws:cdk:acknowledged-rules"
+LOGICAL_ID_METADATA = "aws:cdk:logicalId"
+_KNOWN_PREFIXES = re.compile(r"^(AwsSolutions::|Annotation::)")
+_RULE = re.compile(
+    r"ruleSuffixOverride: '(?P<id>[A-Za-z0-9]+)',\s*"
+    r"info: (?P<quote>['\"])(?P<info>(?:(?!(?P=quote))[^\\]|\\.)*)(?P=quote),"
+    r".*?level: nag_rules_1\.NagMessageLevel\.(?P<level>[A-Z]+)",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    level: str
+    info: str
+
+
+@dataclass(frozen=True)
+class Acknowledgment:
+    rule: str
+    resource: str
+    logical_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    plugin: str
+    rule: str
+    severity: str
+    resource: str
+    description: str
+
+
+@dataclass
+class StackReport:
+    artifact: str
+    stack_name: str
+    resource_types: Counter
+    findings: list[Finding]
+    acknowledgments: list[Acknowledgment]
+
+
+def aws_solutions_rules() -> tuple[str, list[Rule]]:
+    """The AwsSolutions pack's rules as the installed cdk-nag defines them."""
+    # Located without importing cdk_nag, which would start a Node process for nothing.
+    package = Path(find_spec("cdk_nag").origin).parent / "_jsii"
+    bundle = next(p for p in package.iterdir() if p.name.endswith(".jsii.tgz"))
+    version = bundle.name.removesuffix(".jsii.tgz").split("@")[-1]
+    with tarfile.open(str(bundle)) as archive:
+        source = archive.extractfile("package/lib/packs/aws-solutions.js").read().decode()
+    rules = [
+        Rule(f"AwsSolutions-{m['id']}", m["level"].lower(), re.sub(r"\\(.)", r"\1", m["info"]))
+        for m in _RULE.finditer(source)
+    ]
+    return version, rules
+
+
+def _stack_artifacts(outdir: Path) -> list[tuple[str, dict]]:
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return [
+        (name, artifact)
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    ]
+
+
+def _stack_metadata(outdir: Path, artifact: dict) -> dict[str, list[dict]]:
+    metadata = dict(artifact.get("metadata", {}))
+    extra = artifact.get("additionalMetadataFile")
+    if extra:
+        metadata.update(json.loads((outdir / extra).read_text()))
+    return metadata
+
+
+def _logical_ids(metadata: dict[str, list[dict]]) -> dict[str, str]:
+    ids = {}
+    for path, entries in metadata.items():
+        for entry in entries:
+            if entry["type"] == LOGICAL_ID_METADATA:
+                ids[path] = entry["data"]
+    return ids
+
+
+def _logical_id_under(path: str, ids: dict[str, str]) -> str:
+    if path in ids:
+        return ids[path]
+    children = sorted(p for p in ids if p.startswith(path + "/"))
+    return ", ".join(ids[p] for p in children[:3]) + (" ..." if len(children) > 3 else "")
+
+
+def collect(outdir: Path) -> list[StackReport]:
+    validation_path = outdir / "validation-report.json"
+    validation = json.loads(validation_path.read_text()) if validation_path.exists() else {}
+    reports = []
+    for name, artifact in _stack_artifacts(outdir):
+        template = json.loads((outdir / artifact["properties"]["templateFile"]).read_text())
+        metadata = _stack_metadata(outdir, artifact)
+        ids = _logical_ids(metadata)
+        acknowledgments = [
+            Acknowledgment(
+                rule=_KNOWN_PREFIXES.sub("", rule),
+                resource=path.lstrip("/"),
+                logical_id=_logical_id_under(path, ids),
+                reason=reason,
+            )
+            for path, entries in sorted(metadata.items())
+            for entry in entries
+            if entry["type"] == ACK_METADATA
+            for rule, reason in sorted(entry["data"].items())
+        ]
+        findings = [
+            Finding(
+                plugin=plugin["pluginName"],
+                rule=violation["ruleName"],
+                severity=violation["severity"],
+                resource=construct["constructPath"],
+                description=violation["description"],
+            )
+            for plugin in validation.get("pluginReports", [])
+            for violation in plugin.get("violations", [])
+            for construct in violation.get("violatingConstructs", [])
+            if construct["constructPath"].split("/")[0] == name
+        ]
+        reports.append(
+            StackReport(
+                artifact=name,
+                stack_name=artifact["properties"].get("stackName", name),
+                resource_types=Counter(r["Type"] for r in template.get("Resources", {}).values()),
+                findings=findings,
+                acknowledgments=acknowledgments,
+            )
+        )
+    return reports
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def checkov_skips() -> dict[str, tuple[str, str]]:
+    """check id -> (resource type, reason)"""
+    if not CHECKOV_SKIPS.exists():
+        return {}
+    skips = json.loads(CHECKOV_SKIPS.read_text())["skips"]
+    return {check: (s["resource_type"], s["reason"]) for check, s in skips.items()}
+
+
+def render_markdown(stacks: list[StackReport], version: str, rules: list[Rule]) -> str:
+    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
+    lines = [
+        "# cdk-nag report",
+        "",
+        f"AwsSolutions checks of cdk-nag {version} ({len(rules)} rules) on every stack. "
+        f"Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
+        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.",
+        "",
+    ]
+    for stack in stacks:
+        lines += [
+            f"## {stack.stack_name}",
+            "",
+            f"Resources: {sum(stack.resource_types.values())} ("
+            + ", ".join(f"{t} x{n}" for t, n in sorted(stack.resource_types.items()))
+            + ").",
+            "",
+            "### Open findings",
+            "",
+        ]
+        if stack.findings:
+            lines += ["| severity | rule | resource | description |", "|---|---|---|---|"]
+            lines += [
+                f"| {f.severity} | {_md(f.rule)} | `{f.resource}` | {_md(f.description)} |"
+                for f in stack.findings
+            ]
+        else:
+            lines.append("None.")
+        lines += ["", "### Acknowledgments", ""]
+        if stack.acknowledgments:
+            lines += ["| rule | resource (logical id) | reason |", "|---|---|---|"]
+            lines += [
+                f"| {_md(a.rule)} | `{a.resource}` ({a.logical_id}) | {_md(a.reason)} |"
+                for a in stack.acknowledgments
+            ]
+        else:
+            lines.append("None.")
+        lines.append("")
+    lines += [
+        "## checkov skips",
+        "",
+        "checkov runs on every template in `make test-cdk`; these checks are skipped on the "
+        "resources of one type each, in the resources' Metadata (cdk/checkov_skips.json):",
+        "",
+        "| check | resource type | reason |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {check} | {type_} | {_md(reason)} |"
+        for check, (type_, reason) in sorted(checkov_skips().items())
+    ]
+    lines += ["", "## Rules checked", "", "| rule | level | what it flags |", "|---|---|---|"]
+    lines += [f"| {r.rule_id} | {r.level} | {_md(r.info)} |" for r in rules]
+    return "\n".join(lines) + "\n"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(stacks: list[StackReport], version: str, rules: list[Rule]) -> str:
+    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>cdk-nag report</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}",
+        "table{border-collapse:collapse;width:100%;margin-bottom:1rem}",
+        "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;"
+        "overflow-wrap:anywhere}",
+        "th{background:#f2f2f2}.none{color:#555}",
+        "</style></head><body><h1>cdk-nag report</h1>",
+        f"<p>AwsSolutions checks of cdk-nag {html.escape(version)} ({len(rules)} rules) on every "
+        f"stack. Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
+        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.</p>",
+    ]
+    for stack in stacks:
+        parts.append(f"<h2>{html.escape(stack.stack_name)}</h2>")
+        parts.append(
+            "<p>Resources: "
+            + html.escape(
+                f"{sum(stack.resource_types.values())} ("
+                + ", ".join(f"{t} x{n}" for t, n in sorted(stack.resource_types.items()))
+                + ")"
+            )
+            + "</p><h3>Open findings</h3>"
+        )
+        parts.append(
+            _table(
+                ["severity", "rule", "resource", "description"],
+                [[f.severity, f.rule, f.resource, f.description] for f in stack.findings],
+            )
+            if stack.findings
+            else "<p class='none'>None.</p>"
+        )
+        parts.append("<h3>Acknowledgments</h3>")
+        parts.append(
+            _table(
+                ["rule", "resource", "logical id", "reason"],
+                [[a.rule, a.resource, a.logical_id, a.reason] for a in stack.acknowledgments],
+            )
+            if stack.acknowledgments
+            else "<p class='none'>None.</p>"
+        )
+    parts.append("<h2>checkov skips</h2>")
+    parts.append(
+        _table(
+            ["check", "resource type", "reason"],
+            [[check, type_, reason] for check, (type_, reason) in sorted(checkov_skips().items())],
+        )
+    )
+    parts.append("<h2>Rules checked</h2>")
+    parts.append(
+        _table(["rule", "level", "what it flags"], [[r.rule_id, r.level, r.info] for r in rules])
+    )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def main(argv: list[str]) -> int:
+    outdir = Path(argv[1] if len(argv) > 1 else Path(__file__).with_name("cdk.out"))
+    if not (outdir / "manifest.json").exists():
+        print(
+            f"nag-report: {outdir} holds no cloud assembly; run `make synth` first", file=sys.stderr
+        )
+        return 2
+    version, rules = aws_solutions_rules()
+    if not rules:
+        print("nag-report: found no AwsSolutions rules in the installed cdk-nag", file=sys.stderr)
+        return 2
+    stacks = collect(outdir)
+    (outdir / "nag-report.md").write_text(render_markdown(stacks, version, rules))
+    (outdir / "nag-report.html").write_text(render_html(stacks, version, rules))
+    print(f"wrote {outdir / 'nag-report.md'} and {outdir / 'nag-report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,66 @@
+"""DynamoDB tables: conversations (the chat API's data model), feedback and profiles."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+CONVERSATIONS_INDEX = "gsi1"
+CONVERSATIONS_TTL_ATTRIBUTE = "expires_at"
+
+
+def _string(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+
+class Tables(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name_prefix: str,
+        deletion_protection: bool,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, id_)
+        common = {
+            "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
+            "encryption": dynamodb.TableEncryption.AWS_MANAGED,
+            "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            "deletion_protection": deletion_protection,
+            "removal_policy": removal_policy,
+        }
+        # Keys and index as in docs/chat-api.md: the chat API's access patterns depend on them.
+        self.conversations = dynamodb.Table(
+            self,
+            "Conversations",
+            table_name=f"{name_prefix}-conversations",
+            partition_key=_string("pk"),
+            sort_key=_string("sk"),
+            time_to_live_attribute=CONVERSATIONS_TTL_ATTRIBUTE,
+            **common,
+        )
+        self.conversations.add_global_secondary_index(
+            index_name=CONVERSATIONS_INDEX,
+            partition_key=_string("gsi1pk"),
+            sort_key=_string("gsi1sk"),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self.feedback = dynamodb.Table(
+            self,
+            "Feedback",
+            table_name=f"{name_prefix}-feedback",
+            partition_key=_string("feedback_id"),
+            **common,
+        )
+        self.profiles = dynamodb.Table(
+            self,
+            "Profiles",
+            table_name=f"{name_prefix}-profiles",
+            partition_key=_string("user_id"),
+            **common,
+        )

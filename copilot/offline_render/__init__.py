@@ -1,0 +1,1 @@
+"""Offline rendering of the Copilot manifests: the real Copilot CLI against moto's proxy."""

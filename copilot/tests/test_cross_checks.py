@@ -1,0 +1,372 @@
+"""The manifests agree with the rest of the repository: the chat API's port and health route,
+the CDK app's environments, domains and regions, and the names the CDK stacks publish."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from offline_render import render
+from offline_render.render import load_template
+from repository_facts import (
+    CDK_DIR,
+    REPO_ROOT,
+    cdk_environments,
+    contract,
+    dockerfile_stages,
+    manifest,
+)
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+SERVICES = ("chat-api", "web-ui")
+APP = "chatbot"
+
+
+def service_settings(service: str, env: str) -> dict:
+    """A service manifest with the environment's overrides applied (maps merge, others win)."""
+
+    def merge(base, override):
+        if isinstance(base, dict) and isinstance(override, dict):
+            merged = dict(base)
+            for key, value in override.items():
+                merged[key] = merge(base.get(key), value) if key in base else value
+            return merged
+        return override
+
+    document = manifest(f"{service}/manifest.yml")
+    overrides = document.pop("environments", {}).get(env, {})
+    return merge(document, overrides)
+
+
+def interpolate(value: str, env: str) -> str:
+    return value.replace("${COPILOT_APPLICATION_NAME}", APP).replace(
+        "${COPILOT_ENVIRONMENT_NAME}", env
+    )
+
+
+# --- the chat API ----------------------------------------------------------------------------
+
+
+def chat_api_port_and_health_path() -> tuple[int, str]:
+    gunicorn = (REPO_ROOT / "web-service" / "gunicorn.conf.py").read_text()
+    bind = re.search(r'os\.environ\.get\("CHAT_API_BIND", "([^"]+)"\)', gunicorn)
+    prefix = re.search(
+        r'^API_PREFIX = "([^"]+)"',
+        (REPO_ROOT / "web-service" / "chat_api" / "routes" / "__init__.py").read_text(),
+        re.M,
+    )
+    route = re.search(
+        r'@bp\.get\("(/health)"\)',
+        (REPO_ROOT / "web-service" / "chat_api" / "routes" / "health.py").read_text(),
+    )
+    assert bind and prefix and route, "the chat API's bind, prefix or health route moved"
+    return int(bind[1].rsplit(":", 1)[1]), prefix[1] + route[1]
+
+
+def test_chat_api_port_and_health_check_match_the_app_and_the_image():
+    port, health_path = chat_api_port_and_health_path()
+    assert (port, health_path) == (8080, "/api/v1/health")
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert f"EXPOSE {port}" in dockerfile
+    assert f"CHAT_API_BIND=0.0.0.0:{port}" in dockerfile
+    assert re.search(r"^FROM .* AS chat-api$", dockerfile, re.M)
+    settings = manifest("chat-api/manifest.yml")
+    assert settings["image"]["port"] == port
+    assert settings["image"]["build"]["target"] == "chat-api"
+    assert settings["http"]["healthcheck"]["path"] == health_path
+    assert settings["http"]["healthcheck"]["port"] == port
+    assert f"127.0.0.1:{port}{health_path}" in " ".join(settings["image"]["healthcheck"]["command"])
+    # Routed prefix of the load balancer covers the API's prefix.
+    assert health_path.startswith("/" + settings["http"]["path"] + "/")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_target_group_checks_the_health_route(rendered, env):
+    port, health_path = chat_api_port_and_health_path()
+    template = load_template(rendered / env / f"chat-api-{env}.stack.yml")
+    group = template["Resources"]["TargetGroup"]["Properties"]
+    assert group["HealthCheckPath"] == health_path
+    assert group["Port"] == port
+    params = json.loads((rendered / env / f"chat-api-{env}.params.json").read_text())
+    assert params["Parameters"]["ContainerPort"] == str(port)
+
+
+def test_chat_api_receives_every_setting_the_app_requires():
+    config = (REPO_ROOT / "web-service" / "chat_api" / "config.py").read_text()
+    required = re.search(r"^REQUIRED = \(([^)]*)\)", config, re.M)
+    names = set(re.findall(r'"([A-Z_]+)"', required[1]))
+    for env in ENVIRONMENTS:
+        settings = service_settings("chat-api", env)
+        given = set(settings["variables"]) | set(settings.get("secrets", {}))
+        assert names <= given, f"{env}: missing {sorted(names - given)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_image_port_and_health_checks_match_the_dockerfile_target(service):
+    settings = manifest(f"{service}/manifest.yml")
+    stage = dockerfile_stages()[settings["image"]["build"]["target"]]
+    assert settings["image"]["build"]["target"] == service
+    assert settings["image"]["port"] == stage.expose
+    assert settings["http"]["healthcheck"]["port"] == stage.expose
+    for rule in settings["http"].get("additional_rules", []):
+        assert rule["healthcheck"]["port"] == stage.expose
+    assert settings["image"]["healthcheck"]["command"] == stage.healthcheck
+    assert f"127.0.0.1:{stage.expose}{settings['http']['healthcheck']['path']}" in " ".join(
+        stage.healthcheck
+    )
+
+
+# --- environments ----------------------------------------------------------------------------
+
+
+def test_environments_are_the_cdk_environments(workspace):
+    assert sorted(workspace.environments) == sorted(cdk_environments())
+    assert sorted(workspace.environments) == sorted(contract()["environments"])
+    assert workspace.app == contract()["copilot_app"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_alias_and_region_match_the_cdk_configuration(service, env):
+    cdk = cdk_environments()[env]
+    settings = service_settings(service, env)
+    assert settings["http"]["alias"] == f"api.{cdk['domain_name']}"
+    for rule in settings["http"].get("additional_rules", []):
+        assert rule["alias"] == settings["http"]["alias"]
+    assert settings["variables"]["AWS_REGION"] == cdk["region"]
+    assert settings["logging"]["retention"] == cdk["log_retention_days"]
+
+
+def test_production_runs_at_least_two_tasks_without_shell_access():
+    for service in SERVICES:
+        prod = service_settings(service, "prod")
+        assert prod["count"]["range"]["min"] >= 2
+        assert prod["exec"] is False
+        assert service_settings(service, "dev")["count"]["range"]["min"] == 1
+    assert manifest("environments/prod/manifest.yml")["observability"]["container_insights"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_services_deploy_safely(rendered, env):
+    for service in SERVICES:
+        template = load_template(rendered / env / f"{service}-{env}.stack.yml")
+        deployment = template["Resources"]["Service"]["Properties"]["DeploymentConfiguration"]
+        assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+        assert deployment["Alarms"]["Enable"] is True and deployment["Alarms"]["Rollback"]
+        network = template["Resources"]["Service"]["Properties"]["NetworkConfiguration"]
+        assert network["AwsvpcConfiguration"]["AssignPublicIp"] == "DISABLED"
+        exec_on = template["Resources"]["Service"]["Properties"].get("EnableExecuteCommand", False)
+        assert exec_on is (env != "prod")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_environment_spans_two_zones_with_nat_and_modern_tls(rendered, env):
+    template = load_template(rendered / env / f"{env}.env.yml")
+    resources = template["Resources"]
+    assert {"PublicSubnet1", "PublicSubnet2", "PrivateSubnet1", "PrivateSubnet2"} <= set(resources)
+    assert any(r["Type"] == "AWS::EC2::NatGateway" for r in resources.values())
+    listener = resources["HTTPSListener"]["Properties"]
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+# --- names published by the CDK stacks -------------------------------------------------------
+
+
+def manifest_imports(env: str) -> set[str]:
+    names = set()
+    for service in SERVICES:
+        for value in service_settings(service, env)["variables"].values():
+            if isinstance(value, dict):
+                names.add(interpolate(value["from_cfn"], env))
+    return names
+
+
+# Outputs of Copilot's own environment stack; everything else an addon imports is the platform's.
+COPILOT_ENVIRONMENT_OUTPUTS = {"VpcId", "PrivateSubnets", "EnvironmentSecurityGroup"}
+
+
+def addon_imports(env: str, *, from_environment: bool = False) -> set[str]:
+    names = set()
+    for addon in (render.COPILOT_DIR).glob("*/addons/*.yml"):
+        pattern = r"Fn::ImportValue: !Sub '\$\{App\}-\$\{Env\}-(\w+)'"
+        for name in re.findall(pattern, addon.read_text()):
+            if (name in COPILOT_ENVIRONMENT_OUTPUTS) == from_environment:
+                names.add(f"{APP}-{env}-{name}")
+    return names
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_addons_import_only_what_the_copilot_environment_exports(rendered, env):
+    env_template = load_template(rendered / env / f"{env}.env.yml")
+    exported = {f"{APP}-{env}-{n}" for n, o in env_template["Outputs"].items() if "Export" in o}
+    imported = addon_imports(env, from_environment=True)
+    assert imported == {f"{APP}-{env}-{name}" for name in COPILOT_ENVIRONMENT_OUTPUTS}
+    assert imported <= exported
+
+
+def manifest_parameters(env: str) -> set[str]:
+    return {
+        interpolate(value, env)
+        for service in SERVICES
+        for value in service_settings(service, env).get("secrets", {}).values()
+    }
+
+
+CONTRACT_PLATFORM_IMPORTS = {
+    "CognitoUserPoolId", "CognitoAppClientId", "CognitoIssuer", "ConversationsTable",
+    "ConversationsTableArn", "FeedbackQueueUrl", "FeedbackQueueArn", "BedrockModelId",
+    "BedrockGuardrailId", "BedrockGuardrailVersion", "BedrockGuardrailArn",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_import_and_parameter_is_in_the_platform_contract(env):
+    exports = {name.format(env=env) for name in contract()["exports"].values()}
+    imports = manifest_imports(env) | addon_imports(env)
+    assert {f"{APP}-{env}-{n}" for n in CONTRACT_PLATFORM_IMPORTS} == imports
+    assert imports <= exports
+    parameters = {name.format(env=env) for name in contract()["ssm_parameters"].values()}
+    assert manifest_parameters(env) <= parameters
+
+
+SYNTH_ENV = "dev"
+CDK_VENV = REPO_ROOT / ".venvs" / "cdk"
+CDK_PYTHON = CDK_VENV / "bin" / "python"
+SYNTH = (
+    "import sys; from application import build_app; "
+    "build_app(sys.argv[1], outdir=sys.argv[2]).synth()"
+)
+
+
+@pytest.fixture(scope="module")
+def cdk_out(tmp_path_factory) -> Path:
+    """The CDK app of one environment, synthesised now with the CDK app's own venv."""
+    if not (CDK_VENV / ".installed").exists():
+        pytest.skip(f"{CDK_VENV} is not installed (make synth creates it); it synthesises")
+    out = tmp_path_factory.mktemp("cdk.out")
+    completed = subprocess.run(
+        [str(CDK_PYTHON), "-c", SYNTH, SYNTH_ENV, str(out)],
+        cwd=CDK_DIR,
+        env={**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return out
+
+
+def synthesized(cdk_out: Path, construct_id: str) -> dict:
+    return json.loads((cdk_out / f"{construct_id}.template.json").read_text())
+
+
+def test_synthesized_platform_stacks_produce_every_import_and_parameter(cdk_out):
+    templates = [synthesized(cdk_out, "PlatformStateful"), synthesized(cdk_out, "Platform")]
+    env = SYNTH_ENV
+    exported = {
+        output["Export"]["Name"]
+        for template in templates
+        for output in template.get("Outputs", {}).values()
+        if "Export" in output
+    }
+    missing = (manifest_imports(env) | addon_imports(env)) - exported
+    assert not missing, f"not exported by the platform stack: {sorted(missing)}"
+    parameters = {
+        resource["Properties"]["Name"]
+        for template in templates
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::SSM::Parameter"
+    }
+    assert manifest_parameters(env) <= parameters
+
+
+def test_edge_stack_imports_only_what_the_copilot_environment_exports(rendered, cdk_out):
+    template = synthesized(cdk_out, "Edge")
+    env = SYNTH_ENV
+    env_template = load_template(rendered / env / f"{env}.env.yml")
+    exported = {
+        f"{APP}-{env}-{name}"
+        for name, output in env_template["Outputs"].items()
+        if "Export" in output
+    }
+    text = json.dumps(template)
+    imported = set(re.findall(rf'"Fn::ImportValue": "({APP}-{env}-[A-Za-z]+)"', text))
+    imported -= {name.format(env=env) for name in contract()["exports"].values()}
+    assert imported, "the edge stack imports nothing from the Copilot environment"
+    assert imported <= exported, f"not exported by Copilot: {sorted(imported - exported)}"
+
+
+def test_parameters_read_as_secrets_carry_the_tags_copilots_execution_role_needs(cdk_out):
+    # Copilot's execution role reads an SSM parameter only when it is tagged with the application
+    # and the environment: every parameter a manifest names as a secret must carry both.
+    template = synthesized(cdk_out, "Platform")
+    tags_by_name = {
+        resource["Properties"]["Name"]: resource["Properties"].get("Tags", {})
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::SSM::Parameter"
+    }
+    wanted = {"copilot-application": APP, "copilot-environment": SYNTH_ENV}
+    read = manifest_parameters(SYNTH_ENV)
+    assert read
+    for name in read:
+        assert wanted.items() <= tags_by_name[name].items(), name
+
+
+def test_copilot_environment_exports_in_the_contract_are_exported(rendered):
+    for env in ENVIRONMENTS:
+        env_template = load_template(rendered / env / f"{env}.env.yml")
+        exported = {name for name, output in env_template["Outputs"].items() if "Export" in output}
+        wanted = set(contract()["copilot_environment_exports"])
+        assert wanted <= exported, sorted(wanted - exported)
+
+
+def test_lifecycle_policy_keeps_rollback_images():
+    policy = json.loads((render.COPILOT_DIR / "ecr-lifecycle-policy.json").read_text())
+    kept = [r for r in policy["rules"] if r["selection"]["countType"] == "imageCountMoreThan"]
+    assert kept and kept[0]["selection"]["countNumber"] >= 10
+
+
+def test_yaml_files_parse():
+    for path in Path(render.COPILOT_DIR).glob("**/*.yml"):
+        if "build" not in path.parts:
+            if "addons" in path.parts:
+                continue  # CloudFormation short forms: checked by cfn-lint
+            yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_web_ui_routes_reflex_paths_to_sticky_targets(rendered, env):
+    template = load_template(rendered / env / f"web-ui-{env}.stack.yml")
+    patterns, sticky_groups = set(), 0
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule":
+            for condition in properties["Conditions"]:
+                if condition["Field"] == "path-pattern":
+                    patterns |= set(condition["PathPatternConfig"]["Values"])
+        if resource["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup":
+            attributes = {a["Key"]: a["Value"] for a in properties["TargetGroupAttributes"]}
+            assert properties["HealthCheckPath"] == "/ping"
+            assert properties["Port"] == dockerfile_stages()["web-ui"].expose
+            sticky_groups += attributes.get("stickiness.enabled") is True
+    assert {"/_event", "/_event/*", "/_upload", "/_upload/*"} <= patterns
+    assert sticky_groups == 2
+
+
+def test_web_ui_receives_every_setting_the_web_app_requires():
+    settings_py = (REPO_ROOT / "frontend" / "chatbot_web" / "settings.py").read_text()
+    names = set(re.findall(r'_required\(environ, "([A-Z_]+)"\)', settings_py))
+    assert {"COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "CHAT_API_URL"} <= names
+    names |= {"APP_ENV", "AWS_REGION"}
+    for env in ENVIRONMENTS:
+        settings = service_settings("web-ui", env)
+        given = set(settings["variables"]) | set(settings.get("secrets", {}))
+        assert names <= given, f"{env}: missing {sorted(names - given)}"
+    # More than one task shares the state through the addon's output.
+    addon = (render.COPILOT_DIR / "web-ui" / "addons" / "state-store.yml").read_text()
+    assert re.search(r"^  ReflexRedisUrl:\n.*\n    Value: !Sub 'rediss://", addon, re.M)

@@ -1,0 +1,98 @@
+"""`make deploy-plan`: every command of a deploy, in the order of DESIGN.md, without AWS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from repository_facts import REPO_ROOT, cdk_environments
+
+DEPLOY = REPO_ROOT / "scripts" / "deploy.py"
+
+
+def plan(*args: str) -> subprocess.CompletedProcess:
+    # No credentials and an unreachable proxy: any AWS call would fail the command.
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key not in ("HTTPS_PROXY", "HTTP_PROXY")
+    }
+    environ.update(
+        HTTPS_PROXY="http://127.0.0.1:9",
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return subprocess.run(
+        [sys.executable, str(DEPLOY), *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+    )
+
+
+def commands(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_plan_runs_the_design_order(env):
+    completed = plan("plan", env)
+    assert completed.returncode == 0, completed.stderr
+    lines = commands(completed.stdout)
+    account = cdk_environments()[env]["account"]
+
+    def first(fragment: str) -> int:
+        return next(i for i, line in enumerate(lines) if fragment in line)
+
+    assert account in lines[0] and "sts get-caller-identity" in lines[0]
+    platform = first("deploy --exclusively PlatformStateful Platform")
+    environment = first(f"copilot env deploy -n {env}")
+    chat_api = first(f"copilot svc deploy -n chat-api -e {env}")
+    web_ui = first(f"copilot svc deploy -n web-ui -e {env}")
+    edge = first("deploy --exclusively Edge")
+    smoke = first(f"scripts/deploy.py smoke {env}")
+    assert platform < environment < chat_api < web_ui < edge < smoke == len(lines) - 1
+    assert f"-c env={env}" in lines[platform] and f"-c env={env}" in lines[edge]
+    assert f"{'chatbot'}-{env}-ApiCertificateArn" in lines[environment]
+    assert first("put-lifecycle-policy --repository-name chatbot/chat-api") < chat_api
+    assert "scanOnPush=true" in lines[first("repository-name chatbot/web-ui")]
+
+
+def test_rollback_plan_names_every_service():
+    completed = plan("rollback", "prod", "--plan")
+    assert completed.returncode == 0, completed.stderr
+    lines = commands(completed.stdout)
+    assert len(lines) == 2
+    assert "chatbot-prod-chat-api" in lines[0] and "chatbot-prod-web-ui" in lines[1]
+    assert all("aws ecs wait services-stable" in line for line in lines)
+
+
+def test_unknown_environment_is_refused_with_one_line():
+    completed = plan("plan", "qa")
+    assert completed.returncode == 1
+    assert completed.stderr.strip() == (
+        "plan: unknown environment 'qa'; expected one of dev, prod, staging"
+    )
+
+
+def test_make_deploy_plan_prints_the_plan_and_wants_an_environment():
+    def make(*args: str) -> subprocess.CompletedProcess:
+        environ = {k: v for k, v in os.environ.items() if k != "ENV"}
+        return subprocess.run(
+            ["make", "-s", "--no-print-directory", "deploy-plan", *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            env=environ,
+            timeout=60,
+        )
+
+    planned = make("ENV=staging")
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout == plan("plan", "staging").stdout
+    missing = make()
+    assert missing.returncode != 0
+    assert "Name the environment: make deploy-plan ENV=dev|staging|prod" in missing.stdout

@@ -1,0 +1,53 @@
+# The Copilot deployment in copilot/: manifests proven offline with the real Copilot CLI against
+# moto's HTTPS proxy, and the deploy of one environment in the order of DESIGN.md.
+# Its own venv: checkov pins its own boto3 and packaging, which conflict with the root venv's.
+COPILOT_VENV := .venvs/copilot
+COPILOT_PY := $(COPILOT_VENV)/bin/python
+COPILOT_STAMP := $(COPILOT_VENV)/.installed
+DEPLOY_ENVS := dev staging prod
+
+TEST_TARGETS += test-copilot
+
+.PHONY: copilot-package test-copilot compose-validator deploy deploy-plan rollback copilot-lock
+
+$(COPILOT_STAMP): copilot/requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null; \
+	  else echo "Python's venv module is missing: run 'sudo apt-get install python3.11-venv'"; exit 1; fi; }
+	$(PYTHON) -m venv $(COPILOT_VENV)
+	$(COPILOT_PY) -m pip install --quiet --disable-pip-version-check -r copilot/requirements.txt
+	@touch $@
+
+copilot-package: $(COPILOT_STAMP) ## Render every Copilot environment and service template offline into copilot/build/
+	cd copilot && ../$(COPILOT_PY) -m offline_render
+
+test-copilot: $(COPILOT_STAMP) compose-validator ## Offline rendering, cfn-lint/checkov, manifest schema, cross-checks, deploy plan, docker-compose.yml
+	cd copilot && ../$(COPILOT_PY) -m pytest
+
+# Debian's docker-compose (1.29) parses and validates docker-compose.yml without a Docker engine.
+compose-validator:
+	@if command -v docker-compose >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; \
+	else echo "docker-compose is missing: run 'sudo apt-get install docker-compose' (it validates docker-compose.yml)"; exit 1; fi
+
+# Deploying names its environment: a default (ENV ?= dev elsewhere) is not enough.
+define require_env
+	@case "$(origin ENV) $(ENV)" in "command line "*|"environment "*) ;; *) echo "Name the environment: make $@ ENV=dev|staging|prod"; exit 2;; esac
+	@case " $(DEPLOY_ENVS) " in *" $(ENV) "*) ;; *) echo "ENV=$(ENV) is not one of: $(DEPLOY_ENVS)"; exit 2;; esac
+endef
+
+deploy: $(STAMP) $(COPILOT_STAMP) $(CDK_STAMP) ## Deploy ENV=dev|staging|prod: CDK platform, Copilot env + services, CDK edge, smoke test
+	$(require_env)
+	PATH="$(CURDIR)/$(COPILOT_VENV)/bin:$$PATH" $(PY) scripts/deploy.py deploy $(ENV)
+
+deploy-plan: ## Print every command `make deploy ENV=...` runs, in order, without calling AWS
+	$(require_env)
+	@$(PYTHON) scripts/deploy.py plan $(ENV)
+
+rollback: $(STAMP) ## Roll ENV's services back to their previous task definitions (PLAN=1 prints only)
+	$(require_env)
+	$(PY) scripts/deploy.py rollback $(ENV) $(if $(PLAN),--plan)
+
+copilot-lock: $(STAMP) ## Re-pin copilot/requirements.txt from copilot/requirements.in
+	cd copilot && ../$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links requirements.in -o requirements.txt

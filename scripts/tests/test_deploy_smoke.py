@@ -1,0 +1,99 @@
+"""The deploy's smoke test, run against the local stack: moto for Cognito, DynamoDB and SQS,
+the local model server, and the chat API under Gunicorn, all over real sockets."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap
+from local_stack.processes import bedrock_process, chat_api_process, free_port, moto_process
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import deploy  # noqa: E402
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("logs")
+    aws_port, model_port, api_port = free_port(), free_port(), free_port()
+    aws_url, model_url = f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{model_port}"
+    with (
+        moto_process(aws_port, log_path=logs / "aws.log"),
+        bedrock_process(model_port, log_path=logs / "model.log"),
+    ):
+        config = bootstrap(aws_url, bedrock_url=model_url, prefix="chatbot-smoke")
+        with chat_api_process(api_port, config, log_path=logs / "chat-api.log"):
+            yield {"config": config, "api_url": f"http://127.0.0.1:{api_port}", "model": model_url}
+
+
+@pytest.fixture
+def sdk_to_local_aws(local_stack, monkeypatch):
+    """The smoke test's own SDK calls (Cognito admin) go to the local AWS endpoint."""
+    config = local_stack["config"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", config["AWS_ENDPOINT_URL"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_CREDENTIALS["aws_secret_access_key"])
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return boto3.client("cognito-idp", region_name=REGION)
+
+
+def smoke_users(cognito, pool_id: str) -> list[str]:
+    users = cognito.list_users(UserPoolId=pool_id)["Users"]
+    return [u["Username"] for u in users if any(
+        a["Name"] == "email" and a["Value"].startswith("smoke-") for a in u["Attributes"]
+    )]  # fmt: skip
+
+
+def set_model_fault(model_url: str, fault: str | None) -> None:
+    request = urllib.request.Request(
+        f"{model_url}/_local/config",
+        data=json.dumps({"fault": fault}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+
+
+def test_smoke_chats_as_a_throwaway_user_and_removes_it(local_stack, sdk_to_local_aws):
+    config = local_stack["config"]
+    pool, client = config["COGNITO_USER_POOL_ID"], config["COGNITO_APP_CLIENT_ID"]
+    report = deploy.smoke(local_stack["api_url"], pool, client, region=REGION)
+    assert report[0].startswith("health: 200")
+    assert report[1].startswith("chat: 200")
+    assert report[2] == "conversation deleted"
+    assert report[3].startswith("throw-away user smoke-")
+    assert smoke_users(sdk_to_local_aws, pool) == []
+
+
+def test_smoke_fails_when_chat_fails_and_still_removes_the_user(local_stack, sdk_to_local_aws):
+    config = local_stack["config"]
+    pool, client = config["COGNITO_USER_POOL_ID"], config["COGNITO_APP_CLIENT_ID"]
+    set_model_fault(local_stack["model"], "internal")
+    try:
+        with pytest.raises(deploy.DeployError, match="POST /api/v1/chat answered 5"):
+            deploy.smoke(local_stack["api_url"], pool, client, region=REGION)
+    finally:
+        set_model_fault(local_stack["model"], None)
+    assert smoke_users(sdk_to_local_aws, pool) == []
+
+
+def test_smoke_fails_when_health_never_answers(local_stack, sdk_to_local_aws):
+    config = local_stack["config"]
+    nothing = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(deploy.DeployError, match="health answered"):
+        deploy.smoke(
+            nothing,
+            config["COGNITO_USER_POOL_ID"],
+            config["COGNITO_APP_CLIENT_ID"],
+            region=REGION,
+            attempts=1,
+        )
