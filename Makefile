@@ -9,6 +9,16 @@ STAMP := $(VENV)/.installed
 REQUIREMENTS := web-service/requirements.txt requirements-dev.txt
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/web-service
 
+# $(call make-venv,DIR) in a recipe: check for Python 3.11 and its venv module (installing the
+# module with apt-get when root), then create the virtual environment DIR.
+define make-venv
+@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
+@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null; \
+  else echo "Python's venv module is missing: run 'sudo apt-get install python3.11-venv'"; exit 1; fi; }
+$(PYTHON) -m venv $(1)
+endef
+
 # Each component adds its own targets in mk/<component>.mk, its test target to TEST_TARGETS and
 # what `make run` needs installed (its venv stamp) to RUN_DEPS.
 TEST_TARGETS := test-python
@@ -21,11 +31,7 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(STAMP): $(REQUIREMENTS)
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
-	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null; \
-	  else echo "Python's venv module is missing: run 'sudo apt-get install python3.11-venv'"; exit 1; fi; }
-	$(PYTHON) -m venv $(VENV)
+	$(call make-venv,$(VENV))
 	$(PY) -m pip install --quiet --disable-pip-version-check -r web-service/requirements.txt -r requirements-dev.txt
 	@touch $@
 

@@ -11,11 +11,10 @@ TEST_TARGETS += test-cdk
 .PHONY: synth nag-report test-cdk cdk-lock
 
 $(CDK_STAMP): cdk/requirements.txt
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
 	@command -v node >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; \
 	  else echo "Node.js is missing (the CDK runs on it): run 'sudo apt-get install nodejs'"; exit 1; fi; }
-	$(PYTHON) -m venv $(CDK_VENV)
+	$(call make-venv,$(CDK_VENV))
 	$(CDK_PY) -m pip install --quiet --disable-pip-version-check -r cdk/requirements.txt
 	@touch $@
 

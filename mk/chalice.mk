@@ -13,11 +13,7 @@ RUN_DEPS += $(CHALICE_STAMP)
 .PHONY: test-chalice chalice-package feedback-redrive chalice-lock
 
 $(CHALICE_STAMP): $(CHALICE_REQUIREMENTS)
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
-	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null; \
-	  else echo "Python's venv module is missing: run 'sudo apt-get install python3.11-venv'"; exit 1; fi; }
-	$(PYTHON) -m venv $(CHALICE_VENV)
+	$(call make-venv,$(CHALICE_VENV))
 	$(CHALICE_PY) -m pip install --quiet --disable-pip-version-check -r $(CHALICE_DIR)/requirements-dev.txt
 	@touch $@
 

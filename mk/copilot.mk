@@ -11,11 +11,7 @@ TEST_TARGETS += test-copilot
 .PHONY: copilot-package test-copilot compose-validator deploy deploy-plan rollback copilot-lock
 
 $(COPILOT_STAMP): copilot/requirements.txt
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11 (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
-	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null; \
-	  else echo "Python's venv module is missing: run 'sudo apt-get install python3.11-venv'"; exit 1; fi; }
-	$(PYTHON) -m venv $(COPILOT_VENV)
+	$(call make-venv,$(COPILOT_VENV))
 	$(COPILOT_PY) -m pip install --quiet --disable-pip-version-check -r copilot/requirements.txt
 	@touch $@
 

@@ -9,7 +9,7 @@ EMOTION_TESTS := web-service/tests/test_emotion.py web-service/tests/test_emotio
 .PHONY: train-emotion emotion-eval bench-emotion test-emotion
 
 $(EMOTION_TRAIN_STAMP): $(EMOTION_TRAIN_REQUIREMENTS)
-	$(PYTHON) -m venv $(EMOTION_TRAIN_VENV)
+	$(call make-venv,$(EMOTION_TRAIN_VENV))
 	$(EMOTION_TRAIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(EMOTION_TRAIN_REQUIREMENTS)
 	@touch $@
 

@@ -15,9 +15,8 @@ RUN_DEPS += $(FRONTEND_STAMP)
 .PHONY: test-frontend frontend-export frontend-browser frontend-lock
 
 $(FRONTEND_STAMP): $(FRONTEND_REQUIREMENTS) frontend/bun/package-lock.json
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is missing: install Python 3.11"; exit 1; }
 	@command -v npm >/dev/null || { echo "npm is missing: run 'sudo apt-get install nodejs npm' (bun comes from the npm registry)"; exit 1; }
-	$(PYTHON) -m venv $(FRONTEND_VENV)
+	$(call make-venv,$(FRONTEND_VENV))
 	$(FRONTEND_PY) -m pip install --quiet --disable-pip-version-check -r frontend/requirements.txt -r frontend/requirements-test.txt
 	npm ci --prefix frontend/bun --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
