@@ -295,10 +295,6 @@ class ConversationStore:
                 if not pending:
                     break
 
-    def check(self) -> None:
-        """Readiness: the table answers."""
-        self._db.describe_table(TableName=self._table)
-
 
 def _unavailable(operation: str, exc: Exception) -> StorageUnavailable:
     """Logs what actually failed (throttling, timeout, connection) before the generic 503."""
