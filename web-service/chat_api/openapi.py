@@ -187,7 +187,7 @@ def build_document(version: str) -> dict:
             "/conversations/{conversation_id}": {
                 "parameters": [ID_PARAM],
                 "get": {
-                    "summary": "One conversation with its messages and their emotions.",
+                    "summary": "One conversation with its messages, their emotions and ratings.",
                     "operationId": "getConversation",
                     "security": secured,
                     "responses": {
@@ -204,7 +204,14 @@ def build_document(version: str) -> dict:
             },
             "/feedback": {
                 "post": {
-                    "summary": "Rate an assistant reply; queued for ingestion.",
+                    "summary": "Rate an assistant reply; recorded on it and queued for ingestion.",
+                    "description": (
+                        "The rating (and comment) is stored on the reply, where "
+                        "`GET /conversations/{conversation_id}` returns it as `feedback`; a later "
+                        "rating replaces the earlier one. If it cannot be queued the answer is "
+                        "503 `feedback_unavailable` and the reply keeps its earlier rating; "
+                        "sending it again is safe."
+                    ),
                     "operationId": "submitFeedback",
                     "security": secured,
                     "requestBody": {
@@ -212,7 +219,9 @@ def build_document(version: str) -> dict:
                         "content": {"application/json": {"schema": _ref(schemas.FeedbackRequest)}},
                     },
                     "responses": {
-                        "202": _json(schemas.FeedbackAccepted, "The rating is on the queue."),
+                        "202": _json(
+                            schemas.FeedbackAccepted, "The rating is recorded and queued."
+                        ),
                         **_errors(400, 401, 404, 413, 415, 422, 503),
                     },
                 }

@@ -99,7 +99,18 @@ class StreamError(BaseModel):
     request_id: str | None = None
 
 
+class FeedbackOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Literal["up", "down"]
+    comment: str | None = None
+
+
 class Message(BaseModel):
+    # Documented as closed (additionalProperties: false), so the tests that check real
+    # responses against this document catch any field served without being described here.
+    model_config = ConfigDict(extra="forbid")
+
     message_id: str
     role: Literal["user", "assistant"]
     text: str
@@ -107,6 +118,10 @@ class Message(BaseModel):
     emotion: EmotionOut | None = Field(None, description="Set on user messages.")
     safety: SafetyOut | None = Field(None, description="Set on user messages.")
     model_id: str | None = Field(None, description="Set on assistant messages.")
+    feedback: FeedbackOut | None = Field(
+        None,
+        description="Set on assistant messages the user rated with /feedback: the latest rating.",
+    )
 
 
 class ConversationSummary(BaseModel):

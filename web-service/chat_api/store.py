@@ -4,6 +4,7 @@ Keys and access patterns: a conversation is one partition, pk=USER#<user>#CONV#<
 - summary: sk=SUMMARY; gsi1pk=USER#<user>, gsi1sk=<updated_at>#<conversation> lists a user's
   conversations newest first (GSI `gsi1`).
 - message: sk=MSG#<message ULID>; ULIDs sort by time, so a Query returns the messages in order.
+  A rated reply carries its latest rating in a `feedback` map (set by UpdateItem).
   "SUMMARY" sorts after every "MSG#" key, so one descending Query returns the summary and then
   the newest messages: a continued chat reads its conversation in a single round trip.
 The user id is part of every key, so one user's request can never address another user's items.
@@ -45,6 +46,14 @@ def _user_pk(user_id: str) -> str:
 
 def _conversation_pk(user_id: str, conversation_id: str) -> str:
     return f"USER#{user_id}#CONV#{conversation_id}"
+
+
+def _message_key(user_id: str, conversation_id: str, message_id: str) -> dict[str, Any]:
+    return _to_item({"pk": _conversation_pk(user_id, conversation_id), "sk": f"MSG#{message_id}"})
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -259,15 +268,51 @@ class ConversationStore:
         except BotoCoreError as exc:
             raise _unavailable("transact_write_items", exc) from exc
 
-    def message_exists(self, user_id: str, conversation_id: str, message_id: str) -> dict | None:
-        response = self._call(
-            "get_item",
-            Key=_to_item(
-                {"pk": _conversation_pk(user_id, conversation_id), "sk": f"MSG#{message_id}"}
-            ),
-        )
-        item = response.get("Item")
-        return _from_item(item) if item else None
+    def record_feedback(
+        self, user_id: str, conversation_id: str, message_id: str, feedback: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Sets a reply's `feedback` map, replacing an earlier rating; returns the reply as it
+        was before. Only an existing assistant message of the caller's can be rated."""
+        try:
+            response = self._call(
+                "update_item",
+                Key=_message_key(user_id, conversation_id, message_id),
+                UpdateExpression="SET #feedback = :feedback",
+                ConditionExpression="attribute_exists(pk) AND #role = :assistant",
+                ExpressionAttributeNames={"#feedback": "feedback", "#role": "role"},
+                ExpressionAttributeValues=_to_item(
+                    {":feedback": _without_none(feedback), ":assistant": "assistant"}
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:  # _call lets only a failed condition through
+            raise NotFound("No such reply in your conversations.") from exc
+        return _from_item(response["Attributes"])
+
+    def withdraw_feedback(
+        self,
+        user_id: str,
+        conversation_id: str,
+        message_id: str,
+        feedback_id: str,
+        previous: dict[str, Any] | None,
+    ) -> None:
+        """Puts back the reply's earlier feedback (or none), unless a later rating has already
+        replaced the one with `feedback_id`."""
+        values: dict[str, Any] = {":id": feedback_id}
+        if previous:
+            values[":previous"] = _without_none(previous)
+        try:
+            self._call(
+                "update_item",
+                Key=_message_key(user_id, conversation_id, message_id),
+                UpdateExpression="SET #feedback = :previous" if previous else "REMOVE #feedback",
+                ConditionExpression="#feedback.feedback_id = :id",
+                ExpressionAttributeNames={"#feedback": "feedback"},
+                ExpressionAttributeValues=_to_item(values),
+            )
+        except ClientError:
+            return  # a later rating is recorded: it stays
 
     def delete_conversation(self, user_id: str, conversation_id: str) -> None:
         try:
@@ -336,6 +381,11 @@ def _message(item: dict[str, Any]) -> dict[str, Any]:
         message["safety"] = item["safety"]
     if "model_id" in item:
         message["model_id"] = item["model_id"]
+    if "feedback" in item:
+        message["feedback"] = {
+            "rating": item["feedback"]["rating"],
+            "comment": item["feedback"].get("comment"),
+        }
     return message
 
 

@@ -1,13 +1,16 @@
-"""POST /feedback puts one schema-valid message on the real SQS queue."""
+"""POST /feedback records the rating on the reply (GET /conversations/{id} returns it) and puts
+one schema-valid message on the real SQS queue; a refused or unqueued rating changes nothing."""
 
 from __future__ import annotations
 
 import json
 
 import boto3
+import httpx
 import pytest
 
 from chat_api.feedback_message import SCHEMA_PATH, FeedbackMessage, json_schema
+from chat_api.ids import new_id
 
 
 @pytest.fixture
@@ -41,6 +44,25 @@ def queue(stack):
     return receive
 
 
+def _rate(api, user, turn: dict, rating: str, comment: str | None = None, **change):
+    body = {
+        "conversation_id": turn["conversation_id"],
+        "message_id": turn["message_id"],
+        "rating": rating,
+        **({"comment": comment} if comment is not None else {}),
+        **change,
+    }
+    return api.post("/feedback", json=body, headers=user.headers)
+
+
+def _messages(api, user, turn: dict) -> tuple[dict, dict]:
+    """The stored (user message, reply) of a one-turn conversation."""
+    response = api.get(f"/conversations/{turn['conversation_id']}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    user_message, reply = response.json()["messages"]
+    return user_message, reply
+
+
 def test_feedback_is_queued_and_read_back(api, fresh_user, queue, openapi_validator):
     turn = api.post(
         "/chat", json={"message": "thanks, that is great"}, headers=fresh_user.headers
@@ -70,6 +92,22 @@ def test_feedback_is_queued_and_read_back(api, fresh_user, queue, openapi_valida
     assert parsed.request_id == response.headers["X-Request-ID"]
     assert message["MessageAttributes"]["schema_version"]["StringValue"] == "1"
 
+    detail = api.get(f"/conversations/{turn['conversation_id']}", headers=fresh_user.headers)
+    openapi_validator("ConversationDetail", detail.json())
+    user_message, reply = detail.json()["messages"]
+    assert reply["feedback"] == {"rating": "up", "comment": "Nice tone"}
+    assert "feedback" not in user_message
+
+
+def test_a_later_rating_replaces_the_earlier_one(api, fresh_user, queue, openapi_validator):
+    turn = api.post("/chat", json={"message": "hello"}, headers=fresh_user.headers).json()
+    assert _rate(api, fresh_user, turn, "up", "Lovely").status_code == 202
+    assert _rate(api, fresh_user, turn, "down").status_code == 202
+    _, reply = _messages(api, fresh_user, turn)
+    assert reply["feedback"] == {"rating": "down", "comment": None}
+    ratings = [FeedbackMessage.from_body(m["Body"]).rating for m in queue()]
+    assert sorted(ratings) == ["down", "up"]  # both reach the feedback table
+
 
 @pytest.mark.parametrize(
     "change",
@@ -81,7 +119,7 @@ def test_feedback_is_queued_and_read_back(api, fresh_user, queue, openapi_valida
         {"extra": True},
     ],
 )
-def test_bad_feedback_is_422_and_queues_nothing(api, alice, queue, change):
+def test_bad_feedback_is_422_and_changes_nothing(api, alice, queue, change):
     turn = api.post("/chat", json={"message": "hello"}, headers=alice.headers).json()
     body = {
         "conversation_id": turn["conversation_id"],
@@ -93,20 +131,67 @@ def test_bad_feedback_is_422_and_queues_nothing(api, alice, queue, change):
     response = api.post("/feedback", json=body, headers=alice.headers)
     assert response.status_code == 422
     assert queue() == []
+    assert "feedback" not in _messages(api, alice, turn)[1]
 
 
-def test_feedback_on_someone_elses_reply_is_404(api, alice, bob, queue):
+@pytest.mark.parametrize(
+    "target",
+    ["someone else's reply", "a user message", "an unknown message", "an unknown conversation"],
+)
+def test_only_ones_own_replies_can_be_rated(api, alice, bob, queue, openapi_validator, target):
     turn = api.post("/chat", json={"message": "hello"}, headers=alice.headers).json()
-    body = {
-        "conversation_id": turn["conversation_id"],
-        "message_id": turn["message_id"],
-        "rating": "down",
-    }
-    assert api.post("/feedback", json=body, headers=bob.headers).status_code == 404
-    # Rating one's own message (not a reply) is refused too.
-    own = {**body, "message_id": turn["user_message_id"]}
-    assert api.post("/feedback", json=own, headers=alice.headers).status_code == 404
+    assert _rate(api, alice, turn, "up", "Kind").status_code == 202
+    queue()
+    rater, change = {
+        "someone else's reply": (bob, {}),
+        "a user message": (alice, {"message_id": turn["user_message_id"]}),
+        "an unknown message": (alice, {"message_id": new_id()}),
+        "an unknown conversation": (alice, {"conversation_id": new_id()}),
+    }[target]
+    response = _rate(api, rater, turn, "down", "Rude", **change)
+    assert response.status_code == 404, response.text
+    openapi_validator("ErrorBody", response.json())
+    assert response.json()["error"]["code"] == "not_found"
     assert queue() == []
+    # Nothing changed: the reply keeps its rating, and no message or stray item was written.
+    user_message, reply = _messages(api, alice, turn)
+    assert reply["feedback"] == {"rating": "up", "comment": "Kind"}
+    assert "feedback" not in user_message
+
+
+@pytest.fixture
+def api_without_queue(start_api, stack):
+    """A chat API whose feedback queue does not exist: every SendMessage fails."""
+    process = start_api(FEEDBACK_QUEUE_URL=stack.config["FEEDBACK_QUEUE_URL"] + "-missing")
+    with httpx.Client(base_url=process.url + "/api/v1", timeout=30) as client:
+        yield client
+
+
+def test_an_unqueued_rating_is_withdrawn_and_can_be_sent_again(
+    api, api_without_queue, fresh_user, queue, openapi_validator
+):
+    rated = api.post("/chat", json={"message": "hello"}, headers=fresh_user.headers).json()
+    assert _rate(api, fresh_user, rated, "up", "Kind").status_code == 202
+    unrated = api.post("/chat", json={"message": "hi"}, headers=fresh_user.headers).json()
+    queue()
+
+    for turn in (rated, unrated):
+        response = _rate(api_without_queue, fresh_user, turn, "down", "Rude")
+        assert response.status_code == 503, response.text
+        openapi_validator("ErrorBody", response.json())
+        assert response.json()["error"]["code"] == "feedback_unavailable"
+    assert _messages(api, fresh_user, rated)[1]["feedback"] == {"rating": "up", "comment": "Kind"}
+    assert "feedback" not in _messages(api, fresh_user, unrated)[1]
+    assert queue() == []
+
+    # Sent again once the queue is back: recorded and queued exactly once.
+    assert _rate(api, fresh_user, unrated, "down", "Rude").status_code == 202
+    assert _messages(api, fresh_user, unrated)[1]["feedback"] == {
+        "rating": "down",
+        "comment": "Rude",
+    }
+    (message,) = queue()
+    assert FeedbackMessage.from_body(message["Body"]).message_id == unrated["message_id"]
 
 
 def test_schema_file_matches_the_model():

@@ -33,3 +33,13 @@ def test_request_schemas_match_the_validators(openapi_document):
     assert chat["additionalProperties"] is False
     assert chat["required"] == ["message"]
     assert chat["properties"]["message"]["maxLength"] == 4000
+
+
+def test_messages_are_closed_and_carry_their_rating(openapi_document):
+    schemas = openapi_document["components"]["schemas"]
+    message = schemas["Message"]
+    # Closed, so checking a real response against it fails on any undocumented field.
+    assert message["additionalProperties"] is False
+    feedback = message["properties"]["feedback"]["anyOf"][0]
+    assert feedback == {"$ref": "#/components/schemas/FeedbackOut"}
+    assert schemas["FeedbackOut"]["properties"]["rating"]["enum"] == ["up", "down"]
