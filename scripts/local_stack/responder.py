@@ -12,6 +12,9 @@ while replies still show whether the chat API passed the right emotion along:
 - When the optional line ``Recent emotional trajectory: <label>, <label>, ... (oldest first)``
   ends with at least three distress labels (anger, fear, sadness) and the current emotion is
   one of them too, the reply adds a sentence noticing the strain.
+- When the user's latest message mentions "markdown" (any case), the reply ends with a short
+  Markdown passage (bold, a bulleted list, inline code), as real models often write, so clients
+  can check how they render it.
 
 The reply is cut into chunks (a word with its trailing whitespace) that play the part of
 tokens: ``max_tokens`` caps their number (stop reason ``max_tokens``, else ``end_turn``).
@@ -103,6 +106,9 @@ _TEMPLATES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+_MARKDOWN_SAMPLE = (
+    "\n\nHere it is in **Markdown**:\n\n- a list item with `inline code`\n- a second item\n"
+)
 _DISTRESS_NOTE = (
     "I also notice that your last few messages have carried a lot of strain; please be gentle "
     "with yourself."
@@ -184,6 +190,8 @@ def compose_text(system: str, latest_user_text: str) -> str:
     text = variants[digest[0] % len(variants)].format(quote=_quote(latest_user_text))
     if shows_growing_distress(emotion, emotional_trajectory(system)):
         text = f"{text} {_DISTRESS_NOTE}"
+    if "markdown" in latest_user_text.lower():
+        text += _MARKDOWN_SAMPLE
     return text
 
 

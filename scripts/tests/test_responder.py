@@ -98,6 +98,19 @@ def test_growing_distress_is_noticed_only_after_a_streak():
     assert note not in reply_text("sadness")
 
 
+def test_a_message_mentioning_markdown_gets_a_markdown_passage():
+    text = reply_text("neutral", "Can you answer in Markdown please")
+    assert text.endswith(
+        "\n\nHere it is in **Markdown**:\n\n- a list item with `inline code`\n- a second item\n"
+    )
+    assert text == reply_text("neutral", "Can you answer in Markdown please")
+    # The streamed chunks keep the newlines that make the list a list.
+    composed = responder.compose_text(system_for("neutral")[0]["text"], "show me MARKDOWN")
+    assert "\n- a second item" in composed
+    assert "".join(responder.split_chunks(composed)) == composed
+    assert "**" not in reply_text("neutral") and "`" not in reply_text("neutral")
+
+
 def test_trajectory_parsing():
     text = "Recent emotional trajectory: joy, Anger , bogus, fear (oldest first)\nnext line"
     assert responder.emotional_trajectory(text) == ["joy", "anger", "fear"]
