@@ -39,11 +39,13 @@ def form_field(
     *,
     type: str = "text",
     auto_complete: str = "off",
-    default_value: rx.Var[str] | str | None = None,
     hint: rx.Component | None = None,
     auto_focus: bool = False,
+    value: rx.Var[str] | None = None,
+    on_change: rx.EventHandler | None = None,
 ) -> rx.Component:
-    extra = {} if default_value is None else {"default_value": default_value}
+    # With both, the input is controlled: it shows the state's value and reports each change.
+    extra = {} if value is None else {"value": value, "on_change": on_change}
     if auto_focus:
         extra["auto_focus"] = True
     return rx.vstack(
@@ -134,7 +136,8 @@ def sign_in_page() -> rx.Component:
                     type="email",
                     auto_complete="username",
                     auto_focus=True,
-                    default_value=AuthState.pending_email,
+                    value=AuthState.email_field,
+                    on_change=AuthState.type_email,
                 ),
                 form_field(
                     "Password",
@@ -206,7 +209,8 @@ def confirm_page() -> rx.Component:
                     AuthState.email_error,
                     type="email",
                     auto_complete="email",
-                    default_value=AuthState.pending_email,
+                    value=AuthState.email_field,
+                    on_change=AuthState.type_email,
                 ),
                 form_field(
                     "Confirmation code",
@@ -226,7 +230,7 @@ def confirm_page() -> rx.Component:
                 "Send a new code",
                 variant="ghost",
                 type="button",
-                on_click=AuthState.resend_code(AuthState.pending_email),
+                on_click=AuthState.resend_code(AuthState.email_field),
             ),
             rx.link("Back to sign in", href="/signin"),
             justify="between",
@@ -277,7 +281,8 @@ def reset_page() -> rx.Component:
                         AuthState.email_error,
                         type="email",
                         auto_complete="email",
-                        default_value=AuthState.pending_email,
+                        value=AuthState.email_field,
+                        on_change=AuthState.type_email,
                     ),
                     submit_button("Send a reset code"),
                     spacing="4",

@@ -15,6 +15,7 @@ import functools
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
@@ -36,6 +37,9 @@ REFRESH_MARGIN_SECONDS = 120
 # Deltas are sent to the browser at most this often; fewer, larger updates keep the websocket
 # and the state store calm while a long reply streams.
 STREAM_FLUSH_SECONDS = 0.05
+
+# The chat API's code for a reply its content guardrail blocked; the message is the refusal.
+GUARDRAIL_INTERVENED = "guardrail_intervened"
 
 SIGN_IN_ROUTE = "/signin"
 CHAT_ROUTE = "/"
@@ -76,6 +80,11 @@ class AuthState(rx.State):
     user_email: str = ""
     # The e-mail address carried from sign-up to confirmation, and through a password reset.
     pending_email: str = ""
+    # What the e-mail fields of the sign-in, confirmation and reset forms show. They are
+    # controlled inputs (value and on_change): a carried address replaces the field's content.
+    # As a default value that arrived with the state after hydration, it could be merged with
+    # text typed meanwhile.
+    email_field: str = ""
     reset_code_sent: bool = False
     busy: bool = False
     notice: str = ""  # a success message shown above a form (e.g. "account confirmed")
@@ -137,6 +146,26 @@ class AuthState(rx.State):
         self.busy = False
 
     @rx.event
+    def type_email(self, value: str):
+        """on_change of the e-mail fields: the state holds what the field shows."""
+        self.email_field = value
+
+    def _carry_email(self, email: str) -> None:
+        """Keeps an address for the next form (confirmation, sign-in, reset code)."""
+        self.pending_email = self.email_field = email
+
+    async def _cognito(self, call: Callable[..., Any], *args: Any) -> tuple[Any, AuthError | None]:
+        """Runs one Cognito call in a thread (boto3 blocks); `busy` ends either way, and a
+        refusal is shown next to its field. Returns (result, None) or (None, the refusal)."""
+        try:
+            return await asyncio.to_thread(call, *args), None
+        except AuthError as error:
+            self._show(error)
+            return None, error
+        finally:
+            self.busy = False
+
+    @rx.event
     async def sign_in(self, form_data: dict[str, Any]):
         self._clear_errors()
         self.notice = ""
@@ -149,17 +178,13 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        try:
-            tokens = await asyncio.to_thread(cognito().sign_in, email, password)
-        except AuthError as error:
-            self.busy = False
-            self._show(error)
+        tokens, error = await self._cognito(cognito().sign_in, email, password)
+        if error:
             if error.code == "UserNotConfirmedException":
-                self.pending_email = email
+                self._carry_email(email)
             return
         self._store(tokens)
         self.user_email = email
-        self.busy = False
         yield rx.redirect(CHAT_ROUTE)
 
     @rx.event
@@ -172,14 +197,10 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        try:
-            needs_code = await asyncio.to_thread(cognito().sign_up, email, password)
-        except AuthError as error:
-            self.busy = False
-            self._show(error)
+        needs_code, error = await self._cognito(cognito().sign_up, email, password)
+        if error:
             return
-        self.busy = False
-        self.pending_email = email
+        self._carry_email(email)
         if needs_code:
             self.notice = f"We sent a confirmation code to {email}. Enter it below."
             yield rx.redirect("/confirm")
@@ -199,14 +220,10 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        try:
-            await asyncio.to_thread(cognito().confirm_sign_up, email, code)
-        except AuthError as error:
-            self.busy = False
-            self._show(error)
+        _, error = await self._cognito(cognito().confirm_sign_up, email, code)
+        if error:
             return
-        self.busy = False
-        self.pending_email = email
+        self._carry_email(email)
         self.notice = "Your account is confirmed. Sign in to start chatting."
         yield rx.redirect(SIGN_IN_ROUTE)
 
@@ -216,10 +233,8 @@ class AuthState(rx.State):
         email = email.strip()
         if not self._check_email(email):
             return
-        try:
-            await asyncio.to_thread(cognito().resend_code, email)
-        except AuthError as error:
-            self._show(error)
+        _, error = await self._cognito(cognito().resend_code, email)
+        if error:
             return
         self.notice = f"We sent a new code to {email}."
 
@@ -232,14 +247,10 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        try:
-            await asyncio.to_thread(cognito().forgot_password, email)
-        except AuthError as error:
-            self.busy = False
-            self._show(error)
+        _, error = await self._cognito(cognito().forgot_password, email)
+        if error:
             return
-        self.busy = False
-        self.pending_email = email
+        self._carry_email(email)
         self.reset_code_sent = True
         self.notice = f"If {email} has an account, a reset code is on its way. Enter it below."
 
@@ -256,13 +267,9 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        try:
-            await asyncio.to_thread(cognito().confirm_forgot_password, email, code, password)
-        except AuthError as error:
-            self.busy = False
-            self._show(error)
+        _, error = await self._cognito(cognito().confirm_forgot_password, email, code, password)
+        if error:
             return
-        self.busy = False
         self.reset_code_sent = False
         self.notice = "Your password is changed. Sign in with the new one."
         yield rx.redirect(SIGN_IN_ROUTE)
@@ -356,8 +363,6 @@ class ChatState(rx.State):
 
     _retry_text: str = ""
     _stop_requested: bool = False
-    # Ratings given in this session by reply id: the history API does not return them.
-    _ratings: dict[str, str] = {}
 
     async def _token(self, *, force_refresh: bool = False) -> str:
         auth = await self.get_state(AuthState)
@@ -425,21 +430,9 @@ class ChatState(rx.State):
             self.error = _user_message(error)
             return None
         self.conversation_id = conversation_id
-        self.messages = [self._from_api(message) for message in detail.get("messages", [])]
+        self.messages = [_from_api(message) for message in detail.get("messages", [])]
         self.safety_notice = any(m.safety_flagged for m in self.messages)
         return None
-
-    def _from_api(self, message: dict[str, Any]) -> ChatMessage:
-        rating = self._ratings.get(message["message_id"], "")
-        return ChatMessage(
-            message_id=message["message_id"],
-            role=message["role"],
-            text=message.get("text", ""),
-            emotion=(message.get("emotion") or {}).get("label", ""),
-            safety_flagged=bool((message.get("safety") or {}).get("flagged")),
-            rating=rating,
-            rating_sent=bool(rating),
-        )
 
     @rx.event
     def new_conversation(self):
@@ -520,6 +513,11 @@ class ChatState(rx.State):
                 self.streaming = False
                 if self.messages and self.messages[-1].role == "assistant":
                     self.messages[-1] = dataclasses.replace(self.messages[-1], streaming=False)
+                if outcome != "done":
+                    # Only a completed reply is stored: a new conversation whose first turn
+                    # failed, was refused or stopped does not exist, so the next message (or
+                    # Retry) must not name the id its `meta` announced.
+                    self.conversation_id = conversation_id
                 if outcome == "signed_out":
                     self.reset()
         if outcome == "signed_out":
@@ -541,7 +539,8 @@ class ChatState(rx.State):
             return "", "failed"
 
     async def _stream_reply(self, token: str, text: str, conversation_id: str) -> str:
-        """Streams one reply into the last message: "done", "failed" or "unauthorized"."""
+        """Streams one reply into the last message: "done" (the API stored the turn),
+        "stopped", "refused", "failed" or "unauthorized"."""
         pending = ""
         last_flush = time.monotonic()
         stream = chat_api().stream_chat(token, text, conversation_id)
@@ -557,25 +556,27 @@ class ChatState(rx.State):
                             self._append_reply(pending)
                             pending = ""
                         last_flush = time.monotonic()
+                        if event == "done":
+                            return "done"
                         if self._stop_requested:
                             self._mark_stopped()
-                            return "done"
+                            return "stopped"
                         if event == "meta":
                             self._apply_meta(data)
                         elif event == "error":
-                            code, message = data.get("code", ""), data.get("message", "")
-                            self._fail(ApiError(code, message).user_message)
-                            return "failed"
+                            return self._end_with(
+                                ApiError(data.get("code", ""), data.get("message", ""))
+                            )
         except ApiError as error:
             if error.status == 401:
                 return "unauthorized"
             async with self:
-                self._fail(error.user_message)
-            return "failed"
+                return self._end_with(error)
         async with self:
             if pending:
                 self._append_reply(pending)
-        return "done"
+            # The API sends `done` once the turn is stored; a stream that ends without it broke.
+            return self._end_with(ApiError("network", "The reply stream ended early."))
 
     def _append_reply(self, text: str) -> None:
         reply = self.messages[-1]
@@ -596,6 +597,28 @@ class ChatState(rx.State):
         )
         if flagged:
             self.safety_notice = True
+
+    def _end_with(self, error: ApiError) -> str:
+        """A stream that ended with an error (before or after it started): "refused" or
+        "failed"."""
+        if error.code == GUARDRAIL_INTERVENED:
+            self._refuse(error.user_message)
+            return "refused"
+        self._fail(error.user_message)
+        return "failed"
+
+    def _refuse(self, message: str) -> None:
+        """The guardrail blocked the reply: the text already shown belongs to that blocked
+        reply, so it is discarded and the refusal takes its place. Not stored by the API, the
+        refusal has no id and cannot be rated; sending the same words again would be refused
+        again, so there is no Retry."""
+        self.error = ""
+        self.can_retry = False
+        refusal = ChatMessage(role="assistant", text=message)
+        if self.messages and self.messages[-1].role == "assistant":
+            self.messages[-1] = refusal
+        else:
+            self.messages.append(refusal)
 
     def _mark_stopped(self) -> None:
         reply = self.messages[-1]
@@ -640,7 +663,6 @@ class ChatState(rx.State):
             self.feedback_error = _user_message(error)
             return None
         self._set_rating(message_id, reply.rating, sent=True)
-        self._ratings = {**self._ratings, message_id: reply.rating}
         self.feedback_for = ""
         return None
 
@@ -648,6 +670,20 @@ class ChatState(rx.State):
         for index, message in enumerate(self.messages):
             if message.message_id == message_id:
                 self.messages[index] = dataclasses.replace(message, rating=rating, rating_sent=sent)
+
+
+def _from_api(message: dict[str, Any]) -> ChatMessage:
+    """A message of the history API; a rated reply comes with its stored rating."""
+    rating = (message.get("feedback") or {}).get("rating", "")
+    return ChatMessage(
+        message_id=message["message_id"],
+        role=message["role"],
+        text=message.get("text", ""),
+        emotion=(message.get("emotion") or {}).get("label", ""),
+        safety_flagged=bool((message.get("safety") or {}).get("flagged")),
+        rating=rating,
+        rating_sent=bool(rating),
+    )
 
 
 def _user_message(error: Exception) -> str:

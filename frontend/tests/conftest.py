@@ -99,11 +99,14 @@ def stack(tmp_path_factory) -> Stack:
         )
         # One model attempt per request: an injected fault reaches the web app at once.
         # A short read timeout: a slow model becomes the API's 504 within seconds.
+        # A guardrail (any id locally): the model server's `guardrail` fault then intervenes.
         api_env = {
             **config,
             "WEB_CONCURRENCY": "1",
             "BEDROCK_MAX_ATTEMPTS": "1",
             "BEDROCK_READ_TIMEOUT": "3",
+            "BEDROCK_GUARDRAIL_ID": "gr-web-test",
+            "BEDROCK_GUARDRAIL_VERSION": "1",
         }
         api = chat_api_process(api_port, api_env, log_path=logs / "chat-api.log")
         started.append(_with_root_python(api).start())
@@ -170,21 +173,9 @@ def model(stack):
     stack.reset_model()
 
 
-def fill_settled(field, value: str, attempts: int = 10) -> None:
-    """Fills an input and checks it still holds exactly `value` a moment later: when the page
-    hydrates after the fill, the form's default value (the e-mail just confirmed) can land on
-    top of what was typed."""
-    for _ in range(attempts):
-        field.fill(value)
-        field.page.wait_for_timeout(300)
-        if field.input_value() == value:
-            return
-    expect(field).to_have_value(value)
-
-
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/signin")
-    fill_settled(page.get_by_label("E-mail address"), email)
+    page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()

@@ -74,6 +74,15 @@ def test_sign_up_confirm_chat_feedback_reload_delete_and_sign_out(page, stack, m
     expect(page.locator("[data-role=user]")).to_contain_text("I am so happy, I passed my exam!")
     expect(page.locator("[data-role=user] .emotion")).to_have_text("joy")
     expect(assistant_bubbles(page)).to_have_count(1)
+    # The rating is stored with the reply, so the reloaded page shows it as given.
+    reloaded = assistant_bubbles(page).first
+    expect(reloaded.get_by_role("button", name="Good reply")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(reloaded.get_by_role("button", name="Bad reply")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    expect(reloaded.get_by_text("Thanks for your feedback.")).to_be_visible()
     expect(history_entry(page, "I am so happy, I passed my exam!")).to_be_visible()
     page.shots.take("after-reload")
 
@@ -210,6 +219,36 @@ def test_stop_ends_a_streaming_reply(page, stack, model):
     expect(reply).to_have_attribute("aria-busy", "false")
     expect(reply.get_by_text("(stopped)")).to_be_visible()
     expect(page.get_by_label("Message")).to_be_enabled()
+
+
+def test_markdown_in_a_reply_is_rendered(page, stack, model):
+    sign_in(page, stack.new_user())
+    # The local model ends its reply with a Markdown passage when the message mentions Markdown.
+    reply = wait_for_reply(page, send_message(page, "Could you answer in Markdown?"))
+    expect(reply.locator("strong")).to_have_text("Markdown")
+    expect(reply.locator("li")).to_have_text(["a list item with inline code", "a second item"])
+    expect(reply.locator("li code")).to_have_text("inline code")
+    expect(reply).not_to_contain_text("**")
+    expect(reply).not_to_contain_text("`")
+    page.shots.take("markdown")
+
+
+def test_a_reply_the_guardrail_blocks_mid_stream_becomes_the_refusal(page, stack, model):
+    sign_in(page, stack.new_user())
+    # The model streams its blocked text, then the guardrail stops the reply.
+    model.model(fault="guardrail", fault_count=1)
+    reply = wait_for_reply(page, send_message(page, "Tell me how to pick a lock"))
+    expect(reply).to_have_text(
+        "Sorry, I can't help with that request. Please rephrase it, or ask about something else."
+    )
+    expect(reply.get_by_text("(stopped)")).to_have_count(0)
+    expect(reply.get_by_role("button", name="Good reply")).to_have_count(0)
+    expect(page.get_by_role("alert")).to_have_count(0)
+    page.shots.take("guardrail-refusal")
+    # The refused first turn was not stored: the next message starts the conversation.
+    before = send_message(page, "Tell me about lighthouses instead")
+    expect(wait_for_reply(page, before)).to_contain_text("Tell me about lighthouses instead")
+    expect(history_entry(page, "Tell me about lighthouses instead")).to_be_visible()
 
 
 def test_safety_notice_when_the_api_marks_a_message(page, stack, model):

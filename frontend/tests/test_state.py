@@ -12,6 +12,7 @@ import reflex as rx
 from async_run import run
 
 from chatbot_web import state as state_module
+from chatbot_web.chat_api import ApiError
 from chatbot_web.cognito import AuthError, Tokens
 from chatbot_web.state import AuthState, ChatMessage, ChatState, SessionExpired
 
@@ -118,6 +119,15 @@ def test_sign_up_lists_the_rules_a_password_misses(auth, fake_cognito):
     assert fake_cognito.calls == []
 
 
+def test_sign_up_carries_the_address_into_the_confirmation_form(auth, fake_cognito):
+    auth.type_email("typed@example.com")
+    assert auth.email_field == "typed@example.com"
+    events = drain(auth.sign_up({"email": "a@example.com", "password": "Good-Passw0rd!x"}))
+    assert auth.email_field == auth.pending_email == "a@example.com"
+    assert not auth.busy
+    assert "/confirm" in str(events[-1])
+
+
 def test_the_access_token_is_refreshed_shortly_before_it_expires(auth, fake_cognito):
     drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
     assert run(auth.access_token()) == "access-1"
@@ -199,3 +209,135 @@ def test_choosing_a_rating_opens_the_comment_box_without_sending(chat):
     assert chat.messages[0].rating == "down" and not chat.messages[0].rating_sent
     chat.cancel_feedback()
     assert chat.messages[0].rating == "" and chat.feedback_for == ""
+
+
+def test_a_stored_rating_is_shown_as_given():
+    rated = state_module._from_api(
+        {
+            "message_id": "M2",
+            "role": "assistant",
+            "text": "hello",
+            "created_at": "2026-01-01T00:00:00Z",
+            "feedback": {"rating": "down", "comment": None},
+        }
+    )
+    assert (rated.rating, rated.rating_sent) == ("down", True)
+    unrated = state_module._from_api({"message_id": "M3", "role": "assistant", "text": "hi"})
+    assert (unrated.rating, unrated.rating_sent) == ("", False)
+
+
+REFUSAL = "Sorry, I can't help with that request. Please rephrase it, or ask about something else."
+META = {
+    "conversation_id": "C9",
+    "message_id": "M2",
+    "user_message_id": "M1",
+    "emotion": {"label": "neutral", "scores": {}},
+    "safety": {"flagged": False, "category": None},
+}
+
+
+class FakeChatApi:
+    """Replays one chat stream: its events, then optionally an ApiError."""
+
+    def __init__(self, events: list[tuple[str, dict]], error: ApiError | None = None) -> None:
+        self.events = events
+        self.error = error
+        self.sent: list[tuple[str, str | None]] = []
+
+    async def stream_chat(self, token, message, conversation_id=None):
+        self.sent.append((message, conversation_id))
+        for event in self.events:
+            yield event
+        if self.error:
+            raise self.error
+
+
+def send(chat: ChatState, text: str) -> list:
+    """Runs the background event `send` to its end, in the test (Reflex forbids calling it)."""
+    return drain(ChatState.send.fn(chat, {"message": text}))
+
+
+@pytest.fixture
+def signed_in_chat(auth, chat, fake_cognito) -> ChatState:
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    return chat
+
+
+@pytest.fixture
+def replay(monkeypatch):
+    """Makes the next chat streams replay the given events (and error)."""
+
+    def stream(events, error=None) -> FakeChatApi:
+        fake = FakeChatApi(events, error)
+        monkeypatch.setattr(state_module, "chat_api", lambda: fake)
+        return fake
+
+    return stream
+
+
+def test_a_guardrail_error_mid_stream_replaces_the_partial_reply(signed_in_chat, replay):
+    chat = signed_in_chat
+    replay(
+        [
+            ("meta", META),
+            ("delta", {"text": "Sorry, the model "}),
+            ("delta", {"text": "cannot answer"}),
+            ("error", {"code": "guardrail_intervened", "message": REFUSAL}),
+        ]
+    )
+    send(chat, "something the guardrail blocks")
+    user, reply = chat.messages
+    assert user.text == "something the guardrail blocks"
+    assert reply.text == REFUSAL  # nothing of the blocked reply is left
+    assert not reply.stopped and not reply.streaming
+    assert reply.message_id == ""  # not stored, so it cannot be rated
+    assert chat.error == "" and not chat.can_retry
+    assert chat.conversation_id == ""  # the new conversation was never stored
+
+
+def test_a_guardrail_refusal_before_the_stream_is_shown_as_the_reply(signed_in_chat, replay):
+    chat = signed_in_chat
+    replay([], ApiError("guardrail_intervened", REFUSAL, status=422))
+    send(chat, "blocked at once")
+    assert [(m.role, m.text) for m in chat.messages] == [
+        ("user", "blocked at once"),
+        ("assistant", REFUSAL),
+    ]
+    assert chat.error == ""
+
+
+def test_other_errors_mid_stream_keep_the_partial_reply_marked(signed_in_chat, replay):
+    chat = signed_in_chat
+    chat.conversation_id = "C1"
+    replay(
+        [
+            ("meta", {**META, "conversation_id": "C1"}),
+            ("delta", {"text": "Hello the"}),
+            ("error", {"code": "model_unavailable", "message": "down"}),
+        ]
+    )
+    send(chat, "hi")
+    reply = chat.messages[-1]
+    assert reply.text == "Hello the" and reply.stopped
+    assert chat.error == "The assistant is unavailable right now. Try again in a moment."
+    assert chat.can_retry and chat.conversation_id == "C1"
+
+
+def test_a_failed_first_turn_is_retried_as_a_new_conversation(signed_in_chat, replay):
+    chat = signed_in_chat
+    replay([("meta", META), ("error", {"code": "model_error", "message": "broke"})])
+    send(chat, "hi")
+    assert chat.conversation_id == ""
+    fake = replay([("meta", META), ("delta", {"text": "Hello"}), ("done", {})])
+    send(chat, "hi")
+    assert fake.sent == [("hi", "")]
+    assert chat.conversation_id == "C9"
+    assert chat.messages[-1].text == "Hello" and chat.messages[-1].message_id == "M2"
+
+
+def test_a_stream_that_ends_without_done_is_a_failure(signed_in_chat, replay):
+    chat = signed_in_chat
+    replay([("meta", META), ("delta", {"text": "Hel"})])
+    send(chat, "hi")
+    assert chat.can_retry and chat.conversation_id == ""
+    assert chat.messages[-1].stopped
