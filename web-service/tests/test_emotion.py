@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from chat_api.emotion import LABELS, load_detector
+from chat_api.emotion.cues import cue_counts
 from local_stack.processes import REPO_ROOT, child_env
 
 EXAMPLES = [
@@ -35,6 +36,16 @@ def test_negation_weakens_joy():
     negated = detector.detect("I am not happy with this").scores["joy"]
     assert negated < detector.detect("I am happy with this").scores["joy"]
     assert negated < 0.6
+
+
+def test_a_negated_cue_counts_against_its_label():
+    def joy(text: str) -> float:
+        return cue_counts(text)[LABELS.index("joy")]
+
+    assert joy("I am so happy today") == 1
+    assert joy("I am not happy today") == -1
+    assert joy("I'm never happy, and never glad") == -2
+    assert cue_counts("The meeting moved to Thursday.") == [0.0] * len(LABELS)
 
 
 def test_long_and_odd_text_still_gives_seven_scores():

@@ -3,12 +3,15 @@ documented in docs/emotion-model.md (needs the shared datasets folder next to th
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 
 import pytest
 
 from chat_api.emotion import LABELS, load_detector
 from chat_api.emotion import evaluate as ev
+from chat_api.emotion.encoder import SentenceEncoder
 from chat_api.emotion.linear import ARTIFACT, LinearDetector
 from local_stack.processes import REPO_ROOT
 
@@ -26,6 +29,31 @@ def test_the_service_loads_the_trained_artifact():
     assert isinstance(load_detector(), LinearDetector)
     assert ARTIFACT.stat().st_size < 25 * 2**20
     assert LinearDetector().meta["labels"] == list(LABELS)
+
+
+def test_an_artifact_built_for_other_features_is_refused(tmp_path):
+    old = tmp_path / "old-model.zip"
+    with zipfile.ZipFile(old, "w") as archive:
+        archive.writestr("meta.json", json.dumps({"labels": list(LABELS), "features_version": 1}))
+    with pytest.raises(ValueError, match="run make train-emotion"):
+        LinearDetector(old)
+
+
+def artifact_encoder(max_tokens: int) -> SentenceEncoder:
+    with zipfile.ZipFile(ARTIFACT) as archive:
+        return SentenceEncoder(
+            archive.read("encoder.onnx"), archive.read("tokenizer.json").decode(), max_tokens
+        )
+
+
+def test_the_encoder_reads_only_the_first_wordpieces():
+    encoder = artifact_encoder(max_tokens=16)
+    opening = "I really can't believe how the whole day went, " * 3  # well over 16 WordPieces
+    furious, delighted = encoder.run("I am furious."), encoder.run("I am delighted.")
+    assert furious.shape == (len(LABELS),)
+    assert abs(furious - delighted).max() > 0.1
+    late_furious, late_delighted = (encoder.run(opening + end) for end in ("furious", "delighted"))
+    assert (late_furious == late_delighted).all()
 
 
 def test_dev_score_matches_the_documented_figure():

@@ -1,6 +1,7 @@
-"""The trained detector: TF-IDF word and character n-grams into a multinomial logistic
-regression, plus the curated cue prior (cues.py), evaluated in pure Python from a small artifact
-(no numpy or scikit-learn at run time).
+"""The trained detector: a linear model over two feature sets, TF-IDF word and character n-grams
+(dictionary lookups, weighted with numpy) and the pooled states of a small sentence encoder
+(encoder.py, run by ONNX Runtime), plus the curated cue prior (cues.py). No scikit-learn or
+torch at run time.
 
 The training script gives word_terms and char_terms below to scikit-learn's TfidfVectorizer as
 its analyzers, and the weighting here is the vectorizer's (sublinear tf times idf, each block
@@ -8,9 +9,11 @@ L2-normalised on its own), so the served scores equal the trained model's. The t
 checks that equality on the dev split before it writes the artifact.
 
 Artifact (``emotion-model.zip``): ``meta.json`` (labels, features version, n-gram ranges,
-block sizes, per-label bias, cue weight), ``vocabulary.txt`` (one feature a line, in column
-order: the word block, then the char block), ``idf.f32`` and ``weights.f32`` (little-endian
-float32; weights are ``n_features x n_labels`` row-major, plus one intercept row at the end).
+block sizes, per-label bias, cue weight, encoder settings), ``vocabulary.txt`` (one feature a
+line, in column order: the word block, then the char block), ``idf.f32`` and ``weights.f32``
+(little-endian float32; weights are ``n_features x n_labels`` row-major, plus one intercept row
+at the end), ``encoder.onnx`` (the sentence encoder with its own head, whose logits are added
+with the weight ``encoder.weight``) and ``tokenizer.json`` (its WordPiece tokenizer).
 """
 
 from __future__ import annotations
@@ -18,17 +21,19 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 import zipfile
-from array import array
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from . import LABELS, Emotion
 from .cues import cue_counts
+from .encoder import SentenceEncoder
 
 ARTIFACT = Path(__file__).with_name("emotion-model.zip")
-FEATURES_VERSION = 1  # bump when word_terms or char_terms change: old artifacts are refused
+# Bump when word_terms, char_terms or the artifact layout change: old artifacts are refused.
+FEATURES_VERSION = 2
 TOKEN = re.compile(r"(?u)\b\w+\b|[!?]")
 # "n't" splits into "don" + "t", so "t" marks a negation too.
 NEGATIONS = frozenset({"not", "no", "never", "t", "cannot", "nothing", "nobody", "nor", "without"})
@@ -69,21 +74,22 @@ def char_terms(text: str, ngrams: tuple[int, int] = (2, 5)) -> list[str]:
     return terms
 
 
-def _floats(raw: bytes) -> array:
-    values = array("f")
-    values.frombytes(raw)
-    if sys.byteorder != "little":
-        values.byteswap()
-    return values
+def _floats(raw: bytes) -> np.ndarray:
+    return np.frombuffer(raw, dtype="<f4").astype(np.float64)
 
 
 class LinearDetector:
     def __init__(self, path: Path = ARTIFACT) -> None:
         with zipfile.ZipFile(path) as archive:
             meta = json.loads(archive.read("meta.json"))
+            if meta.get("features_version") != FEATURES_VERSION:
+                raise ValueError(f"{path} was built for other features; run make train-emotion")
             terms = archive.read("vocabulary.txt").decode("utf-8").split("\n")
-            self._idf = _floats(archive.read("idf.f32"))
-            self._weights = _floats(archive.read("weights.f32"))
+            # A list: the per-term lookups below are faster on Python floats than on numpy's.
+            self._idf = _floats(archive.read("idf.f32")).tolist()
+            self._weights = _floats(archive.read("weights.f32")).reshape(-1, len(LABELS))
+            encoder_model = archive.read("encoder.onnx")
+            tokenizer_json = archive.read("tokenizer.json").decode("utf-8")
         if tuple(meta["labels"]) != LABELS:
             raise ValueError(f"{path} was trained for labels {meta['labels']}, not {LABELS}")
         self.meta = meta
@@ -93,44 +99,40 @@ class LinearDetector:
         # Two indexes: a word ("ok") can also be a char n-gram of the other block.
         self._word_index = {term: column for column, term in enumerate(terms[:words])}
         self._char_index = {term: words + n for n, term in enumerate(terms[words:])}
-        if meta.get("features_version") != FEATURES_VERSION:
-            raise ValueError(f"{path} was built for other features; run make train-emotion")
         self._word_ngrams = tuple(meta["word_ngram_range"])
         self._char_ngrams = tuple(meta["char_ngram_range"])
-        self._labels = len(LABELS)
-        intercept_at = len(terms) * self._labels
-        intercept = self._weights[intercept_at : intercept_at + self._labels]
-        # The tuned per-label bias shifts the decision towards the macro-F1 optimum.
-        self._base = [float(b) + float(a) for b, a in zip(intercept, meta["bias"], strict=True)]
+        if len(self._weights) != len(terms) + 1:
+            raise ValueError(f"{path}: weights and vocabulary disagree")
+        # The last row is the intercept; the tuned per-label bias shifts the decision towards
+        # the macro-F1 optimum.
+        self._base = self._weights[-1] + np.array(meta["bias"], dtype=np.float64)
         self._cue_weight = float(meta["cue_weight"])
+        self._encoder = SentenceEncoder(
+            encoder_model, tokenizer_json, max_tokens=int(meta["encoder"]["max_tokens"])
+        )
+        self._encoder_weight = float(meta["encoder"]["weight"])
 
-    def _add_block(self, logits: list[float], terms: list[str], index: dict[str, int]) -> None:
-        idf, weights, labels = self._idf, self._weights, self._labels
-        features: list[tuple[int, float]] = []
-        norm = 0.0
+    def _add_block(self, logits: np.ndarray, terms: list[str], index: dict[str, int]) -> None:
+        """Adds one block's TF-IDF vector (sublinear tf, L2-normalised) times its weights."""
+        idf = self._idf
+        columns: list[int] = []
+        values: list[float] = []
         for term, count in Counter(terms).items():
             column = index.get(term)
-            if column is None:
-                continue
-            value = (1.0 + math.log(count)) * idf[column]
-            features.append((column, value))
-            norm += value * value
-        if not features:
-            return
-        scale = 1.0 / math.sqrt(norm)
-        for column, value in features:
-            value *= scale
-            row = column * labels
-            for label in range(labels):
-                logits[label] += value * weights[row + label]
+            if column is not None:
+                columns.append(column)
+                values.append((1.0 + math.log(count)) * idf[column])
+        if columns:
+            vector = np.array(values)
+            logits += (vector / np.sqrt(vector @ vector)) @ self._weights[columns]
 
-    def logits(self, text: str) -> list[float]:
-        logits = list(self._base)
+    def logits(self, text: str) -> np.ndarray:
+        logits = self._base.copy()
         self._add_block(logits, word_terms(text, self._word_ngrams), self._word_index)
         self._add_block(logits, char_terms(text, self._char_ngrams), self._char_index)
         if self._cue_weight:
-            for label, count in enumerate(cue_counts(text)):
-                logits[label] += self._cue_weight * count
+            logits += self._cue_weight * np.array(cue_counts(text))
+        logits += self._encoder_weight * self._encoder.run(text)
         return logits
 
     def detect(self, text: str) -> Emotion:
@@ -139,9 +141,7 @@ class LinearDetector:
                 label="neutral", scores={label: float(label == "neutral") for label in LABELS}
             )
         logits = self.logits(text)
-        peak = max(logits)
-        exps = [math.exp(value - peak) for value in logits]
-        total = sum(exps)
-        scores = {label: round(exp / total, 4) for label, exp in zip(LABELS, exps, strict=True)}
-        best = max(range(len(LABELS)), key=logits.__getitem__)
-        return Emotion(label=LABELS[best], scores=scores)
+        exps = np.exp(logits - logits.max())
+        probabilities = (exps / exps.sum()).tolist()
+        scores = {label: round(p, 4) for label, p in zip(LABELS, probabilities, strict=True)}
+        return Emotion(label=LABELS[int(logits.argmax())], scores=scores)
