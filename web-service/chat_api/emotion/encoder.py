@@ -2,7 +2,8 @@
 
 The graph (built by scripts/emotion_training/sentence_encoder.py) is the first layers of
 all-MiniLM-L6-v2, int8, with its pooling and the trained logistic-regression head inside, so
-`logits` is WordPiece ids in, seven logits out. Only the first `max_tokens` WordPieces are read:
+`run` maps a text's WordPiece ids to seven logits (at training time, before the head is added,
+to the pooled states). Only the first `max_tokens` WordPieces are read:
 that bounds the cost of a long message, and the TF-IDF half still sees all of it.
 """
 
