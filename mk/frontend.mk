@@ -33,6 +33,8 @@ frontend-export: $(FRONTEND_STAMP) ## Static frontend for Amplify in frontend/ex
 	rm -rf $(FRONTEND_EXPORT) && mkdir -p $(FRONTEND_EXPORT)
 	cd frontend && $(FRONTEND_ENV) ../$(FRONTEND_PY) -m reflex export --frontend-only --no-zip --env prod
 	cp -r frontend/.web/build/client/. $(FRONTEND_EXPORT)/
+	# The pages run under the policy's script-src 'self': their inline scripts become files.
+	cd frontend && ../$(FRONTEND_PY) -m chatbot_web.security_headers externalize export
 
 frontend-lock: ## Re-pin the web app's Python requirements from the *.in files
 	$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links frontend/requirements.in -o frontend/requirements.txt

@@ -1,17 +1,32 @@
-"""The Reflex app: routes and start-up."""
+"""The Reflex app: routes, the security headers and start-up."""
 
 import reflex as rx
+from reflex import constants
+from reflex.environment import environment
+from reflex.utils import prerequisites
 
-from . import pages
+from . import pages, security_headers
 from .state import AuthState, check_settings
 
-app = rx.App(stylesheets=["/styles.css"])
+# Every HTTP response of the server (pages, assets, /ping) carries the security headers.
+app = rx.App(stylesheets=["/styles.css"], api_transformer=security_headers.from_environment)
 
 
 @app.register_lifespan_task
 def validate_configuration():
     # Only the backend needs the settings; the static export builds without them.
     check_settings()
+
+
+@app.register_lifespan_task
+def externalize_inline_scripts():
+    # When this server serves the built pages itself (prod, one port), they must run under the
+    # policy's `script-src 'self'`, as the static export does: move their inline scripts out
+    # before the first request.
+    if environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.get():
+        build = prerequisites.get_web_dir() / constants.Dirs.STATIC
+        if build.is_dir():
+            security_headers.externalize_build(build)
 
 
 app.add_page(pages.chat_page, route="/", title="Chat", on_load=AuthState.require_sign_in)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from .markdown import safe_markdown
 from .state import AuthState, ChatMessage, ChatState, ConversationItem
 
 EMOTION_COLORS = {
@@ -378,7 +379,7 @@ def message_bubble(message: rx.Var[ChatMessage]) -> rx.Component:
         message.role == "user",
         rx.box(
             rx.vstack(
-                rx.text(message.text, class_name="user-text"),
+                safe_markdown(message.text, class_name="user-text"),
                 rx.cond(message.emotion != "", emotion_chip(message.emotion)),
                 align="end",
                 spacing="1",
@@ -390,7 +391,7 @@ def message_bubble(message: rx.Var[ChatMessage]) -> rx.Component:
             rx.cond(
                 message.text == "",
                 rx.hstack(rx.spinner(size="1"), rx.text("Thinking…", size="2"), align="center"),
-                rx.markdown(message.text),
+                safe_markdown(message.text, class_name="reply-text"),
             ),
             rx.cond(message.stopped, rx.text("(stopped)", size="1", color_scheme="gray")),
             rx.cond(

@@ -161,9 +161,23 @@ def page(browser, stack, request) -> Page:
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.shots = Screenshots(page, request.node.name)
+    # Every test also checks that the Content-Security-Policy blocked nothing the app needs
+    # (chromium reports each blocked script, style, connection or frame on the console) and
+    # that no dialog opened (a dialog would be script run from a message).
+    page.csp_violations = []
+    page.dialogs = []
+    page.on(
+        "console",
+        lambda message: (
+            "Content Security Policy" in message.text and page.csp_violations.append(message.text)
+        ),
+    )
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     yield page
     page.shots.take("end")
     context.close()
+    assert page.csp_violations == [], "the Content-Security-Policy blocked part of the app"
+    assert page.dialogs == [], "a dialog opened"
 
 
 @pytest.fixture
