@@ -1,9 +1,11 @@
-"""The chat API's client (async httpx): the Server-Sent Events stream, history and feedback.
+"""The chat API's client (async httpx): the Server-Sent Events stream, history, feedback and
+the user's usage.
 
 Throttling (429), an unavailable dependency (503) and network failures before the stream
 starts are retried with exponential backoff, honouring `Retry-After`. Once the first event has
 arrived nothing is retried: the API does not store a turn that failed, so the user can send the
-message again.
+message again. A 429 for the user's own limits (`rate_limited`, `quota_exceeded`) is not
+retried at all: it is raised at once with its `Retry-After`, and the app waits that long.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from httpx_sse import EventSource
 from .settings import Settings
 
 RETRY_STATUSES = (429, 503)
+# 429 codes for the user's own limits: waiting a few seconds and sending again cannot help.
+LIMIT_CODES = ("rate_limited", "quota_exceeded")
 BACKOFF_BASE_SECONDS = 0.5
 MAX_RETRY_WAIT_SECONDS = 10.0
 # Connection failures that happen before the request reached the API: safe to send again.
@@ -33,6 +37,10 @@ FRIENDLY_MESSAGES = {
     "storage_unavailable": "Your history cannot be reached right now. Try again in a moment.",
     "feedback_unavailable": "Your rating could not be saved right now. Try again in a moment.",
     "not_found": "This conversation no longer exists.",
+    # A refused chat message gets a sentence with the limit and the wait (usage.py); these are
+    # for the other calls.
+    "rate_limited": "You are using the chat very quickly. Wait a minute and try again.",
+    "quota_exceeded": "You have used today's allowance. Try again tomorrow.",
     "invalid_token": "Your session has ended. Sign in again.",
     "network": "The chat service cannot be reached. Check your connection and try again.",
     "timeout": "The chat service took too long to answer. Try again.",
@@ -42,12 +50,26 @@ FRIENDLY_MESSAGES = {
 class ApiError(Exception):
     """A failed call: the API's error code and a sentence for the user."""
 
-    def __init__(self, code: str, message: str, *, status: int = 0, request_id: str = ""):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int = 0,
+        request_id: str = "",
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.request_id = request_id
+        # Seconds the server asked the client to wait (its Retry-After), when it gave them.
+        self.retry_after = retry_after
+
+    @property
+    def is_limit(self) -> bool:
+        return self.code in LIMIT_CODES
 
     @property
     def user_message(self) -> str:
@@ -57,14 +79,22 @@ class ApiError(Exception):
 def retry_wait(attempt: int, retry_after: str | None) -> float:
     """Seconds to wait before attempt `attempt + 1`: the server's Retry-After when it gives
     one (in seconds), else exponential backoff with full jitter; never more than the cap."""
-    if retry_after and retry_after.strip().isdigit():
-        return min(float(retry_after.strip()), MAX_RETRY_WAIT_SECONDS)
+    seconds = retry_after_seconds(retry_after)
+    if seconds is not None:
+        return min(float(seconds), MAX_RETRY_WAIT_SECONDS)
     ceiling = min(BACKOFF_BASE_SECONDS * 2**attempt, MAX_RETRY_WAIT_SECONDS)
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
 
+def retry_after_seconds(value: str | None) -> int | None:
+    """Retry-After in seconds (the API sends an integer); None when absent or not a number."""
+    value = (value or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 async def _error_from_response(response: httpx.Response) -> ApiError:
     await response.aread()
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     try:
         error = response.json()["error"]
         return ApiError(
@@ -72,9 +102,23 @@ async def _error_from_response(response: httpx.Response) -> ApiError:
             error.get("message", ""),
             status=response.status_code,
             request_id=error.get("request_id", ""),
+            retry_after=retry_after,
         )
     except (ValueError, KeyError, TypeError):
-        return ApiError("http_error", f"HTTP {response.status_code}", status=response.status_code)
+        return ApiError(
+            "http_error",
+            f"HTTP {response.status_code}",
+            status=response.status_code,
+            retry_after=retry_after,
+        )
+
+
+async def _limit_error(response: httpx.Response) -> ApiError | None:
+    """The refusal, when a 429 is about the user's own limits (not retried)."""
+    if response.status_code != 429:
+        return None
+    error = await _error_from_response(response)
+    return error if error.is_limit else None
 
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -122,6 +166,8 @@ class ChatApi:
                     raise ApiError("timeout", str(error)) from error
                 except httpx.HTTPError as error:
                     raise ApiError("network", str(error)) from error
+                if limit := await _limit_error(response):
+                    raise limit
                 if response.status_code in RETRY_STATUSES and not last:
                     await self._sleep(retry_wait(attempt, response.headers.get("Retry-After")))
                     continue
@@ -147,6 +193,8 @@ class ChatApi:
                         json=body,
                         headers={"Accept": "text/event-stream"},
                     ) as response:
+                        if limit := await _limit_error(response):
+                            raise limit
                         if response.status_code in RETRY_STATUSES and not last:
                             wait = retry_wait(attempt, response.headers.get("Retry-After"))
                             await response.aclose()
@@ -165,6 +213,11 @@ class ChatApi:
                     raise ApiError("timeout", str(error)) from error
                 except httpx.HTTPError as error:
                     raise ApiError("network", str(error)) from error
+
+    async def get_usage(self, token: str) -> dict[str, Any]:
+        """The caller's limits, what is used and when it resets (`GET /usage`)."""
+        response = await self._request(token, "GET", "/usage")
+        return response.json()
 
     async def list_conversations(self, token: str, limit: int = 50) -> list[dict[str, Any]]:
         response = await self._request(token, "GET", "/conversations", params={"limit": limit})

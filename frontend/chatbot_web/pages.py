@@ -569,7 +569,28 @@ def chat_page() -> rx.Component:
                         role="alert",
                     ),
                 ),
+                rx.cond(
+                    ChatState.limit_notice != "",
+                    rx.callout(
+                        ChatState.limit_notice,
+                        icon="clock",
+                        color_scheme="amber",
+                        role="status",
+                        id="limit-notice",
+                    ),
+                ),
                 composer(),
+                rx.cond(
+                    ChatState.usage_summary != "",
+                    rx.text(
+                        ChatState.usage_summary,
+                        size="1",
+                        color_scheme="gray",
+                        id="usage",
+                        class_name="usage",
+                        custom_attrs={"aria-label": "Your usage"},
+                    ),
+                ),
                 class_name="chat",
             ),
             class_name="layout",

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 import sys
 import time
@@ -30,6 +31,7 @@ from .cognito import (
     password_checks,
 )
 from .settings import Settings, SettingsError, load_settings
+from .usage import DEFAULT_WAIT_SECONDS, limit_message, usage_summary
 
 # Refresh the access token this long before it expires, so no call is made with a token that
 # expires on the way.
@@ -360,9 +362,18 @@ class ChatState(rx.State):
     # The reply whose comment box is open, and its draft.
     feedback_for: str = ""
     sidebar_open: bool = False
+    # The user's usage in one line (from GET /usage), and the sentence shown while a limit
+    # holds back new messages.
+    usage_summary: str = ""
+    limit_notice: str = ""
 
     _retry_text: str = ""
     _stop_requested: bool = False
+    # The last GET /usage answer, the refused limit's code, and when sending may resume: the
+    # app sends nothing before the Retry-After of a refusal has passed.
+    _usage: dict[str, Any] = {}
+    _limit_code: str = ""
+    _limited_until: float = 0.0
 
     async def _token(self, *, force_refresh: bool = False) -> str:
         auth = await self.get_state(AuthState)
@@ -405,9 +416,44 @@ class ChatState(rx.State):
         return None
 
     @rx.event
+    async def load_usage(self):
+        """The usage line: after sign-in, after each reply and after a refusal. The chat works
+        without it, so a failure only hides the line."""
+        try:
+            usage = await self._call("get_usage")
+        except (SessionExpired, ApiError, AuthError):
+            self.usage_summary = ""
+            return
+        if not isinstance(usage, dict):
+            return
+        self._usage = usage
+        self.usage_summary = usage_summary(usage)
+        if self._limit_wait() > 0:  # the refusal's sentence can now name the limit
+            self.limit_notice = limit_message(self._limit_code, self._limit_wait(), usage)
+
+    def _limit_wait(self) -> int:
+        """Whole seconds until a refused user may send again; 0 when nothing holds them."""
+        return max(0, math.ceil(self._limited_until - time.time()))
+
+    def _hold_for_limit(self, error: ApiError) -> None:
+        """The API refused the message for one of the user's limits: it stored nothing, so the
+        message leaves the conversation (it goes back into the input), and nothing is sent
+        again before the server's Retry-After."""
+        self._limit_code = error.code
+        self._limited_until = time.time() + (error.retry_after or DEFAULT_WAIT_SECONDS)
+        self.limit_notice = limit_message(error.code, self._limit_wait(), self._usage)
+        self.error = ""
+        self.can_retry = False
+        if self.messages and self.messages[-1].role == "assistant":
+            self.messages.pop()
+        if self.messages and self.messages[-1].role == "user":
+            self.messages.pop()
+
+    @rx.event
     async def restore(self):
         """on_load of the chat page: the history list, and the open conversation again."""
         yield ChatState.load_history
+        yield ChatState.load_usage
         if self.conversation_id and not self.streaming:
             yield ChatState.open_conversation(self.conversation_id)
         yield rx.set_focus("message")
@@ -489,6 +535,17 @@ class ChatState(rx.State):
         async with self:
             if self.streaming or not text:
                 return
+            wait = self._limit_wait()
+            if wait:
+                # Still inside the refusal's Retry-After: say so again, send nothing.
+                self.limit_notice = limit_message(self._limit_code, wait, self._usage)
+        if wait:
+            yield rx.set_value("message", text)
+            return
+        async with self:
+            if self.streaming:
+                return
+            self.limit_notice = ""
             self.streaming = True
             self._stop_requested = False
             self.error = ""
@@ -523,10 +580,14 @@ class ChatState(rx.State):
         if outcome == "signed_out":
             yield rx.redirect(SIGN_IN_ROUTE)
             return
+        if outcome == "limited":  # not sent: the words go back into the input
+            yield rx.set_value("message", text)
         # The input was disabled while the reply streamed, which took the focus away from it.
         yield rx.set_focus("message")
         if outcome == "done":
             yield ChatState.load_history
+        if outcome in ("done", "limited"):
+            yield ChatState.load_usage
 
     async def _token_or_outcome(self, *, force_refresh: bool = False) -> tuple[str, str]:
         """(token, "") or ("", outcome) when there is none; call it holding the state."""
@@ -540,7 +601,7 @@ class ChatState(rx.State):
 
     async def _stream_reply(self, token: str, text: str, conversation_id: str) -> str:
         """Streams one reply into the last message: "done" (the API stored the turn),
-        "stopped", "refused", "failed" or "unauthorized"."""
+        "stopped", "limited", "refused", "failed" or "unauthorized"."""
         pending = ""
         last_flush = time.monotonic()
         stream = chat_api().stream_chat(token, text, conversation_id)
@@ -599,8 +660,11 @@ class ChatState(rx.State):
             self.safety_notice = True
 
     def _end_with(self, error: ApiError) -> str:
-        """A stream that ended with an error (before or after it started): "refused" or
-        "failed"."""
+        """A stream that ended with an error (before or after it started): "limited",
+        "refused" or "failed"."""
+        if error.is_limit:
+            self._hold_for_limit(error)
+            return "limited"
         if error.code == GUARDRAIL_INTERVENED:
             self._refuse(error.user_message)
             return "refused"

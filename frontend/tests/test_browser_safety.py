@@ -1,20 +1,23 @@
-"""Hostile text through the real stack: markup and script URLs in messages (typed by the user,
-quoted back by the model, stored, and shown again from history) never become elements; and the
-security headers of the running web app.
+"""Hostile text and heavy use through the real stack: markup and script URLs in messages (typed
+by the user, quoted back by the model, stored, and shown again from history) never become
+elements; the security headers of the running web app; the usage line and a reached limit.
 
 The local model quotes the start of each message in its reply, so every payload reaches the
 page twice: in the user's bubble and as model output."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import send_message, sign_in, wait_for_reply
+import pytest
+from conftest import PASSWORD, assistant_bubbles, send_message, sign_in, wait_for_reply
 from playwright.sync_api import expect
 
 from chatbot_web.security_headers import header_set
+from local_stack.aws_bootstrap import sign_in as sign_in_tokens
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -142,3 +145,56 @@ def _script_sources(html: str) -> list[str]:
 
     Collect().feed(html)
     return sources
+
+
+def _usage_from_the_api(stack, email: str) -> dict | None:
+    """The user's GET /usage straight from the chat API; None while the API has none."""
+    tokens = sign_in_tokens(
+        stack.aws_url,
+        stack.config["AWS_REGION"],
+        stack.config["COGNITO_APP_CLIENT_ID"],
+        email,
+        PASSWORD,
+    )
+    response = httpx.get(
+        f"{stack.config['CHAT_API_URL']}/api/v1/usage",
+        headers={"Authorization": f"Bearer {tokens['AccessToken']}"},
+        timeout=10,
+    )
+    if response.status_code in (404, 405):
+        return None
+    response.raise_for_status()
+    return response.json()
+
+
+def test_usage_is_shown_and_a_reached_limit_is_a_plain_message(page, stack, model):
+    email = stack.new_user()
+    usage = _usage_from_the_api(stack, email)
+    if usage is None:
+        pytest.skip("this chat API has no GET /api/v1/usage (per-user limits) yet")
+    per_minute = usage["limits"]["messages_per_minute"]
+    sign_in(page, email)
+    wait_for_reply(page, send_message(page, "Counting my messages"))
+    expect(page.locator("#usage")).to_contain_text(f"of {per_minute:,} messages this minute")
+    # Send until the API refuses one for the per-minute limit (within that one minute).
+    for number in range(per_minute + 1):
+        if page.locator("#limit-notice").count():
+            break
+        before = send_message(page, f"Message number {number}")
+        expect(
+            page.locator("#limit-notice").or_(assistant_bubbles(page).nth(before))
+        ).to_be_visible()
+        expect(page.get_by_label("Message")).to_be_enabled()
+    notice = page.locator("#limit-notice")
+    expect(notice).to_contain_text(
+        re.compile(
+            rf"You have reached your limit of {per_minute:,} messages a minute; "
+            r"try again in \d+ seconds?\."
+        )
+    )
+    page.shots.take("limit-reached")
+    # The refused message was not stored: it is back in the input, not in the conversation.
+    refused = page.get_by_label("Message").input_value()
+    assert refused.startswith("Message number")
+    expect(page.locator("[data-role=user]", has_text=refused)).to_have_count(0)
+    expect(page.get_by_role("alert")).to_have_count(0)

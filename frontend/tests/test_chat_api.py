@@ -7,7 +7,13 @@ import httpx
 import pytest
 from async_run import run
 
-from chatbot_web.chat_api import MAX_RETRY_WAIT_SECONDS, ApiError, ChatApi, retry_wait
+from chatbot_web.chat_api import (
+    MAX_RETRY_WAIT_SECONDS,
+    ApiError,
+    ChatApi,
+    retry_after_seconds,
+    retry_wait,
+)
 from chatbot_web.settings import Settings
 
 SETTINGS = Settings(
@@ -137,3 +143,46 @@ def test_retry_wait_honours_retry_after_up_to_a_cap():
     assert retry_wait(0, "3600") == MAX_RETRY_WAIT_SECONDS
     for attempt in range(6):
         assert 0 <= retry_wait(attempt, None) <= MAX_RETRY_WAIT_SECONDS
+
+
+def test_a_user_limit_is_not_retried_and_keeps_its_retry_after():
+    for code in ("rate_limited", "quota_exceeded"):
+        script = Script(
+            httpx.Response(429, json=error_body(code), headers={"Retry-After": "42"}), sse()
+        )
+        with pytest.raises(ApiError) as raised:
+            collect(script.api())
+        assert (raised.value.code, raised.value.retry_after) == (code, 42)
+        assert raised.value.is_limit
+        assert len(script.requests) == 1 and script.sleeps == []
+
+
+def test_a_user_limit_on_a_plain_call_is_not_retried_either():
+    script = Script(
+        httpx.Response(429, json=error_body("rate_limited"), headers={"Retry-After": "7"}),
+        httpx.Response(200, json={"conversations": []}),
+    )
+    with pytest.raises(ApiError) as raised:
+        run(script.api().list_conversations("tok"))
+    assert raised.value.retry_after == 7 and len(script.requests) == 1
+
+
+def test_usage_is_read_with_the_token():
+    usage = {"tier": "standard", "limits": {}, "used": {}, "resets": {}}
+    script = Script(httpx.Response(200, json=usage))
+    assert run(script.api().get_usage("tok")) == usage
+    assert script.requests[0].url.path == "/api/v1/usage"
+    assert script.requests[0].headers["Authorization"] == "Bearer tok"
+
+
+def test_retry_after_must_be_ascii_digits():
+    assert retry_after_seconds("15") == 15
+    for bad in (None, "", "soon", "²", "-1", "1.5", "Wed, 21 Oct 2026 07:28:00 GMT"):
+        assert retry_after_seconds(bad) is None
+
+
+def test_a_limit_on_another_call_reads_as_a_plain_sentence():
+    assert ApiError("quota_exceeded", "x", status=429).user_message == (
+        "You have used today's allowance. Try again tomorrow."
+    )
+    assert ApiError("rate_limited", "x", status=429).user_message.startswith("You are using")
