@@ -10,6 +10,7 @@ environment. Output: <build dir>/<env>/ with Copilot's own file names.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ COPILOT_BIN = Path(sys.executable).with_name("copilot")
 REGION = "us-east-1"
 PROD_ENVIRONMENTS = {"prod"}
 COMMAND_TIMEOUT = 120
+STAND_INS = "stand-ins.json"
 
 
 class RenderError(RuntimeError):
@@ -175,6 +177,15 @@ def _render_all(
         )
         app = ["-a", workspace.app]
         run_copilot(["env", "package", *app, "-n", env, "--output-dir", str(out)], environ)
+        # The values the rendering made up for what only a real account has: the plan without
+        # Copilot (scripts/deploy.py) replaces them with the account's own.
+        stand_ins = {
+            "API_CERTIFICATE_ARN": certificate,
+            "ARTIFACT_KEY": aws.artifact_key_arn(proxy.region),
+            "ARTIFACT_BUCKET": aws.pipeline_bucket(workspace.app),
+            "ACCOUNT": aws.ACCOUNT,
+        }
+        (out / STAND_INS).write_text(json.dumps(stand_ins, indent=2) + "\n")
         for service in workspace.services:
             run_copilot(
                 ["svc", "package", *app, "-n", service, "-e", env, "--output-dir", str(out)],
