@@ -53,7 +53,14 @@ SMOKE_PYTHON = ".venv/bin/python"
 # Time limits of the long steps, in seconds. A Copilot or CDK deploy that is still running after
 # its limit is stopped and judged by its stacks' status. DEPLOY_STEP_TIMEOUT overrides them all.
 TIME_LIMITS = {"cdk": 45 * 60, "copilot env": 40 * 60, "copilot svc": 30 * 60, "smoke": 10 * 60}
-COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+# Stack statuses after which a deploy goes on (the update itself is done during the cleanup).
+COMPLETE = (
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "IMPORT_COMPLETE",
+)
+CHECK_TIME_LIMIT = 300  # seconds, for `copilot ... show` before a first-deploy-only step
 LAST_EVENTS = 10
 
 
@@ -702,15 +709,20 @@ def _judge_after_time_limit(context: Context, step: Run, limit: float) -> None:
 def _run_program(context: Context, step: Run, environ: dict[str, str]) -> None:
     cwd = REPO_ROOT / step.cwd
     if step.unless:
-        check = subprocess.run(
-            list(step.unless),
-            cwd=cwd,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=300,
-        )
+        try:
+            check = subprocess.run(
+                list(step.unless),
+                cwd=cwd,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=CHECK_TIME_LIMIT,
+            )
+        except subprocess.TimeoutExpired:
+            raise DeployError(
+                f"{shlex.join(step.unless)} still running after {CHECK_TIME_LIMIT} s"
+            ) from None
         if check.returncode == 0:
             print("    exists already: skipped", flush=True)
             return

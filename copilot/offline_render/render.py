@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def copilot_environ(proxy: aws.Proxy, home: Path, extra: dict[str, str]) -> dict
 # Transport failures between the CLI and the local proxy, not answers: the commands only read,
 # so they are safe to run again.
 TRANSIENT_ERRORS = ("connection reset by peer", "RequestError: send request failed")
-ATTEMPTS = 3
+ATTEMPTS = 4
 
 
 def run_copilot(args: list[str], environ: dict[str, str]) -> str:
@@ -115,11 +116,13 @@ def run_copilot(args: list[str], environ: dict[str, str]) -> str:
         if completed.returncode == 0:
             return completed.stdout
         transient = any(error in completed.stderr for error in TRANSIENT_ERRORS)
-        if not transient or attempt == ATTEMPTS:
-            raise RenderError(
-                f"{' '.join(['copilot', *args])} failed (exit {completed.returncode}):\n"
-                f"{completed.stderr.strip()}\n{completed.stdout.strip()}"
-            )
+        if transient and attempt < ATTEMPTS:
+            time.sleep(attempt)  # a busy proxy: give it a moment before the next try
+            continue
+        raise RenderError(
+            f"{' '.join(['copilot', *args])} failed (exit {completed.returncode}):\n"
+            f"{completed.stderr.strip()}\n{completed.stdout.strip()}"
+        )
     raise AssertionError("unreachable")
 
 
