@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -56,9 +57,17 @@ def cdk_exports(tmp_path_factory) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="module")
-def plan(rendered):
-    deploy.write_templates(ENV, rendered, values=ACCOUNT_VALUES)
-    return deploy.without_copilot_plan(ENV, build_dir=rendered)
+def build(rendered, tmp_path_factory) -> Path:
+    """A copy of the shared rendering: the plan writes its templates next to them."""
+    build = tmp_path_factory.mktemp("build")
+    shutil.copytree(rendered / ENV, build / ENV)
+    return build
+
+
+@pytest.fixture(scope="module")
+def plan(build):
+    deploy.write_templates(ENV, build, values=ACCOUNT_VALUES)
+    return deploy.without_copilot_plan(ENV, build_dir=build)
 
 
 def substitute(value, parameters: dict[str, str]) -> str:
@@ -116,7 +125,7 @@ def test_every_parameter_of_every_template_has_a_value(plan):
             assert str(step.parameters[name]).strip(), f"{step.stack}: {name} is empty"
 
 
-def test_every_import_has_an_exporter_earlier_in_the_plan(plan, rendered, cdk_exports):
+def test_every_import_has_an_exporter_earlier_in_the_plan(plan, build, cdk_exports):
     available = cdk_exports["PlatformStateful"] | cdk_exports["Platform"]
     lines = [step.command_line() for step in plan]
     for step in stack_deploys(plan):
@@ -131,7 +140,7 @@ def test_every_import_has_an_exporter_earlier_in_the_plan(plan, rendered, cdk_ex
                 i for i, line in enumerate(lines) if f"{service}.addons.stack.yml" in line
             )
             assert upload < plan.index(step)
-            nested = render.load_template(rendered / ENV / "cloudformation" / Path(
+            nested = render.load_template(build / ENV / "cloudformation" / Path(
                 f"{service}.addons.stack.yml"
             ))  # fmt: skip
             nested_parameters = {
@@ -145,8 +154,8 @@ def test_every_import_has_an_exporter_earlier_in_the_plan(plan, rendered, cdk_ex
     assert cdk_exports["Edge:imports"] - available == set()
 
 
-def test_no_stand_in_of_the_offline_rendering_is_deployed(plan, rendered):
-    stand_ins = json.loads((rendered / ENV / "stand-ins.json").read_text())
+def test_no_stand_in_of_the_offline_rendering_is_deployed(plan, build):
+    stand_ins = json.loads((build / ENV / "stand-ins.json").read_text())
     assert set(stand_ins) == set(ACCOUNT_VALUES)
     for step in stack_deploys(plan):
         text = (REPO_ROOT / step.template).read_text() + step.command_line()
@@ -155,9 +164,9 @@ def test_no_stand_in_of_the_offline_rendering_is_deployed(plan, rendered):
         assert ACCOUNT_VALUES["ARTIFACT_BUCKET"] in (REPO_ROOT / step.template).read_text()
 
 
-def test_the_templates_command_wants_every_account_value(rendered):
+def test_the_templates_command_wants_every_account_value(build):
     with pytest.raises(deploy.DeployError, match="set ARTIFACT_KEY"):
-        deploy.write_templates(ENV, rendered, values={**ACCOUNT_VALUES, "ARTIFACT_KEY": ""})
+        deploy.write_templates(ENV, build, values={**ACCOUNT_VALUES, "ARTIFACT_KEY": ""})
 
 
 def test_make_deploy_plan_without_copilot_prints_the_plan():
