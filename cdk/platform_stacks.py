@@ -163,6 +163,7 @@ class Platform(cdk.Stack):
             repository=config.github_repository,
             branch=config.github_branch,
             create_provider=config.create_github_oidc_provider,
+            user_pool_arn=stateful.identity.user_pool.user_pool_arn,
         )
         pool = stateful.identity
         tables = stateful.tables

@@ -15,11 +15,11 @@ $(COPILOT_STAMP): copilot/requirements.txt
 	$(COPILOT_PY) -m pip install --quiet --disable-pip-version-check -r copilot/requirements.txt
 	@touch $@
 
-copilot-package: $(COPILOT_STAMP) ## Render every Copilot environment and service template offline into copilot/build/
+copilot-package: $(COPILOT_STAMP) ## Check the manifests, then render every Copilot environment and service template offline into copilot/build/
 	cd copilot && ../$(COPILOT_PY) -m offline_render
 
-test-copilot: $(COPILOT_STAMP) compose-validator ## Offline rendering, cfn-lint/checkov, manifest schema, cross-checks, deploy plan, docker-compose.yml
-	cd copilot && ../$(COPILOT_PY) -m pytest
+test-copilot: $(COPILOT_STAMP) $(CDK_NODE) compose-validator ## Offline rendering, cfn-lint/checkov, manifest schema, cross-checks, deploy plan, docker-compose.yml
+	cd copilot && $(CDK_NODE_ENV) ../$(COPILOT_PY) -m pytest
 
 # Debian's docker-compose (1.29) parses and validates docker-compose.yml without a Docker engine.
 compose-validator:
@@ -33,13 +33,16 @@ define require_env
 	@case " $(DEPLOY_ENVS) " in *" $(ENV) "*) ;; *) echo "ENV=$(ENV) is not one of: $(DEPLOY_ENVS)"; exit 2;; esac
 endef
 
-deploy: $(STAMP) $(COPILOT_STAMP) $(CDK_STAMP) ## Deploy ENV=dev|staging|prod: CDK platform, Copilot env + services, CDK edge, smoke test
+# The deploy checks the manifests against the schemas before any step, runs Copilot from its
+# venv and the CDK CLI on the CDK's Node (mk/cdk.mk).
+deploy: $(STAMP) $(COPILOT_STAMP) $(CDK_STAMP) $(CDK_NODE) ## Deploy ENV=dev|staging|prod: CDK platform, Copilot env + services, CDK edge, smoke test
 	$(require_env)
-	PATH="$(CURDIR)/$(COPILOT_VENV)/bin:$$PATH" $(PY) scripts/deploy.py deploy $(ENV)
+	$(CDK_NODE_ENV) PATH="$(CURDIR)/$(COPILOT_VENV)/bin:$$PATH" $(PY) scripts/deploy.py deploy $(ENV)
 
-deploy-plan: ## Print every command `make deploy ENV=...` runs, in order, without calling AWS
+deploy-plan: $(STAMP) ## Print every command `make deploy ENV=...` runs, in order, without calling AWS (WITHOUT_COPILOT=1: CloudFormation only)
 	$(require_env)
-	@$(PYTHON) scripts/deploy.py plan $(ENV)
+	@$(if $(WITHOUT_COPILOT),$(MAKE) -s --no-print-directory copilot-package >/dev/null,:)
+	@$(PY) scripts/deploy.py plan $(ENV) $(if $(WITHOUT_COPILOT),--without-copilot)
 
 rollback: $(STAMP) ## Roll ENV's services back to their previous task definitions (PLAN=1 prints only)
 	$(require_env)

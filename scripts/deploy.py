@@ -1,14 +1,19 @@
 """Deploy one environment in the order of DESIGN.md, print that plan, roll back, smoke test.
 
-    python scripts/deploy.py plan dev       # every command `deploy` runs, in order; no AWS call
+    python scripts/deploy.py plan dev       # every step `deploy` runs, in order; no AWS call
+    python scripts/deploy.py plan prod --without-copilot   # the CloudFormation-only plan
     python scripts/deploy.py deploy dev     # CDK platform, Copilot environment, services, CDK edge,
                                             # then the smoke test
     python scripts/deploy.py rollback dev [--plan]
     python scripts/deploy.py smoke dev [--url URL --user-pool-id ID --client-id ID]
 
-The commands are plain shell lines (aws, cdk, copilot), so an operator can run any step by
-hand (docs/operations.md). Each runs with `bash -euo pipefail`; the first failure stops the
-deploy with its exit code.
+No shell runs any step. A step is a program with its arguments (cdk, copilot, npm, git) or AWS
+calls through boto3; the plan prints each as the command line an operator would type
+(docs/operations.md). The first failure stops the deploy: a program's non-zero exit, an AWS
+error, or a lookup that finds nothing (named in the message). A Copilot or CDK step that
+outlives its time limit is stopped, and the deploy reads its stacks' status itself
+(CloudFormation DescribeStacks): complete, it goes on; otherwise it stops with the stacks'
+last events.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,12 +39,29 @@ COPILOT_DIR = REPO_ROOT / "copilot"
 APP = "chatbot"
 SERVICES = ("chat-api", "web-ui")
 ECR_LIFECYCLE_POLICY = "copilot/ecr-lifecycle-policy.json"
-# The CDK CLI's construct ids of the stacks (cdk/application.py).
+# The CDK CLI's construct ids of the stacks (cdk/application.py) and their stack names.
 PLATFORM_STACKS = ("PlatformStateful", "Platform")
 EDGE_STACK = "Edge"
+CDK_STACK_NAMES = {
+    "PlatformStateful": "{app}-{env}-platform-stateful",
+    "Platform": "{app}-{env}-platform",
+    "Edge": "{app}-{env}-edge",
+}
 CDK_CLI = "npx --no-install cdk"
 # The repository's own venv (make deploy installs it): the smoke test needs boto3.
 SMOKE_PYTHON = ".venv/bin/python"
+# Time limits of the long steps, in seconds. A Copilot or CDK deploy that is still running after
+# its limit is stopped and judged by its stacks' status. DEPLOY_STEP_TIMEOUT overrides them all.
+TIME_LIMITS = {"cdk": 45 * 60, "copilot env": 40 * 60, "copilot svc": 30 * 60, "smoke": 10 * 60}
+# Stack statuses after which a deploy goes on (the update itself is done during the cleanup).
+COMPLETE = (
+    "CREATE_COMPLETE",
+    "UPDATE_COMPLETE",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "IMPORT_COMPLETE",
+)
+CHECK_TIME_LIMIT = 300  # seconds, for `copilot ... show` before a first-deploy-only step
+LAST_EVENTS = 10
 
 
 class DeployError(RuntimeError):
@@ -45,9 +69,93 @@ class DeployError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Step:
+class Var:
+    """A value a lookup step finds during the deploy (printed as $NAME in the plan)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"${self.name}"
+
+
+Arg = str | Var
+
+
+@dataclass
+class Context:
+    """What a running deploy knows: its environment, region and the values looked up so far."""
+
+    env: str
+    region: str
+    values: dict[str, str] = field(default_factory=dict)
+    clients: dict[str, object] = field(default_factory=dict)
+
+    def client(self, service: str):
+        if service not in self.clients:
+            import boto3  # only a running deploy calls AWS; `plan` must not need the SDK
+
+            self.clients[service] = boto3.client(service, region_name=self.region)
+        return self.clients[service]
+
+    def resolve(self, value: Arg) -> str:
+        return self.values[value.name] if isinstance(value, Var) else value
+
+
+@dataclass(frozen=True)
+class Run:
+    """A program with its arguments. `unless`: a program whose success makes the step
+    unnecessary (a record that exists already). `stacks`: what the step deploys, read with
+    DescribeStacks when the step outlives `time_limit`."""
+
     title: str
-    command: str
+    argv: tuple[Arg, ...]
+    cwd: str = "."
+    env: dict[str, Arg] = field(default_factory=dict)
+    unless: tuple[str, ...] = ()
+    time_limit: str | None = None  # a key of TIME_LIMITS
+    stacks: tuple[str, ...] = ()
+
+    def command_line(self) -> str:
+        words = [f'{k}="{v}"' for k, v in self.env.items()] + [
+            str(a) if isinstance(a, Var) else shlex.quote(a) for a in self.argv
+        ]
+        line = " ".join(words)
+        if self.unless:
+            line = f"{shlex.join(self.unless)} >/dev/null 2>&1 || {line}"
+        return f"cd {self.cwd} && {line}" if self.cwd != "." else line
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One value for later steps (`name`), found by `find`; nothing found stops the deploy.
+    `expect`: the only acceptable value."""
+
+    title: str
+    name: str
+    what: str  # the value's source, for the operator: "CloudFormation export X"
+    cli: str  # the same lookup as a command line
+    find: Callable[[Context], str | None]
+    expect: str | None = None
+
+    def command_line(self) -> str:
+        if self.expect is not None:
+            return f'test "$({self.cli})" = "{self.expect}"'
+        return f'{self.name}="$({self.cli})"'
+
+
+@dataclass(frozen=True)
+class Call:
+    """AWS calls through boto3 (`call`), printed as their command lines (`cli`)."""
+
+    title: str
+    cli: tuple[str, ...]
+    call: Callable[[Context], None]
+
+    def command_line(self) -> str:
+        return " && ".join(self.cli)
+
+
+Step = Run | Lookup | Call
 
 
 def environment(name: str) -> dict:
@@ -65,73 +173,171 @@ def environment(name: str) -> dict:
     return settings
 
 
-def _export(name: str) -> str:
-    query = f"Exports[?Name=='{name}'].Value | [0]"
-    return f"aws cloudformation list-exports --query {shlex.quote(query)} --output text"
+# --- lookups and AWS calls ---------------------------------------------------------------------
+
+
+def export_lookup(title: str, name: str, export: str) -> Lookup:
+    def find(context: Context) -> str | None:
+        pages = context.client("cloudformation").get_paginator("list_exports").paginate()
+        for page in pages:
+            for item in page.get("Exports", []):
+                if item["Name"] == export:
+                    return item["Value"]
+        return None
+
+    query = f"Exports[?Name=='{export}'].Value | [0]"
+    return Lookup(
+        title,
+        name,
+        f"CloudFormation export {export}",
+        f'aws cloudformation list-exports --query "{query}" --output text',
+        find,
+    )
+
+
+def caller_account(context: Context) -> str | None:
+    return context.client("sts").get_caller_identity()["Account"]
+
+
+def commit(context: Context) -> str | None:
+    completed = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else None
+
+
+def image_repository_settings(repository: str) -> Call:
+    policy = (REPO_ROOT / ECR_LIFECYCLE_POLICY).read_text()
+
+    def call(context: Context) -> None:
+        ecr = context.client("ecr")
+        ecr.put_image_scanning_configuration(
+            repositoryName=repository, imageScanningConfiguration={"scanOnPush": True}
+        )
+        ecr.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=policy)
+
+    return Call(
+        f"Image repository {repository}: scan on push, keep the images a rollback needs",
+        (
+            f"aws ecr put-image-scanning-configuration --repository-name {repository} "
+            "--image-scanning-configuration scanOnPush=true",
+            f"aws ecr put-lifecycle-policy --repository-name {repository} "
+            f"--lifecycle-policy-text file://{ECR_LIFECYCLE_POLICY}",
+        ),
+        call,
+    )
+
+
+# --- plans -------------------------------------------------------------------------------------
 
 
 def deploy_plan(env: str) -> list[Step]:
     settings = environment(env)
     account, region = settings["account"], settings["region"]
     # cdk.json names the app (the CDK venv's python); CDK_CLI overrides how the CLI is called.
-    cdk = f"{os.environ.get('CDK_CLI', CDK_CLI)} -c env={env} --require-approval never"
-    steps = [
-        Step(
+    cdk = (*shlex.split(os.environ.get("CDK_CLI", CDK_CLI)), "-c", f"env={env}")
+    cdk_deploy = (*cdk, "deploy", "--require-approval", "never", "--exclusively")
+
+    def cdk_stacks(*ids: str) -> tuple[str, ...]:
+        return tuple(CDK_STACK_NAMES[i].format(app=APP, env=env) for i in ids)
+
+    certificate = Var("API_CERTIFICATE_ARN")
+    tag = Var("IMAGE_TAG")
+    steps: list[Step] = [
+        Lookup(
             "Check that the credentials are those of the environment's account",
-            f'test "$(aws sts get-caller-identity --query Account --output text)" = "{account}"',
+            "ACCOUNT",
+            "the credentials' account (STS GetCallerIdentity)",
+            "aws sts get-caller-identity --query Account --output text",
+            caller_account,
+            expect=account,
         ),
-        Step(
+        Run(
             "CDK CLI, pinned by cdk/package-lock.json",
-            "cd cdk && npm ci --no-audit --no-fund --silent",
+            ("npm", "ci", "--no-audit", "--no-fund", "--silent"),
+            cwd="cdk",
         ),
-        Step(
+        Run(
             "CDK platform: user pool, tables, queues, certificates, configuration",
-            f"cd cdk && {cdk} deploy --exclusively {' '.join(PLATFORM_STACKS)}",
+            (*cdk_deploy, *PLATFORM_STACKS),
+            cwd="cdk",
+            time_limit="cdk",
+            stacks=cdk_stacks(*PLATFORM_STACKS),
         ),
-        Step(
+        Run(
             "Copilot application (created on the first deploy only)",
-            f"copilot app show -n {APP} >/dev/null 2>&1 || copilot app init {APP}",
+            ("copilot", "app", "init", APP),
+            unless=("copilot", "app", "show", "-n", APP),
+            time_limit="copilot env",
         ),
-        Step(
+        Run(
             "Copilot environment record (created on the first deploy only)",
-            f"copilot env show -n {env} >/dev/null 2>&1 || "
-            f"copilot env init -n {env} --app {APP} --region {region} --default-config",
+            (
+                "copilot",
+                "env",
+                "init",
+                "-n",
+                env,
+                "--app",
+                APP,
+                "--region",
+                region,
+                "--default-config",
+            ),  # fmt: skip
+            unless=("copilot", "env", "show", "-n", env, "--app", APP),
+            time_limit="copilot env",
         ),
-        Step(
+        export_lookup(
+            "The platform's certificate for the load balancer",
+            certificate.name,
+            f"{APP}-{env}-ApiCertificateArn",
+        ),
+        Run(
             "Copilot environment: VPC, NAT, load balancer with the platform's certificate",
-            f'API_CERTIFICATE_ARN="$({_export(f"{APP}-{env}-ApiCertificateArn")})" '
-            f"copilot env deploy -n {env} --app {APP}",
+            ("copilot", "env", "deploy", "-n", env, "--app", APP),
+            env={certificate.name: certificate},
+            time_limit="copilot env",
+            stacks=(f"{APP}-{env}",),
+        ),
+        Lookup(
+            "The commit the images are tagged with",
+            tag.name,
+            "the checked-out commit (git rev-parse)",
+            "git rev-parse --short=12 HEAD",
+            commit,
         ),
     ]
     for service in SERVICES:
-        repository = f"{APP}/{service}"
         steps += [
-            Step(
+            Run(
                 f"Copilot service record and image repository of {service} (first deploy only)",
-                f"copilot svc show -n {service} --app {APP} >/dev/null 2>&1 || "
-                f"copilot svc init -n {service} --app {APP}",
+                ("copilot", "svc", "init", "-n", service, "--app", APP),
+                unless=("copilot", "svc", "show", "-n", service, "--app", APP),
+                time_limit="copilot svc",
             ),
-            Step(
-                f"Image repository of {service}: scan on push, keep the images a rollback needs",
-                f"aws ecr put-image-scanning-configuration --repository-name {repository} "
-                "--image-scanning-configuration scanOnPush=true >/dev/null && "
-                f"aws ecr put-lifecycle-policy --repository-name {repository} "
-                f"--lifecycle-policy-text file://{ECR_LIFECYCLE_POLICY} >/dev/null",
-            ),
-            Step(
+            image_repository_settings(f"{APP}/{service}"),
+            Run(
                 f"Copilot service {service}: build, push, deploy (rolls back on failure)",
-                f'copilot svc deploy -n {service} -e {env} --app {APP} --tag "$(git rev-parse '
-                '--short=12 HEAD)"',
+                ("copilot", "svc", "deploy", "-n", service, "-e", env, "--app", APP, "--tag", tag),
+                time_limit="copilot svc",
+                stacks=(f"{APP}-{env}-{service}",),
             ),
         ]
     steps += [
-        Step(
+        Run(
             "CDK edge: WAF on the load balancer, DNS records, Amplify, dashboard, alarms",
-            f"cd cdk && {cdk} deploy --exclusively {EDGE_STACK}",
+            (*cdk_deploy, EDGE_STACK),
+            cwd="cdk",
+            time_limit="cdk",
+            stacks=cdk_stacks(EDGE_STACK),
         ),
-        Step(
+        Run(
             "Smoke test: health, then a chat as a throw-away user that is removed again",
-            f"{SMOKE_PYTHON} scripts/deploy.py smoke {env}",
+            (SMOKE_PYTHON, "scripts/deploy.py", "smoke", env),
+            time_limit="smoke",
         ),
     ]
     return steps
@@ -140,49 +346,445 @@ def deploy_plan(env: str) -> list[Step]:
 def rollback_plan(env: str) -> list[Step]:
     """Every service back to the task definition it ran before the latest deploy."""
     environment(env)
-    steps = []
+    cluster_export = f"{APP}-{env}-ClusterId"
+    steps: list[Step] = [
+        export_lookup("The environment's ECS cluster", "CLUSTER", cluster_export),
+    ]
     for service in SERVICES:
         stack = f"{APP}-{env}-{service}"
         steps.append(
-            Step(
+            Call(
                 f"{service}: the previous task definition revision, until the service is stable",
-                f'cluster="$({_export(f"{APP}-{env}-ClusterId")})"; '
-                f'service="$(aws cloudformation describe-stack-resource --stack-name {stack} '
-                "--logical-resource-id Service --query StackResourceDetail.PhysicalResourceId "
-                '--output text)"; '
-                'current="$(aws ecs describe-services --cluster "$cluster" --services "$service" '
-                "--query 'services[0].taskDefinition' --output text)\"; "
-                'previous="${current%:*}:$(( ${current##*:} - 1 ))"; '
-                'aws ecs update-service --cluster "$cluster" --service "$service" '
-                '--task-definition "$previous" >/dev/null && '
-                'aws ecs wait services-stable --cluster "$cluster" --services "$service"',
+                (
+                    f'service="$(aws cloudformation describe-stack-resource --stack-name {stack} '
+                    "--logical-resource-id Service --query StackResourceDetail.PhysicalResourceId "
+                    '--output text)"',
+                    'current="$(aws ecs describe-services --cluster "$CLUSTER" --services '
+                    '"$service" --query \'services[0].taskDefinition\' --output text)"',
+                    'aws ecs update-service --cluster "$CLUSTER" --service "$service" '
+                    '--task-definition "${current%:*}:$(( ${current##*:} - 1 ))"',
+                    'aws ecs wait services-stable --cluster "$CLUSTER" --services "$service"',
+                ),
+                _roll_back(stack),
             )
         )
     return steps
 
 
+def _roll_back(stack: str) -> Callable[[Context], None]:
+    def call(context: Context) -> None:
+        cluster = context.values["CLUSTER"]
+        resource = context.client("cloudformation").describe_stack_resource(
+            StackName=stack, LogicalResourceId="Service"
+        )["StackResourceDetail"]
+        service = resource.get("PhysicalResourceId")
+        if not service:
+            raise DeployError(f"stack {stack} has no physical id for its Service")
+        ecs = context.client("ecs")
+        services = ecs.describe_services(cluster=cluster, services=[service])["services"]
+        if not services:
+            raise DeployError(f"service {service} is not in cluster {cluster}")
+        current = services[0]["taskDefinition"]
+        family, revision = current.rsplit(":", 1)
+        if int(revision) <= 1:
+            raise DeployError(f"{current} is the first revision: there is nothing to go back to")
+        previous = f"{family}:{int(revision) - 1}"
+        ecs.update_service(cluster=cluster, service=service, taskDefinition=previous)
+        print(f"    {service}: {current} -> {previous}", flush=True)
+        ecs.get_waiter("services_stable").wait(cluster=cluster, services=[service])
+
+    return call
+
+
+def check_manifests(copilot_dir: Path) -> None:
+    """Copilot ignores unknown manifest keys: the schemas are checked before any step runs."""
+    sys.path.insert(0, str(COPILOT_DIR))
+    from offline_render import manifests  # copilot/offline_render: PyYAML and jsonschema only
+
+    problems = manifests.check(copilot_dir)
+    if problems:
+        raise DeployError(manifests.report(problems))
+
+
+# --- the plan without Copilot --------------------------------------------------------------------
+# What Copilot renders (`make copilot-package`, with the overrides in copilot/) deploys with
+# CloudFormation alone. The rendering made up what only the account has (its id, the
+# certificate, the application's artifact bucket and key; copilot/build/<env>/stand-ins.json):
+# `deploy.py templates` writes the templates with the account's values, and the plan passes them
+# as parameters. Printed only: an operator runs the lines (docs/operations.md).
+
+BUILD_DIR = COPILOT_DIR / "build"
+STAND_INS = "stand-ins.json"
+CLOUDFORMATION_DIR = "cloudformation"
+ARTIFACT_PREFIX = "manual"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A value made of literal text and ${NAME} references to looked-up values."""
+
+    template: str
+
+    def __str__(self) -> str:
+        return self.template
+
+
+@dataclass(frozen=True)
+class StackDeploy:
+    """`aws cloudformation deploy` of one rendered template with all its parameters."""
+
+    title: str
+    stack: str
+    template: str  # relative to the repository root
+    parameters: dict[str, str | Text]
+    tags: dict[str, str]
+    role: Text | None = None
+
+    def command_line(self) -> str:
+        def quoted(key: str, value: str | Text) -> str:
+            if isinstance(value, Text):
+                return f'"{key}={value}"'
+            return shlex.quote(f"{key}={value}")
+
+        words = [
+            "aws cloudformation deploy",
+            f"--stack-name {self.stack}",
+            f"--template-file {self.template}",
+            '--s3-bucket "${ARTIFACT_BUCKET}"',
+            f"--s3-prefix {ARTIFACT_PREFIX}/templates",
+            "--capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM",
+            "--no-fail-on-empty-changeset",
+        ]
+        if self.role:
+            words.append(f'--role-arn "{self.role}"')
+        words.append(
+            "--parameter-overrides "
+            + " ".join(quoted(k, v) for k, v in sorted(self.parameters.items()))
+        )
+        words.append("--tags " + " ".join(f"{k}={v}" for k, v in sorted(self.tags.items())))
+        return " ".join(words)
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A command for the operator to run as printed (a pipe or docker)."""
+
+    title: str
+    line: str
+
+    def command_line(self) -> str:
+        return self.line
+
+
+def stand_ins(build_dir: Path, env: str) -> dict[str, str]:
+    path = build_dir / env / STAND_INS
+    if not path.exists():
+        raise DeployError(f"{path} is missing: run `make copilot-package` first")
+    return json.loads(path.read_text())
+
+
+def with_references(value: str, replacements: dict[str, str]) -> str | Text:
+    """`value` with every stand-in replaced by a ${NAME} reference (longest first: the ARNs
+    contain the account id)."""
+    replaced = value
+    for name, stand_in in sorted(replacements.items(), key=lambda item: -len(item[1])):
+        replaced = replaced.replace(stand_in, "${" + name + "}")
+    return Text(replaced) if replaced != value else value
+
+
+def without_copilot_plan(env: str, build_dir: Path = BUILD_DIR) -> list:
+    settings = environment(env)
+    account, region = settings["account"], settings["region"]
+    build_dir = Path(build_dir)
+    shown = build_dir.relative_to(REPO_ROOT) if build_dir.is_relative_to(REPO_ROOT) else build_dir
+    out = shown / env / CLOUDFORMATION_DIR
+    replacements = stand_ins(build_dir, env)
+    cdk = (*shlex.split(os.environ.get("CDK_CLI", CDK_CLI)), "-c", f"env={env}")
+    cdk_deploy = (*cdk, "deploy", "--require-approval", "never", "--exclusively")
+    app_stack = Var("APP_STACK")
+
+    def app_output(name: str, output: str) -> Lookup:
+        query = f"Stacks[0].Outputs[?OutputKey=='{output}'].OutputValue | [0]"
+        return Lookup(
+            f"The application's {output} (its stack set's stack in {region})",
+            name,
+            f"output {output} of the application's stack",
+            f'aws cloudformation describe-stacks --stack-name "$APP_STACK" --query "{query}" '
+            "--output text",
+            lambda context: None,
+        )
+
+    def parameters(params_file: str) -> tuple[dict, dict]:
+        rendered = json.loads((build_dir / env / params_file).read_text())
+        values = {k: with_references(v, replacements) for k, v in rendered["Parameters"].items()}
+        return values, rendered.get("Tags", {})
+
+    steps: list = [
+        Lookup(
+            "Check that the credentials are those of the environment's account",
+            "ACCOUNT",
+            "the credentials' account (STS GetCallerIdentity)",
+            "aws sts get-caller-identity --query Account --output text",
+            caller_account,
+            expect=account,
+        ),
+        Run(
+            "Templates: Copilot's own rendering with the overrides, offline (no AWS call)",
+            ("make", "copilot-package"),
+        ),
+        export_lookup(
+            "The platform's certificate for the load balancer",
+            "API_CERTIFICATE_ARN",
+            f"{APP}-{env}-ApiCertificateArn",
+        ),
+        Lookup(
+            "The application's stack (the stack set's instance made by `copilot app init`)",
+            app_stack.name,
+            f"stack instance of {APP}-infrastructure in {region}",
+            f"aws cloudformation list-stack-instances --stack-set-name {APP}-infrastructure "
+            f"--stack-instance-region {region} --query 'Summaries[0].StackId' --output text",
+            lambda context: None,
+        ),
+        app_output("ARTIFACT_BUCKET", "PipelineBucket"),
+        app_output("ARTIFACT_KEY", "KMSKeyARN"),
+        Lookup(
+            "The commit the images are tagged with",
+            "IMAGE_TAG",
+            "the checked-out commit (git rev-parse)",
+            "git rev-parse --short=12 HEAD",
+            commit,
+        ),
+        Printed(
+            "The templates with the account's values in place of the rendering's stand-ins",
+            f"{SMOKE_PYTHON} scripts/deploy.py templates {env}",
+        ),
+        Run(
+            "CDK platform: user pool, tables, queues, certificates, configuration",
+            (*cdk_deploy, *PLATFORM_STACKS),
+            cwd="cdk",
+        ),
+    ]
+    env_parameters, env_tags = parameters(f"{env}.env.params.json")
+    steps.append(
+        StackDeploy(
+            "Environment: VPC, NAT, load balancer with the platform's certificate, cluster",
+            f"{APP}-{env}",
+            str(out / f"{env}.env.yml"),
+            env_parameters,
+            env_tags,
+            role=Text(f"arn:aws:iam::${{ACCOUNT}}:role/{APP}-{env}-CFNExecutionRole"),
+        )
+    )
+    registry = f"${{ACCOUNT}}.dkr.ecr.{region}.amazonaws.com"
+    steps.append(
+        Printed(
+            "Registry login",
+            "aws ecr get-login-password | "
+            f'docker login --username AWS --password-stdin "{registry}"',
+        )
+    )
+    for service in SERVICES:
+        image = f"{registry}/{APP}/{service}:${{IMAGE_TAG}}"
+        addons_key = f"{ARTIFACT_PREFIX}/addons/{service}/${{IMAGE_TAG}}.yml"
+        service_parameters, service_tags = parameters(f"{service}-{env}.params.json")
+        service_parameters.update(
+            ContainerImage=Text(image),
+            AddonsTemplateURL=Text(
+                f"https://${{ARTIFACT_BUCKET}}.s3.{region}.amazonaws.com/{addons_key}"
+            ),
+        )
+        steps += [
+            Printed(
+                f"Image of {service}: the Dockerfile's target, tagged with the commit",
+                f'docker build --target {service} --tag "{image}" . && docker push "{image}"',
+            ),
+            Printed(
+                f"Addons of {service} (a nested stack: CloudFormation reads it from S3)",
+                f"aws s3 cp {out / f'{service}.addons.stack.yml'} "
+                f'"s3://${{ARTIFACT_BUCKET}}/{addons_key}" '
+                '--sse aws:kms --sse-kms-key-id "${ARTIFACT_KEY}"',
+            ),
+            StackDeploy(
+                f"Service {service}: task definition, ECS service, target group, rules",
+                f"{APP}-{env}-{service}",
+                str(out / f"{service}-{env}.stack.yml"),
+                service_parameters,
+                service_tags,
+                role=Text(f"arn:aws:iam::${{ACCOUNT}}:role/{APP}-{env}-CFNExecutionRole"),
+            ),
+        ]
+    steps += [
+        Run(
+            "CDK edge: WAF on the load balancer, DNS records, Amplify, dashboard, alarms",
+            (*cdk_deploy, EDGE_STACK),
+            cwd="cdk",
+        ),
+        Run(
+            "Smoke test: health, then a chat as a throw-away user that is removed again",
+            (SMOKE_PYTHON, "scripts/deploy.py", "smoke", env),
+        ),
+    ]
+    return steps
+
+
+def write_templates(
+    env: str, build_dir: Path = BUILD_DIR, values: dict | None = None
+) -> list[Path]:
+    """build/<env>/cloudformation/: the rendered templates with the account's values (from the
+    environment variables ACCOUNT, API_CERTIFICATE_ARN, ARTIFACT_BUCKET, ARTIFACT_KEY) in place
+    of the rendering's stand-ins."""
+    replacements = stand_ins(Path(build_dir), env)
+    values = values if values is not None else os.environ
+    missing = [name for name in replacements if not str(values.get(name, "")).strip()]
+    if missing:
+        raise DeployError(f"set {', '.join(missing)} (the plan's lookups) first")
+    source = Path(build_dir) / env
+    out = source / CLOUDFORMATION_DIR
+    out.mkdir(exist_ok=True)
+    written = []
+    for template in sorted(source.glob("*.yml")):
+        text = template.read_text()
+        for name, stand_in in sorted(replacements.items(), key=lambda item: -len(item[1])):
+            text = text.replace(stand_in, values[name])
+        (out / template.name).write_text(text)
+        written.append(out / template.name)
+    return written
+
+
 def print_plan(steps: list[Step], env: str) -> None:
     print(f"# {len(steps)} steps for the {env} environment, run from {REPO_ROOT}")
     for number, step in enumerate(steps, 1):
-        print(f"\n# {number}. {step.title}\n{step.command}")
+        print(f"\n# {number}. {step.title}\n{step.command_line()}")
+
+
+# --- running a plan ----------------------------------------------------------------------------
+
+
+def _time_limit(step: Run) -> float | None:
+    if step.time_limit is None:
+        return None
+    override = os.environ.get("DEPLOY_STEP_TIMEOUT", "").strip()
+    return float(override) if override else float(TIME_LIMITS[step.time_limit])
+
+
+def stack_report(context: Context, stack: str) -> tuple[str, list[str]]:
+    """The stack's status and its latest events, newest first (status "MISSING" when there is
+    no such stack)."""
+    from botocore.exceptions import ClientError
+
+    cloudformation = context.client("cloudformation")
+    try:
+        (described,) = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return "MISSING", []
+        raise
+    events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"][:LAST_EVENTS]
+    lines = [
+        f"{e['Timestamp']} {e['LogicalResourceId']} {e['ResourceStatus']}"
+        + (f" {e['ResourceStatusReason']}" if e.get("ResourceStatusReason") else "")
+        for e in events
+    ]
+    return described["StackStatus"], lines
+
+
+def _judge_after_time_limit(context: Context, step: Run, limit: float) -> None:
+    """The step was stopped after `limit` seconds: go on if every stack it deploys is complete,
+    else stop with their last events."""
+    if not step.stacks:
+        raise DeployError(f"{step.title}: still running after {limit:g} s, stopped")
+    failures = []
+    for stack in step.stacks:
+        status, events = stack_report(context, stack)
+        print(f"    {stack}: {status}", flush=True)
+        if status not in COMPLETE:
+            failures.append(f"{stack} is {status}" + "".join(f"\n      {e}" for e in events))
+    if failures:
+        raise DeployError(
+            f"{step.title}: still running after {limit:g} s, stopped; " + "; ".join(failures)
+        )
+    print(f"    stopped after {limit:g} s, but its stacks are complete: going on", flush=True)
+
+
+def _run_program(context: Context, step: Run, environ: dict[str, str]) -> None:
+    cwd = REPO_ROOT / step.cwd
+    if step.unless:
+        try:
+            check = subprocess.run(
+                list(step.unless),
+                cwd=cwd,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=CHECK_TIME_LIMIT,
+            )
+        except subprocess.TimeoutExpired:
+            raise DeployError(
+                f"{shlex.join(step.unless)} still running after {CHECK_TIME_LIMIT} s"
+            ) from None
+        if check.returncode == 0:
+            print("    exists already: skipped", flush=True)
+            return
+    argv = [context.resolve(a) for a in step.argv]
+    child = {**environ, **{k: context.resolve(v) for k, v in step.env.items()}}
+    limit = _time_limit(step)
+    # Its own process group, so that stopping it also stops what it started (docker, node).
+    process = subprocess.Popen(argv, cwd=cwd, env=child, start_new_session=True)
+    try:
+        returncode = process.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        _judge_after_time_limit(context, step, limit)
+        return
+    if returncode != 0:
+        detail = ""
+        for stack in step.stacks:
+            status, events = stack_report(context, stack)
+            detail += f"\n    {stack}: {status}" + "".join(f"\n      {e}" for e in events)
+        raise DeployError(f"{step.title}: {argv[0]} exited with {returncode}{detail}")
+
+
+def run_step(context: Context, step: Step, environ: dict[str, str]) -> None:
+    if isinstance(step, Run):
+        _run_program(context, step, environ)
+    elif isinstance(step, Lookup):
+        value = (step.find(context) or "").strip()
+        if not value or value == "None":
+            raise DeployError(f"{step.name}: {step.what} found nothing")
+        if step.expect is not None and value != step.expect:
+            raise DeployError(f"{step.name}: {step.what} is {value}, expected {step.expect}")
+        context.values[step.name] = value
+        print(f"    {step.name}={value}", flush=True)
+    else:
+        step.call(context)
 
 
 def run_plan(steps: list[Step], env: str) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     settings = environment(env)
-    child = {
-        **os.environ,
-        "AWS_REGION": settings["region"],
-        "AWS_DEFAULT_REGION": settings["region"],
-    }
-    child.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    region = settings["region"]
+    environ = {**os.environ, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+    context = Context(env=env, region=region)
     for number, step in enumerate(steps, 1):
-        print(f"\n==> {number}/{len(steps)} {step.title}\n    {step.command}", flush=True)
-        completed = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", step.command], cwd=REPO_ROOT, env=child
-        )
-        if completed.returncode != 0:
-            print(f"deploy: step {number} failed (exit {completed.returncode})", file=sys.stderr)
-            return completed.returncode
+        print(f"\n==> {number}/{len(steps)} {step.title}\n    {step.command_line()}", flush=True)
+        try:
+            run_step(context, step, environ)
+        except (ClientError, BotoCoreError) as error:
+            print(f"deploy: step {number} failed: {error}", file=sys.stderr)
+            return 1
+        except DeployError as error:
+            print(f"deploy: step {number} failed: {error}", file=sys.stderr)
+            return 1
+        except FileNotFoundError as error:
+            print(f"deploy: step {number} failed: {error.filename} is missing", file=sys.stderr)
+            return 127
     return 0
 
 
@@ -289,7 +891,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("plan", "deploy"):
-        sub.add_parser(name).add_argument("env")
+        command = sub.add_parser(name)
+        command.add_argument("env")
+        command.add_argument(
+            "--copilot-dir", type=Path, default=COPILOT_DIR, help="the manifests to check first"
+        )
+    sub.choices["plan"].add_argument(
+        "--without-copilot", action="store_true", help="the CloudFormation-only plan"
+    )
+    templates = sub.add_parser("templates", help="the rendered templates with the account's values")
+    templates.add_argument("env")
     rollback = sub.add_parser("rollback")
     rollback.add_argument("env")
     rollback.add_argument("--plan", action="store_true", help="print the commands only")
@@ -301,11 +912,18 @@ def main(argv: list[str] | None = None) -> int:
     smoke_parser.add_argument("--region", help="default: the environment's region")
     args = parser.parse_args(argv)
     try:
-        if args.command == "plan":
-            print_plan(deploy_plan(args.env), args.env)
+        if args.command in ("plan", "deploy"):
+            without = getattr(args, "without_copilot", False)
+            check_manifests(args.copilot_dir)
+            steps = without_copilot_plan(args.env) if without else deploy_plan(args.env)
+            if args.command == "plan":
+                print_plan(steps, args.env)
+                return 0
+            return run_plan(steps, args.env)
+        if args.command == "templates":
+            for path in write_templates(args.env):
+                print(path.relative_to(REPO_ROOT))
             return 0
-        if args.command == "deploy":
-            return run_plan(deploy_plan(args.env), args.env)
         if args.command == "rollback":
             steps = rollback_plan(args.env)
             if args.plan:

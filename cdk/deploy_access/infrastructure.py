@@ -1,5 +1,6 @@
-"""GitHub Actions' way into the account: the OIDC provider and the deploy role that only the
-configured repository's protected branch or its GitHub environment can assume."""
+"""GitHub Actions' way into the account: the OIDC provider and the deploy role that only a job
+of the configured repository's deploy workflow (on its protected branch), running in the
+environment's GitHub environment, can assume."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import contract
 import nag
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# The reusable workflow whose job assumes the role (its job_workflow_ref claim names it).
+DEPLOY_WORKFLOW = ".github/workflows/deploy-environment.yml"
 CDK_QUALIFIER = "hnb659fds"  # the default bootstrap qualifier
 
 
@@ -24,6 +27,7 @@ class GithubDeployRole(Construct):
         repository: str,
         branch: str,
         create_provider: bool,
+        user_pool_arn: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -46,10 +50,11 @@ class GithubDeployRole(Construct):
                     arn_format=cdk.ArnFormat.SLASH_RESOURCE_NAME,
                 ),
             )
-        self.subjects = [
-            f"repo:{repository}:ref:refs/heads/{branch}",
-            f"repo:{repository}:environment:{environment}",
-        ]
+        # The GitHub environment carries the protection rules (required reviewers for prod):
+        # the subject of a job that runs in it. A job on the branch without the environment has
+        # another subject and cannot assume the role.
+        self.subject = f"repo:{repository}:environment:{environment}"
+        self.job_workflow_ref = f"{repository}/{DEPLOY_WORKFLOW}@refs/heads/{branch}"
         self.role = iam.Role(
             self,
             "Role",
@@ -59,10 +64,14 @@ class GithubDeployRole(Construct):
             assumed_by=iam.WebIdentityPrincipal(
                 provider.oidc_provider_arn,
                 conditions={
-                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com"},
-                    # Exact subjects: no wildcard, so forks, other branches and pull requests
-                    # cannot assume the role.
-                    "ForAnyValue:StringEquals": {f"{GITHUB_OIDC_HOST}:sub": self.subjects},
+                    # Exact, single values: no wildcard, so forks, other branches, pull
+                    # requests, other workflows and other environments cannot assume the role.
+                    # STS checks job_workflow_ref itself (a GitHub-specific claim key).
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": self.subject,
+                        f"{GITHUB_OIDC_HOST}:job_workflow_ref": self.job_workflow_ref,
+                    },
                 },
             ),
         )
@@ -89,18 +98,27 @@ class GithubDeployRole(Construct):
             ),
             iam.PolicyStatement(
                 sid="ReadCopilotApplicationAndPlatformConfiguration",
-                actions=["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                # Copilot reads one record (GetParameter) or a folder of them (ByPath).
+                actions=["ssm:GetParameter", "ssm:GetParametersByPath"],
                 resources=[
                     f"arn:{stack.partition}:ssm:{region}:{account}:parameter/copilot/applications/{app}",
                     f"arn:{stack.partition}:ssm:{region}:{account}:parameter/copilot/applications/{app}/*",
                     f"arn:{stack.partition}:ssm:{region}:{account}:parameter/{app}/{environment}/*",
                 ],
             ),
+            # The platform's and the environment's exports (the certificate, the cluster):
+            # ListExports has no resource-level permissions.
+            iam.PolicyStatement(
+                sid="ListStackExports",
+                actions=["cloudformation:ListExports"],
+                resources=["*"],
+            ),
             iam.PolicyStatement(
                 sid="DescribeChatbotStacks",
                 actions=[
                     "cloudformation:DescribeStacks",
                     "cloudformation:DescribeStackEvents",
+                    "cloudformation:DescribeStackResource",
                     "cloudformation:DescribeStackSet",
                     "cloudformation:ListStackInstances",
                     "cloudformation:GetTemplate",
@@ -124,6 +142,32 @@ class GithubDeployRole(Construct):
                 ],
                 resources=[f"arn:{stack.partition}:ecr:{region}:{account}:repository/{app}/*"],
             ),
+            # The deploy turns on scan on push and sets the lifecycle policy the rollback needs.
+            iam.PolicyStatement(
+                sid="ConfigureServiceImageRepositories",
+                actions=["ecr:PutImageScanningConfiguration", "ecr:PutLifecyclePolicy"],
+                resources=[f"arn:{stack.partition}:ecr:{region}:{account}:repository/{app}/*"],
+            ),
+            # `make rollback`: the services of this environment's cluster, by the names Copilot
+            # gives them (<app>-<env>-Cluster-<suffix>, <app>-<env>-<service>-Service-<suffix>).
+            iam.PolicyStatement(
+                sid="RollBackServices",
+                actions=["ecs:DescribeServices", "ecs:UpdateService"],
+                resources=[
+                    f"arn:{stack.partition}:ecs:{region}:{account}:service/"
+                    f"{app}-{environment}-Cluster-*/{app}-{environment}-*"
+                ],
+            ),
+            # The smoke test's throw-away user, in this environment's user pool only.
+            iam.PolicyStatement(
+                sid="SmokeTestUser",
+                actions=[
+                    "cognito-idp:AdminCreateUser",
+                    "cognito-idp:AdminSetUserPassword",
+                    "cognito-idp:AdminDeleteUser",
+                ],
+                resources=[user_pool_arn],
+            ),
             iam.PolicyStatement(
                 sid="EcrLogin",
                 actions=["ecr:GetAuthorizationToken"],
@@ -140,8 +184,15 @@ class GithubDeployRole(Construct):
         for finding, reason in (
             (
                 "Resource::*",
-                "ecr:GetAuthorizationToken has no resource-level permissions (IAM only accepts "
-                "'*'); pushing is still limited to the chatbot/* repositories.",
+                "ecr:GetAuthorizationToken and cloudformation:ListExports have no resource-level "
+                "permissions (IAM only accepts '*'); pushing is still limited to the chatbot/* "
+                "repositories, and ListExports only reads export names and values.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:ecs:{region}:{account}:service/"
+                f"{app}-{environment}-Cluster-*/{app}-{environment}-*",
+                "The rollback updates this environment's services in its own cluster; Copilot "
+                "appends a random suffix to both names.",
             ),
             (
                 f"Resource::arn:<AWS::Partition>:ssm:{region}:{account}:parameter/copilot/applications/{app}/*",

@@ -15,8 +15,6 @@ from aws_cdk import assertions
 import application as cdk_app
 import contract
 
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
 
 @dataclass
 class Synthesised:

@@ -91,7 +91,7 @@ def test_api_alias_points_at_the_copilot_load_balancer(dev):
     assert record["Name"] == "api.dev.chatbot.muykol.com."
     assert record["Type"] == "A"
     assert record["AliasTarget"] == {
-        "DNSName": {"Fn::ImportValue": "chatbot-dev-PublicLoadBalancerDNSName"},
-        "HostedZoneId": {"Fn::ImportValue": "chatbot-dev-PublicLoadBalancerHostedZone"},
+        "DNSName": {"Fn::ImportValue": "chatbot-dev-PublicLoadBalancerDNS"},
+        "HostedZoneId": {"Fn::ImportValue": "chatbot-dev-CanonicalHostedZoneID"},
         "EvaluateTargetHealth": True,
     }

@@ -1,4 +1,5 @@
-"""`make copilot-package`: render every environment and service into copilot/build/."""
+"""`make copilot-package`: check every manifest against the schemas, then render every
+environment and service into copilot/build/."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from offline_render import render
+from offline_render import manifests, render
 
 
 def cdk_domains() -> dict[str, str]:
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", help="environment (default: all)")
     parser.add_argument("--build-dir", type=Path, default=render.DEFAULT_BUILD_DIR)
     args = parser.parse_args(argv)
+    # Copilot ignores unknown keys: the schemas are checked before it reads anything.
+    problems = manifests.check(render.COPILOT_DIR)
+    if problems:
+        print(manifests.report(problems), file=sys.stderr)
+        return 1
     try:
         result = render.render(args.build_dir, environments=args.env, domains=cdk_domains())
     except render.RenderError as error:

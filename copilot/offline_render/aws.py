@@ -29,6 +29,11 @@ ENVIRONMENT_FEATURE_PARAMETERS = (
     "AppRunnerPrivateWorkloads",
 )
 SERVICE_TYPE = "Load Balanced Web Service"
+# Outputs of Copilot's environment template exported under another name than their own.
+EXPORT_NAMES = {
+    "PublicLoadBalancerDNSName": "PublicLoadBalancerDNS",
+    "PublicLoadBalancerHostedZone": "CanonicalHostedZoneID",
+}
 # moto's default account, which its STS answers for any credentials.
 ACCOUNT = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -62,6 +67,15 @@ class Proxy:
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             config=Config(proxies={"https": self.url}, retries={"max_attempts": 1}),
         )
+
+
+def pipeline_bucket(app: str) -> str:
+    """The application's artifact bucket as the rendering names it (AWS gives it a random name)."""
+    return f"{app}-pipeline-bucket"
+
+
+def artifact_key_arn(region: str) -> str:
+    return f"arn:aws:kms:{region}:{ACCOUNT}:key/offline"
 
 
 def _put(ssm, name: str, value: dict) -> None:
@@ -102,8 +116,8 @@ def seed_application(
         )
 
     outputs = {
-        "PipelineBucket": {"Value": f"{app}-pipeline-bucket"},
-        "KMSKeyARN": {"Value": f"arn:aws:kms:{proxy.region}:{ACCOUNT}:key/offline"},
+        "PipelineBucket": {"Value": pipeline_bucket(app)},
+        "KMSKeyARN": {"Value": artifact_key_arn(proxy.region)},
     }
     for service in services:
         logical = "ECRRepo" + service.replace("-", "x2D")
@@ -140,7 +154,7 @@ def seed_environment(proxy: Proxy, app: str, env: str, manifest: str) -> None:
     reads back (template version, the manifest it was deployed with)."""
     stack = f"{app}-{env}"
     outputs = {
-        name: {"Value": value, "Export": {"Name": f"{stack}-{name}"}}
+        name: {"Value": value, "Export": {"Name": f"{stack}-{EXPORT_NAMES.get(name, name)}"}}
         for name, value in environment_outputs(app, env, proxy.region).items()
     }
     template = {

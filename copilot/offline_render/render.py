@@ -10,11 +10,13 @@ environment. Output: <build dir>/<env>/ with Copilot's own file names.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ COPILOT_BIN = Path(sys.executable).with_name("copilot")
 REGION = "us-east-1"
 PROD_ENVIRONMENTS = {"prod"}
 COMMAND_TIMEOUT = 120
+STAND_INS = "stand-ins.json"
 
 
 class RenderError(RuntimeError):
@@ -95,7 +98,7 @@ def copilot_environ(proxy: aws.Proxy, home: Path, extra: dict[str, str]) -> dict
 # Transport failures between the CLI and the local proxy, not answers: the commands only read,
 # so they are safe to run again.
 TRANSIENT_ERRORS = ("connection reset by peer", "RequestError: send request failed")
-ATTEMPTS = 3
+ATTEMPTS = 4
 
 
 def run_copilot(args: list[str], environ: dict[str, str]) -> str:
@@ -113,11 +116,13 @@ def run_copilot(args: list[str], environ: dict[str, str]) -> str:
         if completed.returncode == 0:
             return completed.stdout
         transient = any(error in completed.stderr for error in TRANSIENT_ERRORS)
-        if not transient or attempt == ATTEMPTS:
-            raise RenderError(
-                f"{' '.join(['copilot', *args])} failed (exit {completed.returncode}):\n"
-                f"{completed.stderr.strip()}\n{completed.stdout.strip()}"
-            )
+        if transient and attempt < ATTEMPTS:
+            time.sleep(attempt)  # a busy proxy: give it a moment before the next try
+            continue
+        raise RenderError(
+            f"{' '.join(['copilot', *args])} failed (exit {completed.returncode}):\n"
+            f"{completed.stderr.strip()}\n{completed.stdout.strip()}"
+        )
     raise AssertionError("unreachable")
 
 
@@ -175,6 +180,15 @@ def _render_all(
         )
         app = ["-a", workspace.app]
         run_copilot(["env", "package", *app, "-n", env, "--output-dir", str(out)], environ)
+        # The values the rendering made up for what only a real account has: the plan without
+        # Copilot (scripts/deploy.py) replaces them with the account's own.
+        stand_ins = {
+            "API_CERTIFICATE_ARN": certificate,
+            "ARTIFACT_KEY": aws.artifact_key_arn(proxy.region),
+            "ARTIFACT_BUCKET": aws.pipeline_bucket(workspace.app),
+            "ACCOUNT": aws.ACCOUNT,
+        }
+        (out / STAND_INS).write_text(json.dumps(stand_ins, indent=2) + "\n")
         for service in workspace.services:
             run_copilot(
                 ["svc", "package", *app, "-n", service, "-e", env, "--output-dir", str(out)],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from repository_facts import REPO_ROOT, cdk_environments
+from repository_facts import COPILOT_DIR, REPO_ROOT, cdk_environments
 
 DEPLOY = REPO_ROOT / "scripts" / "deploy.py"
 
@@ -48,15 +50,20 @@ def test_plan_runs_the_design_order(env):
         return next(i for i, line in enumerate(lines) if fragment in line)
 
     assert account in lines[0] and "sts get-caller-identity" in lines[0]
-    platform = first("deploy --exclusively PlatformStateful Platform")
+    platform = first("deploy --require-approval never --exclusively PlatformStateful Platform")
     environment = first(f"copilot env deploy -n {env}")
     chat_api = first(f"copilot svc deploy -n chat-api -e {env}")
     web_ui = first(f"copilot svc deploy -n web-ui -e {env}")
-    edge = first("deploy --exclusively Edge")
+    edge = first("--exclusively Edge")
     smoke = first(f"scripts/deploy.py smoke {env}")
     assert platform < environment < chat_api < web_ui < edge < smoke == len(lines) - 1
     assert f"-c env={env}" in lines[platform] and f"-c env={env}" in lines[edge]
-    assert f"{'chatbot'}-{env}-ApiCertificateArn" in lines[environment]
+    certificate = first(f"chatbot-{env}-ApiCertificateArn")
+    assert lines[certificate].startswith('API_CERTIFICATE_ARN="$(aws cloudformation list-exports')
+    assert certificate < environment
+    assert lines[environment].startswith('API_CERTIFICATE_ARN="$API_CERTIFICATE_ARN" copilot')
+    assert first('IMAGE_TAG="$(git rev-parse') < chat_api
+    assert lines[chat_api].endswith("--tag $IMAGE_TAG")
     assert first("put-lifecycle-policy --repository-name chatbot/chat-api") < chat_api
     assert "scanOnPush=true" in lines[first("repository-name chatbot/web-ui")]
 
@@ -65,9 +72,11 @@ def test_rollback_plan_names_every_service():
     completed = plan("rollback", "prod", "--plan")
     assert completed.returncode == 0, completed.stderr
     lines = commands(completed.stdout)
-    assert len(lines) == 2
-    assert "chatbot-prod-chat-api" in lines[0] and "chatbot-prod-web-ui" in lines[1]
-    assert all("aws ecs wait services-stable" in line for line in lines)
+    assert len(lines) == 3
+    assert lines[0].startswith('CLUSTER="$(aws cloudformation list-exports')
+    assert "chatbot-prod-ClusterId" in lines[0]
+    assert "chatbot-prod-chat-api" in lines[1] and "chatbot-prod-web-ui" in lines[2]
+    assert all("aws ecs wait services-stable" in line for line in lines[1:])
 
 
 def test_unknown_environment_is_refused_with_one_line():
@@ -96,3 +105,22 @@ def test_make_deploy_plan_prints_the_plan_and_wants_an_environment():
     missing = make()
     assert missing.returncode != 0
     assert "Name the environment: make deploy-plan ENV=dev|staging|prod" in missing.stdout
+
+
+def misspelt_copy(tmp_path: Path) -> Path:
+    """A copy of the manifests with `healthchek:` appended to the chat API's manifest."""
+    copy = tmp_path / "copilot"
+    shutil.copytree(COPILOT_DIR, copy, ignore=shutil.ignore_patterns("build", "__pycache__"))
+    manifest = copy / "chat-api" / "manifest.yml"
+    manifest.write_text(manifest.read_text() + "healthchek:\n  path: /api/v1/health\n")
+    return copy
+
+
+@pytest.mark.parametrize("command", ["plan", "deploy"])
+def test_a_misspelt_manifest_key_stops_the_plan_and_the_deploy(tmp_path, command):
+    """Before any step (a deploy would first call STS, which the unreachable proxy refuses)."""
+    completed = plan(command, "dev", "--copilot-dir", str(misspelt_copy(tmp_path)))
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    assert "copilot/chat-api/manifest.yml: unknown key 'healthchek'" in completed.stderr
+    assert "did you mean healthcheck?" in completed.stderr
