@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_amplify as amplify
@@ -30,6 +32,38 @@ frontend:
 """
 
 
+# The web app's security headers (name -> value), shared with the web app's own code.
+SECURITY_HEADERS_FILE = Path(__file__).resolve().parents[2] / "frontend" / "security_headers.json"
+
+
+def security_headers(connect_origins: tuple[str, ...], path: Path = SECURITY_HEADERS_FILE) -> dict:
+    """The headers of `path`, with `connect_origins` added to the CSP's connect-src (the
+    browser opens the web-ui backend's websocket on the API host)."""
+    headers = dict(json.loads(path.read_text())["headers"])
+    directives = [d.strip() for d in headers["Content-Security-Policy"].split(";") if d.strip()]
+    connect = [i for i, d in enumerate(directives) if d.split()[0] == "connect-src"]
+    if len(connect) != 1:
+        raise ValueError(f"{path}: the Content-Security-Policy needs one connect-src directive")
+    directives[connect[0]] = " ".join([directives[connect[0]], *connect_origins])
+    headers["Content-Security-Policy"] = "; ".join(directives)
+    return headers
+
+
+def custom_headers_yaml(headers: Mapping[str, str]) -> str:
+    """Amplify's customHeaders document (JSON is YAML) applying `headers` to every path."""
+    return json.dumps(
+        {
+            "customHeaders": [
+                {
+                    "pattern": "**/*",
+                    "headers": [{"key": key, "value": value} for key, value in headers.items()],
+                }
+            ]
+        },
+        indent=2,
+    )
+
+
 class FrontendHosting(Construct):
     def __init__(
         self,
@@ -44,6 +78,8 @@ class FrontendHosting(Construct):
         certificate_arn: str | None,
         environment_variables: Mapping[str, str],
         production: bool,
+        auto_build: bool,
+        backend_origin: str,
     ) -> None:
         super().__init__(scope, id_)
         self.app = amplify.CfnApp(
@@ -57,12 +93,16 @@ class FrontendHosting(Construct):
             access_token=cdk.SecretValue.secrets_manager(access_token_secret_name).unsafe_unwrap(),
             platform="WEB",
             build_spec=BUILD_SPEC,
+            custom_headers=custom_headers_yaml(
+                security_headers((backend_origin, backend_origin.replace("https://", "wss://", 1)))
+            ),
             environment_variables=[
                 amplify.CfnApp.EnvironmentVariableProperty(name=key, value=value)
                 for key, value in sorted(environment_variables.items())
             ],
             custom_rules=[
-                # www and plain HTTP land on the canonical HTTPS apex.
+                # www and plain HTTP land on the canonical HTTPS apex (HSTS, in the headers,
+                # keeps the browser on HTTPS afterwards).
                 amplify.CfnApp.CustomRuleProperty(
                     source=f"https://www.{domain_name}",
                     target=f"https://{domain_name}",
@@ -85,7 +125,9 @@ class FrontendHosting(Construct):
             app_id=self.app.attr_app_id,
             branch_name=branch,
             stage="PRODUCTION" if production else "DEVELOPMENT",
-            enable_auto_build=True,
+            # Outside dev a push builds nothing: the deploy starts the job once the services
+            # it talks to are up, after the approval of staging and prod (docs/operations.md).
+            enable_auto_build=auto_build,
         )
         certificate = (
             amplify.CfnDomain.CertificateSettingsProperty(
