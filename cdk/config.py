@@ -57,6 +57,11 @@ class EnvironmentConfig:
     log_retention_days: int
     alarm_p99_latency_seconds: float
     alarm_5xx_rate_percent: float
+    # Cost: the AWS Budget of the environment's account (USD a month) and the Bedrock token
+    # volumes per hour above which the operators are told.
+    monthly_budget_usd: int
+    alarm_bedrock_input_tokens_per_hour: int
+    alarm_bedrock_output_tokens_per_hour: int
     guardrail_denied_topics: tuple[DeniedTopic, ...] = field(default_factory=tuple)
 
     @property
@@ -119,6 +124,13 @@ def from_mapping(
     rate = int(values["waf_rate_limit_per_5_minutes"])  # type: ignore[arg-type]
     if not 10 <= rate <= 2_000_000_000:
         raise _fail(name, "waf_rate_limit_per_5_minutes", "must be between 10 and 2e9 (WAF)")
+    for key in (
+        "monthly_budget_usd",
+        "alarm_bedrock_input_tokens_per_hour",
+        "alarm_bedrock_output_tokens_per_hour",
+    ):
+        if not isinstance(values[key], int) or values[key] <= 0:
+            raise _fail(name, key, "must be a positive whole number")
     topics = tuple(
         DeniedTopic(
             name=str(topic["name"]),
@@ -148,6 +160,9 @@ def from_mapping(
         log_retention_days=int(values["log_retention_days"]),  # type: ignore[arg-type]
         alarm_p99_latency_seconds=float(values["alarm_p99_latency_seconds"]),  # type: ignore[arg-type]
         alarm_5xx_rate_percent=float(values["alarm_5xx_rate_percent"]),  # type: ignore[arg-type]
+        monthly_budget_usd=int(values["monthly_budget_usd"]),  # type: ignore[arg-type]
+        alarm_bedrock_input_tokens_per_hour=int(values["alarm_bedrock_input_tokens_per_hour"]),  # type: ignore[arg-type]
+        alarm_bedrock_output_tokens_per_hour=int(values["alarm_bedrock_output_tokens_per_hour"]),  # type: ignore[arg-type]
         guardrail_denied_topics=topics,
     )
 

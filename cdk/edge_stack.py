@@ -159,4 +159,7 @@ class Edge(cdk.Stack):
             functions=platform.functions,
             p99_latency_seconds=config.alarm_p99_latency_seconds,
             error_rate_percent=config.alarm_5xx_rate_percent,
+            monthly_budget_usd=config.monthly_budget_usd,
+            input_tokens_per_hour=config.alarm_bedrock_input_tokens_per_hour,
+            output_tokens_per_hour=config.alarm_bedrock_output_tokens_per_hour,
         )
