@@ -20,6 +20,7 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
 _REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
 _THREAT_MODES = ("AUDIT", "ENFORCED")
+_EMAIL_SENDERS = ("COGNITO", "SES")
 # Retention values CloudWatch Logs accepts.
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
@@ -49,6 +50,8 @@ class EnvironmentConfig:
     frontend_repository_url: str
     frontend_branch: str
     cognito_threat_protection: str
+    # Who sends Cognito's e-mails: Cognito itself (50 a day, dev) or SES from the domain.
+    cognito_email_sender: str
     deletion_protection: bool
     retain_data: bool
     waf_rate_limit_per_5_minutes: int
@@ -117,6 +120,10 @@ def from_mapping(
         raise _fail(name, "cognito_threat_protection", f"must be one of {_THREAT_MODES}")
     if name == "prod" and values["cognito_threat_protection"] != "ENFORCED":
         raise _fail(name, "cognito_threat_protection", "must be ENFORCED in prod")
+    if values["cognito_email_sender"] not in _EMAIL_SENDERS:
+        raise _fail(name, "cognito_email_sender", f"must be one of {_EMAIL_SENDERS}")
+    if name in ("staging", "prod") and values["cognito_email_sender"] != "SES":
+        raise _fail(name, "cognito_email_sender", f"must be SES in {name}")
     if name in ("staging", "prod") and not values["deletion_protection"]:
         raise _fail(name, "deletion_protection", f"must be true in {name}")
     if values["log_retention_days"] not in _LOG_RETENTION_DAYS:
@@ -152,6 +159,7 @@ def from_mapping(
         frontend_repository_url=str(values["frontend_repository_url"]),
         frontend_branch=str(values["frontend_branch"]),
         cognito_threat_protection=str(values["cognito_threat_protection"]),
+        cognito_email_sender=str(values["cognito_email_sender"]),
         deletion_protection=bool(values["deletion_protection"]),
         retain_data=bool(values["retain_data"]),
         waf_rate_limit_per_5_minutes=rate,
