@@ -27,6 +27,8 @@ CORE_BODY_RULES = {
     "GenericLFI_BODY": "awswaf:managed:aws:core-rule-set:GenericLFI_Body",
     "GenericRFI_BODY": "awswaf:managed:aws:core-rule-set:GenericRFI_Body",
 }
+# The web-ui backend's paths on the API host (copilot/web-ui/manifest.yml).
+WEB_UI_PATHS = ("/_event", "/_upload")
 # The chat API's message endpoints (web-service/chat_api/routes/chat.py), matched exactly.
 CHAT_ENDPOINTS = ("/api/v1/chat", "/api/v1/chat/stream")
 
@@ -49,6 +51,19 @@ def _path_is(path: str) -> wafv2.CfnWebACL.StatementProperty:
             field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
             positional_constraint="EXACTLY",
             search_string=path,
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+            ],
+        )
+    )
+
+
+def _path_starts_with(prefix: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="STARTS_WITH",
+            search_string=prefix,
             text_transformations=[
                 wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
             ],
@@ -184,6 +199,27 @@ class WebFirewall(Construct):
                     )
                 ),
                 visibility_config=_visibility("ApiRatePerIp"),
+            )
+        )
+        # What browsers reach directly on the same host: the web-ui backend's websocket
+        # (socket.io's handshake and polling fallback) and uploads. The web app's calls to the
+        # chat API stay inside the VPC (Service Connect) and never count here.
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="WebUiRatePerIp",
+                priority=21,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=rate_limit_per_5_minutes,
+                        evaluation_window_sec=300,
+                        scope_down_statement=_any(
+                            *(_path_starts_with(prefix) for prefix in WEB_UI_PATHS)
+                        ),
+                    )
+                ),
+                visibility_config=_visibility("WebUiRatePerIp"),
             )
         )
         self.web_acl = wafv2.CfnWebACL(

@@ -43,6 +43,18 @@ def test_rate_limit_per_ip_applies_to_the_api_path(dev, prod):
         assert match["FieldToMatch"] == {"UriPath": {}}
 
 
+def test_rate_limit_per_ip_applies_to_the_web_ui_paths_browsers_reach(dev, prod):
+    for synthesised, limit in ((dev, 1000), (prod, 500)):
+        _, rules = _rules(synthesised)
+        rate = rules["WebUiRatePerIp"]
+        assert rate["Action"] == {"Block": {}}
+        statement = rate["Statement"]["RateBasedStatement"]
+        assert (statement["AggregateKeyType"], statement["Limit"]) == ("IP", limit)
+        matches = statement["ScopeDownStatement"]["OrStatement"]["Statements"]
+        assert {m["ByteMatchStatement"]["SearchString"] for m in matches} == {"/_event", "/_upload"}
+        assert {m["ByteMatchStatement"]["PositionalConstraint"] for m in matches} == {"STARTS_WITH"}
+
+
 def test_ip_block_set_is_always_referenced(dev):
     template = dev.template("Edge")
     ip_set_id = next(iter(template.find_resources("AWS::WAFv2::IPSet")))
