@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aws_cdk as cdk
 from aws_cdk import aws_amplify as amplify
@@ -17,11 +18,14 @@ frontend:
   phases:
     preBuild:
       commands:
-        - python3.11 -m venv /tmp/reflex-venv
-        - /tmp/reflex-venv/bin/pip install -r frontend/requirements.txt
+        - python3.11 -m venv /tmp/rx
+        - /tmp/rx/bin/pip install -r frontend/requirements.txt
     build:
       commands:
-        - cd frontend && /tmp/reflex-venv/bin/reflex export --frontend-only --no-zip --env prod
+        - >-
+          cd frontend
+          && /tmp/rx/bin/reflex export --frontend-only --no-zip --env prod
+          && /tmp/rx/bin/python -m chatbot_web.security_headers externalize .web/build/client
   artifacts:
     baseDirectory: frontend/.web/build/client
     files:
@@ -32,36 +36,41 @@ frontend:
 """
 
 
-# The web app's security headers (name -> value), shared with the web app's own code.
-SECURITY_HEADERS_FILE = Path(__file__).resolve().parents[2] / "frontend" / "security_headers.json"
+# The web app's security headers: the one set the Reflex server applies too
+# (frontend/chatbot_web/security_headers.py). Its policy allows no inline script, so the build
+# moves the export's inline scripts into files (`externalize`, as `make frontend-export` does).
+SECURITY_HEADERS_FILE = (
+    Path(__file__).resolve().parents[2] / "frontend" / "chatbot_web" / "security-headers.json"
+)
 
 
-def security_headers(connect_origins: tuple[str, ...], path: Path = SECURITY_HEADERS_FILE) -> dict:
-    """The headers of `path`, with `connect_origins` added to the CSP's connect-src (the
-    browser opens the web-ui backend's websocket on the API host)."""
-    headers = dict(json.loads(path.read_text())["headers"])
-    directives = [d.strip() for d in headers["Content-Security-Policy"].split(";") if d.strip()]
-    connect = [i for i, d in enumerate(directives) if d.split()[0] == "connect-src"]
-    if len(connect) != 1:
-        raise ValueError(f"{path}: the Content-Security-Policy needs one connect-src directive")
-    directives[connect[0]] = " ".join([directives[connect[0]], *connect_origins])
-    headers["Content-Security-Policy"] = "; ".join(directives)
-    return headers
+def security_headers(backend_url: str, path: Path = SECURITY_HEADERS_FILE) -> dict[str, str]:
+    """The header set of an HTTPS site whose pages talk to `backend_url`: the policy's
+    directives joined as 'name value ...; ...', with the backend's origin as https and wss in
+    connect-src (the websocket goes to /_event), the plain headers, and the HTTPS-only ones."""
+    spec = json.loads(path.read_text())
+    directives = {name: list(values) for name, values in spec["content_security_policy"].items()}
+    if "connect-src" not in directives:
+        raise ValueError(f"{path}: the Content-Security-Policy has no connect-src directive")
+    parts = urlsplit(backend_url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ValueError(f"{backend_url}: the backend of an HTTPS site must be https")
+    for origin in (f"https://{parts.netloc}", f"wss://{parts.netloc}"):
+        if origin not in directives["connect-src"]:
+            directives["connect-src"].append(origin)
+    policy = "; ".join(" ".join([name, *values]) for name, values in directives.items())
+    return {"Content-Security-Policy": policy, **spec["headers"], **spec["https_headers"]}
 
 
 def custom_headers_yaml(headers: Mapping[str, str]) -> str:
     """Amplify's customHeaders document (JSON is YAML) applying `headers` to every path."""
-    return json.dumps(
+    rules = [
         {
-            "customHeaders": [
-                {
-                    "pattern": "**/*",
-                    "headers": [{"key": key, "value": value} for key, value in headers.items()],
-                }
-            ]
-        },
-        indent=2,
-    )
+            "pattern": "**",
+            "headers": [{"key": key, "value": value} for key, value in headers.items()],
+        }
+    ]
+    return json.dumps({"customHeaders": rules}, indent=2)
 
 
 class FrontendHosting(Construct):
@@ -93,9 +102,7 @@ class FrontendHosting(Construct):
             access_token=cdk.SecretValue.secrets_manager(access_token_secret_name).unsafe_unwrap(),
             platform="WEB",
             build_spec=BUILD_SPEC,
-            custom_headers=custom_headers_yaml(
-                security_headers((backend_origin, backend_origin.replace("https://", "wss://", 1)))
-            ),
+            custom_headers=custom_headers_yaml(security_headers(backend_origin)),
             environment_variables=[
                 amplify.CfnApp.EnvironmentVariableProperty(name=key, value=value)
                 for key, value in sorted(environment_variables.items())
