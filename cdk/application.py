@@ -25,12 +25,15 @@ def under_cli() -> bool:
 
 
 def build_app(
-    env_name: str | None = None, *, outdir: str | os.PathLike[str] | None = None
+    env_name: str | None = None,
+    *,
+    outdir: str | os.PathLike[str] | None = None,
+    report_pack: bool = False,
 ) -> cdk.App:
     """Every stack of one environment in a new app with the nag gate added; not yet synthesised.
 
     The environment is `env_name`, else the `env` context (`cdk synth -c env=prod`), else
-    `CHATBOT_ENV`, else dev.
+    `CHATBOT_ENV`, else dev. `report_pack` adds NIST 800-53 rev 5 (for the report only).
     """
     cli = under_cli()
     context = None if cli else config.cdk_json_context()
@@ -77,9 +80,15 @@ def build_app(
     # Copilot's task execution role reads only the SSM parameters and secrets tagged with the
     # Copilot application and environment. Only those resources carry the tags, not the stacks:
     # Copilot finds its own stacks by these tags. The Amplify token is not the containers' to read.
-    for readable in (platform.parameters, stateful.web_ui_session_secret):
+    for readable in (
+        platform.parameters,
+        stateful.web_ui_session_secret,
+        stateful.identity.backend_client_secret,
+    ):
         cdk.Tags.of(readable).add("copilot-application", contract.COPILOT_APP)
         cdk.Tags.of(readable).add("copilot-environment", settings.name)
     cdk.Aspects.of(app).add(CheckovSkips())
     nag.add_gate(app)
+    if report_pack:
+        nag.add_report_pack(app)
     return app

@@ -20,6 +20,7 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
 _REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
 _THREAT_MODES = ("AUDIT", "ENFORCED")
+_EMAIL_SENDERS = ("COGNITO", "SES")
 # Retention values CloudWatch Logs accepts.
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
@@ -49,6 +50,8 @@ class EnvironmentConfig:
     frontend_repository_url: str
     frontend_branch: str
     cognito_threat_protection: str
+    # Who sends Cognito's e-mails: Cognito itself (50 a day, dev) or SES from the domain.
+    cognito_email_sender: str
     deletion_protection: bool
     retain_data: bool
     waf_rate_limit_per_5_minutes: int
@@ -57,6 +60,11 @@ class EnvironmentConfig:
     log_retention_days: int
     alarm_p99_latency_seconds: float
     alarm_5xx_rate_percent: float
+    # Cost: the AWS Budget of the environment's account (USD a month) and the Bedrock token
+    # volumes per hour above which the operators are told.
+    monthly_budget_usd: int
+    alarm_bedrock_input_tokens_per_hour: int
+    alarm_bedrock_output_tokens_per_hour: int
     guardrail_denied_topics: tuple[DeniedTopic, ...] = field(default_factory=tuple)
 
     @property
@@ -112,6 +120,10 @@ def from_mapping(
         raise _fail(name, "cognito_threat_protection", f"must be one of {_THREAT_MODES}")
     if name == "prod" and values["cognito_threat_protection"] != "ENFORCED":
         raise _fail(name, "cognito_threat_protection", "must be ENFORCED in prod")
+    if values["cognito_email_sender"] not in _EMAIL_SENDERS:
+        raise _fail(name, "cognito_email_sender", f"must be one of {_EMAIL_SENDERS}")
+    if name in ("staging", "prod") and values["cognito_email_sender"] != "SES":
+        raise _fail(name, "cognito_email_sender", f"must be SES in {name}")
     if name in ("staging", "prod") and not values["deletion_protection"]:
         raise _fail(name, "deletion_protection", f"must be true in {name}")
     if values["log_retention_days"] not in _LOG_RETENTION_DAYS:
@@ -119,6 +131,13 @@ def from_mapping(
     rate = int(values["waf_rate_limit_per_5_minutes"])  # type: ignore[arg-type]
     if not 10 <= rate <= 2_000_000_000:
         raise _fail(name, "waf_rate_limit_per_5_minutes", "must be between 10 and 2e9 (WAF)")
+    for key in (
+        "monthly_budget_usd",
+        "alarm_bedrock_input_tokens_per_hour",
+        "alarm_bedrock_output_tokens_per_hour",
+    ):
+        if not isinstance(values[key], int) or values[key] <= 0:
+            raise _fail(name, key, "must be a positive whole number")
     topics = tuple(
         DeniedTopic(
             name=str(topic["name"]),
@@ -140,6 +159,7 @@ def from_mapping(
         frontend_repository_url=str(values["frontend_repository_url"]),
         frontend_branch=str(values["frontend_branch"]),
         cognito_threat_protection=str(values["cognito_threat_protection"]),
+        cognito_email_sender=str(values["cognito_email_sender"]),
         deletion_protection=bool(values["deletion_protection"]),
         retain_data=bool(values["retain_data"]),
         waf_rate_limit_per_5_minutes=rate,
@@ -148,6 +168,9 @@ def from_mapping(
         log_retention_days=int(values["log_retention_days"]),  # type: ignore[arg-type]
         alarm_p99_latency_seconds=float(values["alarm_p99_latency_seconds"]),  # type: ignore[arg-type]
         alarm_5xx_rate_percent=float(values["alarm_5xx_rate_percent"]),  # type: ignore[arg-type]
+        monthly_budget_usd=int(values["monthly_budget_usd"]),  # type: ignore[arg-type]
+        alarm_bedrock_input_tokens_per_hour=int(values["alarm_bedrock_input_tokens_per_hour"]),  # type: ignore[arg-type]
+        alarm_bedrock_output_tokens_per_hour=int(values["alarm_bedrock_output_tokens_per_hour"]),  # type: ignore[arg-type]
         guardrail_denied_topics=topics,
     )
 

@@ -133,11 +133,15 @@ class Edge(cdk.Stack):
             environment_variables={
                 "APP_ENV": config.name,
                 "CHAT_API_URL": config.chat_api_url,
+                # The exported pages open the web-ui backend's websocket here (/_event).
+                "REFLEX_API_URL": config.chat_api_url,
                 "COGNITO_USER_POOL_ID": pool.user_pool.user_pool_id,
                 "COGNITO_APP_CLIENT_ID": pool.client.user_pool_client_id,
                 "AWS_REGION": config.region,
             },
             production=config.is_production,
+            auto_build=config.name == "dev",
+            backend_origin=config.chat_api_url,
         )
 
         self.monitoring = Monitoring(
@@ -155,4 +159,7 @@ class Edge(cdk.Stack):
             functions=platform.functions,
             p99_latency_seconds=config.alarm_p99_latency_seconds,
             error_rate_percent=config.alarm_5xx_rate_percent,
+            monthly_budget_usd=config.monthly_budget_usd,
+            input_tokens_per_hour=config.alarm_bedrock_input_tokens_per_hour,
+            output_tokens_per_hour=config.alarm_bedrock_output_tokens_per_hour,
         )

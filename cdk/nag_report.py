@@ -2,8 +2,11 @@
 
     python nag_report.py [cdk.out]   ->  cdk.out/nag-report.md and cdk.out/nag-report.html
 
-Per stack: the resources, the findings still open (from validation-report.json), and every
-acknowledgment with its reason (from the stack's metadata). The rules checked are listed once,
+Per stack: the resources, the AwsSolutions findings still open (from validation-report.json),
+and every acknowledgment with its reason (from the stack's metadata). The stacks of the CDK app
+come first, then, when `copilot_review.py` has run, one section per Copilot template
+(`<outdir>/copilot-review`), then the open NIST 800-53 rev 5 findings per rule (reported, not
+gating; `<outdir>/nist` and `<outdir>/copilot-review-nist`). The rules checked are listed once,
 read from the installed cdk-nag's AwsSolutions pack.
 """
 
@@ -20,6 +23,10 @@ from importlib.util import find_spec
 from pathlib import Path
 
 CHECKOV_SKIPS = Path(__file__).with_name("checkov_skips.json")
+GATE_PLUGIN = "AwsSolutions"
+REPORT_PLUGIN = "NIST.800.53.R5"
+COPILOT_REVIEW = "copilot-review"
+NIST_OUTDIRS = {"CDK app": "nist", "Copilot templates": "copilot-review-nist"}
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 LOGICAL_ID_METADATA = "aws:cdk:logicalId"
 _KNOWN_PREFIXES = re.compile(r"^(AwsSolutions::|Annotation::)")
@@ -141,6 +148,7 @@ def collect(outdir: Path) -> list[StackReport]:
                 description=violation["description"],
             )
             for plugin in validation.get("pluginReports", [])
+            if plugin["pluginName"] == GATE_PLUGIN
             for violation in plugin.get("violations", [])
             for construct in violation.get("violatingConstructs", [])
             if construct["constructPath"].split("/")[0] == name
@@ -157,6 +165,20 @@ def collect(outdir: Path) -> list[StackReport]:
     return reports
 
 
+def open_findings_per_rule(outdir: Path, plugin: str = REPORT_PLUGIN) -> Counter[str]:
+    """Open findings of `plugin` per rule in a synthesised assembly (empty when absent)."""
+    path = outdir / "validation-report.json"
+    if not path.exists():
+        return Counter()
+    return Counter(
+        violation["ruleName"].removeprefix(plugin + "-")
+        for found in json.loads(path.read_text()).get("pluginReports", [])
+        if found["pluginName"] == plugin
+        for violation in found.get("violations", [])
+        for _ in violation.get("violatingConstructs", [])
+    )
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -169,16 +191,8 @@ def checkov_skips() -> dict[str, tuple[str, str]]:
     return {check: (s["resource_type"], s["reason"]) for check, s in skips.items()}
 
 
-def render_markdown(stacks: list[StackReport], version: str, rules: list[Rule]) -> str:
-    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
-    lines = [
-        "# cdk-nag report",
-        "",
-        f"AwsSolutions checks of cdk-nag {version} ({len(rules)} rules) on every stack. "
-        f"Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
-        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.",
-        "",
-    ]
+def _stack_sections_md(stacks: list[StackReport]) -> list[str]:
+    lines: list[str] = []
     for stack in stacks:
         lines += [
             f"## {stack.stack_name}",
@@ -208,6 +222,61 @@ def render_markdown(stacks: list[StackReport], version: str, rules: list[Rule]) 
         else:
             lines.append("None.")
         lines.append("")
+    return lines
+
+
+def _nist_md(nist: dict[str, Counter]) -> list[str]:
+    rules = sorted(set().union(*nist.values()))
+    lines = [
+        "## NIST 800-53 rev 5 (reported, not gating)",
+        "",
+        "cdk-nag's NIST 800-53 rev 5 pack on the same stacks, in a separate synthesis: its "
+        "findings are counted here for a reviewer, never acknowledged, and fail nothing. "
+        + "; ".join(f"{name}: {sum(c.values())} open in {len(c)} rules" for name, c in nist.items())
+        + ".",
+        "",
+        "| rule | " + " | ".join(nist) + " |",
+        "|---|" + "---|" * len(nist),
+    ]
+    lines += [
+        f"| {rule} | " + " | ".join(str(c.get(rule, 0)) for c in nist.values()) + " |"
+        for rule in rules
+    ]
+    return lines + [""]
+
+
+def render_markdown(
+    stacks: list[StackReport],
+    version: str,
+    rules: list[Rule],
+    copilot_stacks: list[StackReport] | None = None,
+    nist: dict[str, Counter] | None = None,
+) -> str:
+    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
+    lines = [
+        "# cdk-nag report",
+        "",
+        f"AwsSolutions checks of cdk-nag {version} ({len(rules)} rules) on every stack. "
+        f"Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
+        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.",
+        "",
+    ]
+    lines += _stack_sections_md(stacks)
+    if copilot_stacks:
+        lines += [
+            "## Copilot's rendered templates",
+            "",
+            "`copilot_review.py` loads every template `make copilot-package` renders into a "
+            "review-only CDK app (`cloudformation_include.CfnInclude`) and runs the same "
+            "AwsSolutions pack as a gate; acknowledgments are in "
+            "`cdk/copilot_review_acknowledgments.json`. "
+            f"Open findings: {sum(len(s.findings) for s in copilot_stacks)}; "
+            f"acknowledgments: {sum(len(s.acknowledgments) for s in copilot_stacks)}.",
+            "",
+        ]
+        lines += _stack_sections_md(copilot_stacks)
+    if nist:
+        lines += _nist_md(nist)
     lines += [
         "## checkov skips",
         "",
@@ -234,21 +303,8 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(stacks: list[StackReport], version: str, rules: list[Rule]) -> str:
-    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>cdk-nag report</title><style>",
-        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}",
-        "table{border-collapse:collapse;width:100%;margin-bottom:1rem}",
-        "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;"
-        "overflow-wrap:anywhere}",
-        "th{background:#f2f2f2}.none{color:#555}",
-        "</style></head><body><h1>cdk-nag report</h1>",
-        f"<p>AwsSolutions checks of cdk-nag {html.escape(version)} ({len(rules)} rules) on every "
-        f"stack. Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
-        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.</p>",
-    ]
+def _stack_sections_html(stacks: list[StackReport]) -> list[str]:
+    parts: list[str] = []
     for stack in stacks:
         parts.append(f"<h2>{html.escape(stack.stack_name)}</h2>")
         parts.append(
@@ -277,6 +333,62 @@ def render_html(stacks: list[StackReport], version: str, rules: list[Rule]) -> s
             if stack.acknowledgments
             else "<p class='none'>None.</p>"
         )
+    return parts
+
+
+def render_html(
+    stacks: list[StackReport],
+    version: str,
+    rules: list[Rule],
+    copilot_stacks: list[StackReport] | None = None,
+    nist: dict[str, Counter] | None = None,
+) -> str:
+    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>cdk-nag report</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:80rem}",
+        "table{border-collapse:collapse;width:100%;margin-bottom:1rem}",
+        "th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;"
+        "overflow-wrap:anywhere}",
+        "th{background:#f2f2f2}.none{color:#555}",
+        "</style></head><body><h1>cdk-nag report</h1>",
+        f"<p>AwsSolutions checks of cdk-nag {html.escape(version)} ({len(rules)} rules) on every "
+        f"stack. Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
+        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.</p>",
+    ]
+    parts += _stack_sections_html(stacks)
+    if copilot_stacks:
+        parts.append("<h2>Copilot's rendered templates</h2>")
+        parts.append(
+            "<p>The templates <code>make copilot-package</code> renders, loaded into a "
+            "review-only CDK app (<code>cloudformation_include.CfnInclude</code>) with the same "
+            "AwsSolutions gate; acknowledgments in "
+            "<code>cdk/copilot_review_acknowledgments.json</code>. Open findings: "
+            f"{sum(len(s.findings) for s in copilot_stacks)}; acknowledgments: "
+            f"{sum(len(s.acknowledgments) for s in copilot_stacks)}.</p>"
+        )
+        parts += _stack_sections_html(copilot_stacks)
+    if nist:
+        parts.append("<h2>NIST 800-53 rev 5 (reported, not gating)</h2>")
+        parts.append(
+            "<p>"
+            + html.escape(
+                "; ".join(
+                    f"{name}: {sum(c.values())} open in {len(c)} rules" for name, c in nist.items()
+                )
+            )
+            + "</p>"
+        )
+        parts.append(
+            _table(
+                ["rule", *nist],
+                [
+                    [rule, *(str(c.get(rule, 0)) for c in nist.values())]
+                    for rule in sorted(set().union(*nist.values()))
+                ],
+            )
+        )
     parts.append("<h2>checkov skips</h2>")
     parts.append(
         _table(
@@ -304,8 +416,19 @@ def main(argv: list[str]) -> int:
         print("nag-report: found no AwsSolutions rules in the installed cdk-nag", file=sys.stderr)
         return 2
     stacks = collect(outdir)
-    (outdir / "nag-report.md").write_text(render_markdown(stacks, version, rules))
-    (outdir / "nag-report.html").write_text(render_html(stacks, version, rules))
+    review = outdir / COPILOT_REVIEW
+    copilot_stacks = collect(review) if (review / "manifest.json").exists() else []
+    nist = {
+        name: open_findings_per_rule(outdir / folder)
+        for name, folder in NIST_OUTDIRS.items()
+        if (outdir / folder / "manifest.json").exists()
+    }
+    (outdir / "nag-report.md").write_text(
+        render_markdown(stacks, version, rules, copilot_stacks, nist)
+    )
+    (outdir / "nag-report.html").write_text(
+        render_html(stacks, version, rules, copilot_stacks, nist)
+    )
     print(f"wrote {outdir / 'nag-report.md'} and {outdir / 'nag-report.html'}")
     return 0
 

@@ -21,7 +21,7 @@ from deploy_access.infrastructure import GithubDeployRole
 from dns.infrastructure import Certificates, HostedZone
 from feedback.infrastructure import FeedbackQueue
 from guardrail.infrastructure import Guardrail
-from identity.infrastructure import UserPool
+from identity.infrastructure import SesSender, UserPool, UserPoolFirewall
 from retention import log_retention
 from storage.infrastructure import Tables
 
@@ -32,6 +32,15 @@ class PlatformStateful(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, termination_protection=config.deletion_protection, **kwargs)
         removal = cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
+        self.hosted_zone = HostedZone(
+            self, "Dns", domain_name=config.domain_name, removal_policy=removal
+        )
+        # Cognito's own sender (50 e-mails a day) in dev only.
+        self.ses_sender = (
+            SesSender(self, "AuthMail", zone=self.hosted_zone.zone, name_prefix=config.prefix)
+            if config.cognito_email_sender == "SES"
+            else None
+        )
         self.identity = UserPool(
             self,
             "Identity",
@@ -39,6 +48,10 @@ class PlatformStateful(cdk.Stack):
             threat_protection=config.cognito_threat_protection,
             deletion_protection=config.deletion_protection,
             removal_policy=removal,
+            ses_sender=self.ses_sender,
+            backend_client_secret_name=contract.secret_name(
+                "COGNITO_WEB_BACKEND_CLIENT", config.name
+            ),
         )
         self.tables = Tables(
             self,
@@ -63,9 +76,6 @@ class PlatformStateful(cdk.Stack):
         )
         self.feedback = FeedbackQueue(
             self, "Feedback", name_prefix=config.prefix, removal_policy=removal
-        )
-        self.hosted_zone = HostedZone(
-            self, "Dns", domain_name=config.domain_name, removal_policy=removal
         )
         self.web_ui_session_secret = secretsmanager.Secret(
             self,
@@ -156,6 +166,12 @@ class Platform(cdk.Stack):
             log_retention=log_retention(config.log_retention_days),
         )
         self.functions.extend(self.auth_functions.functions.values())
+        self.user_pool_firewall = UserPoolFirewall(
+            self,
+            "UserPoolFirewall",
+            name_prefix=config.prefix,
+            user_pool_arn=stateful.identity.user_pool.user_pool_arn,
+        )
         self.deploy_role = GithubDeployRole(
             self,
             "GithubDeploy",

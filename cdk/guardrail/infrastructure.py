@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 
+import aws_cdk as cdk
 from aws_cdk import aws_bedrock as bedrock
 from constructs import Construct
 
@@ -65,13 +68,25 @@ class Guardrail(Construct):
             topic_policy_config=topic_policy,
         )
         # A numbered version: the chat API pins it, so edits to the draft never reach users
-        # until a new version is published by a deploy.
+        # until a new version is published by a deploy. A version is immutable (every property
+        # requires a replacement) and CloudFormation publishes one only when its properties
+        # change: the description carries a digest of the guardrail's configuration, so each
+        # change of the policy publishes a new version. The replaced version is kept: tasks
+        # still running on it keep working until the chat API is redeployed with the new one.
         self.version = bedrock.CfnGuardrailVersion(
             self,
             "Version",
             guardrail_identifier=self.guardrail.attr_guardrail_id,
-            description="Published by the platform stack",
+            description=f"Published by the platform stack; configuration {self.digest}",
         )
+        self.version.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (16 hex digits) of the guardrail's resolved CloudFormation properties."""
+        properties = cdk.Stack.of(self).resolve(self.guardrail._cfn_properties)  # noqa: SLF001
+        canonical = json.dumps(properties, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property
     def guardrail_id(self) -> str:

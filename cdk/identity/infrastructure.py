@@ -1,17 +1,62 @@
-"""The Cognito user pool people sign up to, and the app client the web app signs in with."""
+"""The Cognito user pool people sign up to, its app clients, the e-mail it sends through SES,
+and the WAF web ACL in front of its API."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ses as ses
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 import nag
 
 USERS_GROUP = "users"
-ACCESS_TOKEN_VALIDITY = cdk.Duration.minutes(60)
-ID_TOKEN_VALIDITY = cdk.Duration.minutes(60)
+# A stolen access token stays valid after sign-out until it expires (Cognito revokes refresh
+# tokens, not access tokens): 15 minutes bounds that; the web app refreshes before expiry.
+ACCESS_TOKEN_VALIDITY = cdk.Duration.minutes(15)
+ID_TOKEN_VALIDITY = cdk.Duration.minutes(15)
 REFRESH_TOKEN_VALIDITY = cdk.Duration.days(30)
+# The Cognito API actions a browser or a bot can call without a token, and the requests each
+# address may make in 5 minutes. The web-ui backend calls them from the NAT gateways'
+# addresses, so the limits leave room for many users behind each address (docs/cdk.md).
+COGNITO_RATE_LIMITS = {
+    "SignUp": 100,
+    "InitiateAuth": 300,
+    "ResendConfirmationCode": 50,
+    "ForgotPassword": 50,
+}
+
+
+class SesSender(Construct):
+    """The domain's SES identity (Easy DKIM, its CNAME records in the hosted zone), a
+    configuration set, and the from address Cognito sends with. Cognito's own sender is
+    limited to 50 e-mails a day: bots hitting sign-up would use it up for everyone."""
+
+    def __init__(self, scope: Construct, id_: str, *, zone: route53.IHostedZone, name_prefix: str):
+        super().__init__(scope, id_)
+        self.domain_name = zone.zone_name
+        self.configuration_set = ses.ConfigurationSet(
+            self,
+            "ConfigurationSet",
+            configuration_set_name=f"{name_prefix}-auth-mail",
+            reputation_metrics=True,
+            sending_enabled=True,
+            suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+        )
+        self.identity = ses.EmailIdentity(
+            self,
+            "Identity",
+            identity=ses.Identity.public_hosted_zone(zone),
+            configuration_set=self.configuration_set,
+            mail_from_domain=f"mail.{zone.zone_name}",
+        )
+
+    @property
+    def from_email(self) -> str:
+        return f"no-reply@{self.domain_name}"
 
 
 class UserPool(Construct):
@@ -24,9 +69,21 @@ class UserPool(Construct):
         threat_protection: str,
         deletion_protection: bool,
         removal_policy: cdk.RemovalPolicy,
+        ses_sender: SesSender | None = None,
+        backend_client_secret_name: str,
     ) -> None:
         super().__init__(scope, id_)
         enforced = threat_protection == "ENFORCED"
+        email = (
+            cognito.UserPoolEmail.with_ses(
+                from_email=ses_sender.from_email,
+                from_name="Chatbot",
+                ses_verified_domain=ses_sender.domain_name,
+                configuration_set_name=ses_sender.configuration_set.configuration_set_name,
+            )
+            if ses_sender
+            else None
+        )
         self.user_pool = cognito.UserPool(
             self,
             "UserPool",
@@ -51,6 +108,7 @@ class UserPool(Construct):
                 temp_password_validity=cdk.Duration.days(3),
             ),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            email=email,
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False, email=False),
             feature_plan=cognito.FeaturePlan.PLUS,
@@ -62,6 +120,9 @@ class UserPool(Construct):
             deletion_protection=deletion_protection,
             removal_policy=removal_policy,
         )
+        if ses_sender:
+            # Cognito checks the identity when the pool is updated to send through it.
+            self.user_pool.node.add_dependency(ses_sender.identity)
         nag.acknowledge(
             self.user_pool,
             "COG2",
@@ -88,6 +149,44 @@ class UserPool(Construct):
             refresh_token_validity=REFRESH_TOKEN_VALIDITY,
             auth_session_validity=cdk.Duration.minutes(3),
         )
+        # The confidential client of the web-ui backend, which signs users in on the server:
+        # its secret never leaves AWS (Secrets Manager, read by the web-ui tasks), and it may
+        # send the user's address and device (UserContextData) for threat protection.
+        self.backend_client = self.user_pool.add_client(
+            "WebBackendClient",
+            user_pool_client_name=f"{name_prefix}-web-backend",
+            generate_secret=True,
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            enable_propagate_additional_user_context_data=True,
+            access_token_validity=ACCESS_TOKEN_VALIDITY,
+            id_token_validity=ID_TOKEN_VALIDITY,
+            refresh_token_validity=REFRESH_TOKEN_VALIDITY,
+            auth_session_validity=cdk.Duration.minutes(3),
+        )
+        self.backend_client_secret = secretsmanager.Secret(
+            self,
+            "WebBackendClientSecret",
+            secret_name=backend_client_secret_name,
+            description="Id and secret of the web-ui backend's Cognito app client",
+            secret_object_value={
+                "client_id": cdk.SecretValue.unsafe_plain_text(
+                    self.backend_client.user_pool_client_id
+                ),
+                # CloudFormation's own attribute: no custom resource reads it at deploy time.
+                "client_secret": cdk.SecretValue.resource_attribute(
+                    self.backend_client.node.default_child.attr_client_secret
+                ),
+            },
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        nag.acknowledge(
+            self.backend_client_secret,
+            "SMG4",
+            "An app client secret cannot be rotated in place: a new client replaces the old "
+            "one, which an operator does with a release of the web-ui service (docs/cdk.md).",
+        )
         cognito.CfnUserPoolGroup(
             self,
             "UsersGroup",
@@ -99,3 +198,90 @@ class UserPool(Construct):
     @property
     def issuer(self) -> str:
         return self.user_pool.user_pool_provider_url
+
+
+def _rate_rule(action: str, limit: int, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+    """Blocks an address that sends more than `limit` requests of `action` in 5 minutes."""
+    target = f"AWSCognitoIdentityProviderService.{action}"
+    return wafv2.CfnWebACL.RuleProperty(
+        name=f"{action}RatePerIp",
+        priority=priority,
+        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                aggregate_key_type="IP",
+                limit=limit,
+                evaluation_window_sec=300,
+                scope_down_statement=wafv2.CfnWebACL.StatementProperty(
+                    byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                            single_header={"Name": "x-amz-target"}
+                        ),
+                        positional_constraint="EXACTLY",
+                        search_string=target,
+                        text_transformations=[
+                            wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                        ],
+                    )
+                ),
+            )
+        ),
+        visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+            cloud_watch_metrics_enabled=True,
+            metric_name=f"{action}RatePerIp",
+            sampled_requests_enabled=True,
+        ),
+    )
+
+
+class UserPoolFirewall(Construct):
+    """A regional WAF web ACL on the user pool's API: per-address rate limits on sign-up,
+    sign-in, resend-code and forgot-password, AWS's IP reputation list and known bad inputs."""
+
+    def __init__(self, scope: Construct, id_: str, *, name_prefix: str, user_pool_arn: str):
+        super().__init__(scope, id_)
+        rules = [
+            _rate_rule(action, limit, priority)
+            for priority, (action, limit) in enumerate(COGNITO_RATE_LIMITS.items())
+        ]
+        # Known bad inputs (Log4j lookups among them) and addresses with a bad reputation.
+        for priority, group in enumerate(
+            ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet"),
+            start=10,
+        ):
+            rules.append(
+                wafv2.CfnWebACL.RuleProperty(
+                    name=group,
+                    priority=priority,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                            vendor_name="AWS", name=group
+                        )
+                    ),
+                    visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                        cloud_watch_metrics_enabled=True,
+                        metric_name=group,
+                        sampled_requests_enabled=True,
+                    ),
+                )
+            )
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=f"{name_prefix}-cognito",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=rules,
+            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=f"{name_prefix}-cognito",
+                sampled_requests_enabled=True,
+            ),
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "UserPoolAssociation",
+            resource_arn=user_pool_arn,
+            web_acl_arn=self.web_acl.attr_arn,
+        )

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_route53 as route53
@@ -18,6 +20,7 @@ from constructs import Construct
 
 HEALTH_PATH = "/api/v1/health"
 FIVE_MINUTES = cdk.Duration.minutes(5)
+ONE_HOUR = cdk.Duration.hours(1)
 ONE_MINUTE = cdk.Duration.minutes(1)
 
 
@@ -39,6 +42,9 @@ class Monitoring(Construct):
         functions: Sequence[lambda_.IFunction],
         p99_latency_seconds: float,
         error_rate_percent: float,
+        monthly_budget_usd: int,
+        input_tokens_per_hour: int,
+        output_tokens_per_hour: int,
     ) -> None:
         super().__init__(scope, id_)
         self.topic = sns.Topic(
@@ -51,6 +57,7 @@ class Monitoring(Construct):
         )
         self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         notify = actions.SnsAction(self.topic)
+        self._add_budget(name_prefix, alarm_email, topic_key, monthly_budget_usd)
 
         self.health_check = route53.CfnHealthCheck(
             self,
@@ -89,14 +96,19 @@ class Monitoring(Construct):
                 period=FIVE_MINUTES,
             )
 
-        def bedrock(metric: str, statistic: str = "Sum") -> cloudwatch.Metric:
+        def bedrock(
+            metric: str, statistic: str = "Sum", period: cdk.Duration = FIVE_MINUTES
+        ) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace="AWS/Bedrock",
                 metric_name=metric,
                 dimensions_map={"ModelId": bedrock_model_id},
                 statistic=statistic,
-                period=FIVE_MINUTES,
+                period=period,
             )
+
+        input_tokens = bedrock("InputTokenCount", period=ONE_HOUR)
+        output_tokens = bedrock("OutputTokenCount", period=ONE_HOUR)
 
         requests = alb("RequestCount")
         error_rate = cloudwatch.MathExpression(
@@ -224,6 +236,25 @@ class Monitoring(Construct):
             evaluation_periods=2,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        # Cost: tokens are what Bedrock bills; a loop or an abusive client shows here first.
+        alarm(
+            "bedrock-input-tokens",
+            input_tokens,
+            f"More than {input_tokens_per_hour} Bedrock input tokens in an hour",
+            threshold=input_tokens_per_hour,
+            comparison_operator=above,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm(
+            "bedrock-output-tokens",
+            output_tokens,
+            f"More than {output_tokens_per_hour} Bedrock output tokens in an hour",
+            threshold=output_tokens_per_hour,
+            comparison_operator=above,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         for function in functions:
             alarm(
                 f"lambda-errors-{function.node.id}",
@@ -270,6 +301,19 @@ class Monitoring(Construct):
                 width=8,
             ),
             cloudwatch.GraphWidget(
+                title="Bedrock tokens per hour (input / output)",
+                left=[input_tokens, output_tokens],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=input_tokens_per_hour, label="input alarm"
+                    ),
+                    cloudwatch.HorizontalAnnotation(
+                        value=output_tokens_per_hour, label="output alarm"
+                    ),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
                 title="Bedrock latency (ms)",
                 left=[bedrock("InvocationLatency", "p50"), bedrock("InvocationLatency", "p99")],
                 width=8,
@@ -302,3 +346,60 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24)
         )
+
+    def _add_budget(
+        self, name_prefix: str, alarm_email: str, topic_key: kms.IKey, monthly_usd: int
+    ) -> None:
+        """The AWS Budget of the environment's account (one account per environment): e-mail
+        and the alarm topic at 80% of the actual cost and at 100% of the forecast."""
+        # AWS Budgets publishes to the encrypted topic: the topic and its key must let it.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AwsBudgetsPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+            )
+        )
+        topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AwsBudgetsPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Stack.of(self).account}},
+            )
+        )
+        subscribers = [
+            budgets.CfnBudget.SubscriberProperty(subscription_type="EMAIL", address=alarm_email),
+            budgets.CfnBudget.SubscriberProperty(
+                subscription_type="SNS", address=self.topic.topic_arn
+            ),
+        ]
+        self.budget = budgets.CfnBudget(
+            self,
+            "Budget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=f"{name_prefix}-monthly",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=monthly_usd, unit="USD"),
+            ),
+            notifications_with_subscribers=[
+                budgets.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets.CfnBudget.NotificationProperty(
+                        notification_type=kind,
+                        comparison_operator="GREATER_THAN",
+                        threshold=percent,
+                        threshold_type="PERCENTAGE",
+                    ),
+                    subscribers=subscribers,
+                )
+                for kind, percent in (("ACTUAL", 80), ("FORECASTED", 100))
+            ],
+        )
+        # The topic policy must exist before Budgets checks that it may publish.
+        policy = self.topic.node.try_find_child("Policy")
+        if policy is not None:
+            self.budget.node.add_dependency(policy)

@@ -43,6 +43,10 @@ def test_account_and_region_come_from_the_environment_when_set():
         ("dev", {"waf_rate_limit_per_5_minutes": 5}, "waf_rate_limit_per_5_minutes"),
         ("dev", {"github_repository": "no-slash"}, "github_repository"),
         ("dev", {"colour": "blue"}, "colour: unknown setting"),
+        ("prod", {"cognito_email_sender": "COGNITO"}, "cognito_email_sender: must be SES"),
+        ("dev", {"cognito_email_sender": "SMTP"}, "cognito_email_sender: must be one of"),
+        ("dev", {"monthly_budget_usd": 0}, "monthly_budget_usd: must be a positive"),
+        ("prod", {"alarm_bedrock_output_tokens_per_hour": "1e6"}, "output_tokens_per_hour"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_key(env, changes, message):

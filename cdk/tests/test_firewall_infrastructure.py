@@ -22,7 +22,10 @@ def test_web_acl_uses_the_managed_rule_groups(dev):
         "AWSManagedRulesAmazonIpReputationList",
     ):
         statement = rules[group]["Statement"]["ManagedRuleGroupStatement"]
-        assert statement == {"Name": group, "VendorName": "AWS"}
+        assert {k: statement[k] for k in ("Name", "VendorName")} == {
+            "Name": group,
+            "VendorName": "AWS",
+        }
         assert rules[group]["OverrideAction"] == {"None": {}}
 
 
@@ -38,6 +41,18 @@ def test_rate_limit_per_ip_applies_to_the_api_path(dev, prod):
         assert match["SearchString"] == "/api/"
         assert match["PositionalConstraint"] == "STARTS_WITH"
         assert match["FieldToMatch"] == {"UriPath": {}}
+
+
+def test_rate_limit_per_ip_applies_to_the_web_ui_paths_browsers_reach(dev, prod):
+    for synthesised, limit in ((dev, 1000), (prod, 500)):
+        _, rules = _rules(synthesised)
+        rate = rules["WebUiRatePerIp"]
+        assert rate["Action"] == {"Block": {}}
+        statement = rate["Statement"]["RateBasedStatement"]
+        assert (statement["AggregateKeyType"], statement["Limit"]) == ("IP", limit)
+        matches = statement["ScopeDownStatement"]["OrStatement"]["Statements"]
+        assert {m["ByteMatchStatement"]["SearchString"] for m in matches} == {"/_event", "/_upload"}
+        assert {m["ByteMatchStatement"]["PositionalConstraint"] for m in matches} == {"STARTS_WITH"}
 
 
 def test_ip_block_set_is_always_referenced(dev):
@@ -112,3 +127,94 @@ def test_retention_values_of_the_config_map_to_cdk():
     for env in ("dev", "staging", "prod"):
         settings = config.load(env, config.cdk_json_context())
         log_retention(settings.log_retention_days)
+
+
+# The labels AWS documents for the core rule set's body rules (AWS WAF developer guide,
+# "Core rule set (CRS) managed rule group"): what a counted rule leaves on the request.
+BODY_RULE_LABELS = {
+    "SizeRestrictions_BODY": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body",
+    "CrossSiteScripting_BODY": "awswaf:managed:aws:core-rule-set:CrossSiteScripting_Body",
+    "GenericLFI_BODY": "awswaf:managed:aws:core-rule-set:GenericLFI_Body",
+    "GenericRFI_BODY": "awswaf:managed:aws:core-rule-set:GenericRFI_Body",
+}
+
+
+def _matches(statement: dict, path: str, labels: set[str]) -> bool:
+    """WAF's evaluation of the statement kinds the custom rules use (label, path, and/or/not)."""
+    if "LabelMatchStatement" in statement:
+        return statement["LabelMatchStatement"]["Key"] in labels
+    if "ByteMatchStatement" in statement:
+        match = statement["ByteMatchStatement"]
+        assert match["FieldToMatch"] == {"UriPath": {}}
+        assert [t["Type"] for t in match["TextTransformations"]] == ["NONE"]
+        return {
+            "EXACTLY": path == match["SearchString"],
+            "STARTS_WITH": path.startswith(match["SearchString"]),
+        }[match["PositionalConstraint"]]
+    if "AndStatement" in statement:
+        return all(_matches(s, path, labels) for s in statement["AndStatement"]["Statements"])
+    if "OrStatement" in statement:
+        return any(_matches(s, path, labels) for s in statement["OrStatement"]["Statements"])
+    if "NotStatement" in statement:
+        return not _matches(statement["NotStatement"]["Statement"], path, labels)
+    raise AssertionError(f"statement kind not modelled: {sorted(statement)}")
+
+
+def verdict(acl: dict, path: str, core_rules_matched: tuple[str, ...]) -> tuple[str, str | None]:
+    """(action, deciding rule) for a request on `path` whose body the core rule set's rules
+    `core_rules_matched` match, walking the web ACL's rules in priority order as WAF does.
+    Rate, IP and geo rules are left out: they depend on the sender, not the request."""
+    labels: set[str] = set()
+    for rule in sorted(acl["Rules"], key=lambda r: r["Priority"]):
+        statement = rule["Statement"]
+        if "ManagedRuleGroupStatement" in statement:
+            group = statement["ManagedRuleGroupStatement"]
+            if group["Name"] != "AWSManagedRulesCommonRuleSet":
+                continue
+            overrides = {o["Name"]: o["ActionToUse"] for o in group.get("RuleActionOverrides", [])}
+            for name in core_rules_matched:
+                labels.add(BODY_RULE_LABELS.get(name, f"awswaf:managed:aws:core-rule-set:{name}"))
+                if overrides.get(name, {"Block": {}}) != {"Count": {}}:
+                    return "Block", rule["Name"]
+            continue
+        if {"RateBasedStatement", "IPSetReferenceStatement", "GeoMatchStatement"} & set(statement):
+            continue
+        if _matches(statement, path, labels) and "Block" in rule["Action"]:
+            return "Block", rule["Name"]
+    return "Allow", None
+
+
+CHAT_PATHS = ("/api/v1/chat", "/api/v1/chat/stream")
+OTHER_PATHS = ("/api/v1/feedback", "/api/v1/conversations", "/_event/", "/_upload", "/")
+
+
+def test_core_body_rules_only_count_on_the_chat_endpoints(dev, prod):
+    for synthesised in (dev, prod):
+        acl, _ = _rules(synthesised)
+        for body_rule in BODY_RULE_LABELS:
+            for path in CHAT_PATHS:
+                assert verdict(acl, path, (body_rule,)) == ("Allow", None), (path, body_rule)
+            for path in OTHER_PATHS:
+                assert verdict(acl, path, (body_rule,)) == ("Block", "CoreBodyRulesOutsideChat"), (
+                    path,
+                    body_rule,
+                )
+
+
+def test_every_other_core_rule_still_blocks_on_the_chat_endpoints(prod):
+    acl, rules = _rules(prod)
+    overridden = rules["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"][
+        "RuleActionOverrides"
+    ]
+    assert sorted(o["Name"] for o in overridden) == sorted(BODY_RULE_LABELS)
+    for other in ("NoUserAgent_HEADER", "CrossSiteScripting_QUERYARGUMENTS", "GenericLFI_URIPATH"):
+        for path in CHAT_PATHS + OTHER_PATHS:
+            assert verdict(acl, path, (other,)) == ("Block", "AWSManagedRulesCommonRuleSet")
+    assert verdict(acl, "/api/v1/chat", ()) == ("Allow", None)
+
+
+def test_the_chat_exemption_is_exact_not_a_prefix(prod):
+    """A path that only starts like a chat endpoint gets no exemption."""
+    acl, _ = _rules(prod)
+    for path in ("/api/v1/chatx", "/api/v1/chat/stream/x", "/API/V1/CHAT", "/api/v1/chat/"):
+        assert verdict(acl, path, ("CrossSiteScripting_BODY",))[0] == "Block", path

@@ -95,3 +95,57 @@ def test_api_alias_points_at_the_copilot_load_balancer(dev):
         "HostedZoneId": {"Fn::ImportValue": "chatbot-dev-CanonicalHostedZoneID"},
         "EvaluateTargetHealth": True,
     }
+
+
+def test_bedrock_tokens_per_hour_and_throttles_alarm_and_are_on_the_dashboard(dev, prod):
+    for synthesised, input_limit, output_limit in ((dev, 500000, 100000), (prod, 5000000, 1000000)):
+        alarms = _alarms(synthesised)
+        prefix = f"chatbot-{synthesised.env}"
+        for name, metric, limit in (
+            ("bedrock-input-tokens", "InputTokenCount", input_limit),
+            ("bedrock-output-tokens", "OutputTokenCount", output_limit),
+        ):
+            alarm = alarms[f"{prefix}-{name}"]
+            assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Bedrock", metric)
+            assert (alarm["Period"], alarm["Statistic"]) == (3600, "Sum")
+            assert alarm["Threshold"] == limit
+            assert alarm["Dimensions"] == [
+                {"Name": "ModelId", "Value": "anthropic.claude-3-haiku-20240307-v1:0"}
+            ]
+        throttles = alarms[f"{prefix}-bedrock-throttling"]
+        assert throttles["MetricName"] == "InvocationThrottles"
+        body = str(only(synthesised.template("Edge"), "AWS::CloudWatch::Dashboard")["Properties"])
+        for metric in ("InputTokenCount", "OutputTokenCount", "InvocationThrottles"):
+            assert metric in body
+
+
+def test_a_monthly_budget_notifies_by_mail_and_through_the_alarm_topic(dev, prod):
+    for synthesised, limit in ((dev, 50), (prod, 500)):
+        template = synthesised.template("Edge")
+        budget = only(template, "AWS::Budgets::Budget")["Properties"]
+        data = budget["Budget"]
+        assert data["BudgetName"] == f"chatbot-{synthesised.env}-monthly"
+        assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
+        assert data["BudgetLimit"] == {"Amount": limit, "Unit": "USD"}
+        topic_id = next(iter(template.find_resources("AWS::SNS::Topic")))
+        kinds = set()
+        for entry in budget["NotificationsWithSubscribers"]:
+            kinds.add(
+                (entry["Notification"]["NotificationType"], entry["Notification"]["Threshold"])
+            )
+            assert {s["SubscriptionType"]: s["Address"] for s in entry["Subscribers"]} == {
+                "EMAIL": "chatbot-alerts@muykol.com",
+                "SNS": {"Ref": topic_id},
+            }
+        assert kinds == {("ACTUAL", 80), ("FORECASTED", 100)}
+        # Budgets may publish to the topic and use its key.
+        policy = only(template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
+        assert any(
+            s.get("Principal") == {"Service": "budgets.amazonaws.com"} and s["Effect"] == "Allow"
+            for s in policy["Statement"]
+        )
+        key_policy = only(template, "AWS::KMS::Key")["Properties"]["KeyPolicy"]
+        assert any(
+            s.get("Principal") == {"Service": "budgets.amazonaws.com"}
+            for s in key_policy["Statement"]
+        )

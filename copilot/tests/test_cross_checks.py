@@ -187,7 +187,8 @@ def manifest_imports(env: str) -> set[str]:
 
 
 # Outputs of Copilot's own environment stack; everything else an addon imports is the platform's.
-COPILOT_ENVIRONMENT_OUTPUTS = {"VpcId", "PrivateSubnets", "EnvironmentSecurityGroup"}
+# The state store has its own security groups: it imports no environment security group.
+COPILOT_ENVIRONMENT_OUTPUTS = {"VpcId", "PrivateSubnets"}
 
 
 def addon_imports(env: str, *, from_environment: bool = False) -> set[str]:
@@ -218,10 +219,22 @@ def test_addons_import_only_what_the_copilot_environment_exports(rendered, env):
 
 
 def manifest_parameters(env: str) -> set[str]:
+    """The SSM parameters the manifests read as secrets (a plain name is a parameter)."""
     return {
         interpolate(value, env)
         for service in SERVICES
         for value in service_settings(service, env).get("secrets", {}).values()
+        if isinstance(value, str)
+    }
+
+
+def manifest_secrets(env: str) -> set[str]:
+    """The Secrets Manager secrets the manifests read (`secretsmanager: <name>`)."""
+    return {
+        interpolate(value["secretsmanager"], env)
+        for service in SERVICES
+        for value in service_settings(service, env).get("secrets", {}).values()
+        if isinstance(value, dict)
     }
 
 
@@ -240,6 +253,8 @@ def test_every_import_and_parameter_is_in_the_platform_contract(env):
     assert imports <= exports
     parameters = {name.format(env=env) for name in contract()["ssm_parameters"].values()}
     assert manifest_parameters(env) <= parameters
+    secrets = {name.format(env=env) for name in contract()["secrets"].values()}
+    assert manifest_secrets(env) and manifest_secrets(env) <= secrets
 
 
 SYNTH_ENV = "dev"
@@ -318,6 +333,16 @@ def test_parameters_read_as_secrets_carry_the_tags_copilots_execution_role_needs
     assert read
     for name in read:
         assert wanted.items() <= tags_by_name[name].items(), name
+    # The same for the Secrets Manager secrets (the web UI's token key).
+    secret_tags = {
+        resource["Properties"].get("Name"): {
+            t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])
+        }
+        for resource in synthesized(cdk_out, "PlatformStateful")["Resources"].values()
+        if resource["Type"] == "AWS::SecretsManager::Secret"
+    }
+    for name in manifest_secrets(SYNTH_ENV):
+        assert wanted.items() <= secret_tags[name].items(), name
 
 
 def test_copilot_environment_exports_in_the_contract_are_exported(rendered):
@@ -370,6 +395,8 @@ def test_web_ui_receives_every_setting_the_web_app_requires():
         settings = service_settings("web-ui", env)
         given = set(settings["variables"]) | set(settings.get("secrets", {}))
         assert names <= given, f"{env}: missing {sorted(names - given)}"
-    # More than one task shares the state through the addon's output.
+    # More than one task shares the state through the addon's output: a secret, since the
+    # URL carries the state store user's password (test_service_network.py).
     addon = (render.COPILOT_DIR / "web-ui" / "addons" / "state-store.yml").read_text()
-    assert re.search(r"^  ReflexRedisUrl:\n.*\n    Value: !Sub 'rediss://", addon, re.M)
+    assert re.search(r"^  ReflexRedisUrl:\n.*\n    Value: !Ref ReflexRedisUrlSecret", addon, re.M)
+    assert re.search(r"^      SecretString: !Sub 'rediss://", addon, re.M)

@@ -47,6 +47,13 @@ def _http_url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
+def _inside_the_vpc(url: str) -> bool:
+    """A one-label host (`http://chat-api:8080`) is a Service Connect name: it resolves only
+    inside the VPC, where the traffic never crosses the internet."""
+    host = urlsplit(url).hostname or ""
+    return bool(host) and "." not in host and host != "localhost"
+
+
 def load_settings(environ=None) -> Settings:
     environ = os.environ if environ is None else environ
     app_env = (environ.get("APP_ENV") or "local").strip()
@@ -63,8 +70,13 @@ def load_settings(environ=None) -> Settings:
             f"COGNITO_USER_POOL_ID={pool_id} is not a user pool id of region {region}"
         )
     chat_api_url = _http_url("CHAT_API_URL", _required(environ, "CHAT_API_URL"))
-    if app_env in ("staging", "prod") and not chat_api_url.startswith("https://"):
-        raise SettingsError(f"CHAT_API_URL must use https when APP_ENV={app_env}")
+    if app_env in ("staging", "prod") and not (
+        chat_api_url.startswith("https://") or _inside_the_vpc(chat_api_url)
+    ):
+        raise SettingsError(
+            f"CHAT_API_URL must use https when APP_ENV={app_env} "
+            "(plain http only to a Service Connect name such as http://chat-api:8080)"
+        )
     endpoint = (environ.get("AWS_ENDPOINT_URL") or "").strip() or None
     if endpoint is not None:
         endpoint = _http_url("AWS_ENDPOINT_URL", endpoint)

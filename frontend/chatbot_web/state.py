@@ -31,6 +31,7 @@ from .cognito import (
     password_checks,
 )
 from .settings import Settings, SettingsError, load_settings
+from .token_seal import token_seal
 from .usage import DEFAULT_WAIT_SECONDS, limit_message, usage_summary
 
 # Refresh the access token this long before it expires, so no call is made with a token that
@@ -119,8 +120,9 @@ class AuthState(rx.State):
         setattr(self, target, error.message)
 
     def _store(self, tokens: Tokens) -> None:
-        self._access_token = tokens.access_token
-        self._refresh_token = tokens.refresh_token
+        # Sealed (token_seal.py): the state store never holds a usable token.
+        self._access_token = token_seal().seal(tokens.access_token)
+        self._refresh_token = token_seal().seal(tokens.refresh_token)
         self._expires_at = tokens.expires_at
 
     def _forget(self) -> None:
@@ -284,7 +286,7 @@ class AuthState(rx.State):
 
     @rx.event
     async def sign_out(self):
-        access_token = self._access_token
+        access_token = token_seal().open(self._access_token)
         self._forget()
         chat = await self.get_state(ChatState)
         chat.reset()
@@ -316,14 +318,17 @@ class AuthState(rx.State):
             raise SessionExpired
         if force_refresh or self._expires_at - time.time() < REFRESH_MARGIN_SECONDS:
             try:
-                tokens = await asyncio.to_thread(cognito().refresh, self._refresh_token)
+                refresh_token = token_seal().open(self._refresh_token)
+                if not refresh_token:  # sealed under a rotated secret
+                    raise AuthError("form", "session ended", "NotAuthorizedException")
+                tokens = await asyncio.to_thread(cognito().refresh, refresh_token)
             except AuthError as error:
                 if error.code == "NotAuthorizedException":
                     self._forget()
                     raise SessionExpired from error
                 raise
             self._store(tokens)
-        return self._access_token
+        return token_seal().open(self._access_token)
 
 
 @dataclasses.dataclass

@@ -41,6 +41,17 @@ def test_a_bad_setting_is_one_clear_line(change, message):
         load_settings({**GOOD, **change})
 
 
+def test_production_reaches_the_chat_api_by_its_service_connect_name():
+    """Inside the VPC the web-ui backend calls http://chat-api:8080; any other plain-http host
+    in staging or prod would cross a network it does not own."""
+    for env in ("staging", "prod"):
+        internal = load_settings({**GOOD, "APP_ENV": env, "CHAT_API_URL": "http://chat-api:8080"})
+        assert internal.chat_api_url == "http://chat-api:8080"
+        for outside in ("http://api.chatbot.muykol.com", "http://localhost:8080"):
+            with pytest.raises(SettingsError, match="must use https"):
+                load_settings({**GOOD, "APP_ENV": env, "CHAT_API_URL": outside})
+
+
 def client_error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": "raw"}}, "InitiateAuth")
 

@@ -341,3 +341,23 @@ def test_a_stream_that_ends_without_done_is_a_failure(signed_in_chat, replay):
     send(chat, "hi")
     assert chat.can_retry and chat.conversation_id == ""
     assert chat.messages[-1].stopped
+
+
+def test_the_state_holds_only_sealed_tokens(auth, fake_cognito):
+    """What the state store keeps (backend vars) is no usable token; the handlers open it."""
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    assert auth._access_token and auth._refresh_token
+    assert "access-1" not in auth._access_token and "refresh-1" not in auth._refresh_token
+    assert run(auth.access_token()) == "access-1"
+    auth._expires_at = 0  # expired: the refresh sends the opened refresh token
+    assert run(auth.access_token()) == "access-2"
+    assert fake_cognito.calls == ["sign_in", "refresh"]
+
+
+def test_a_token_sealed_under_another_secret_ends_the_session(auth, fake_cognito):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    auth._refresh_token = auth._refresh_token[:-4] + "AAAA"  # altered, or another key's
+    with pytest.raises(SessionExpired):
+        run(auth.access_token(force_refresh=True))
+    assert not auth.signed_in
+    assert fake_cognito.calls == ["sign_in"]  # nothing was sent to Cognito
