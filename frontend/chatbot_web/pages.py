@@ -347,6 +347,21 @@ def reset_page() -> rx.Component:
 # --- security --------------------------------------------------------------------------------
 
 
+class QrCode(rx.Component):
+    """A QR code drawn in the browser as inline SVG (qrcode.react): the key never leaves the
+    page for an image service."""
+
+    library = "qrcode.react@4.2.0"
+    tag = "QRCodeSVG"
+
+    value: rx.Var[str]
+    size: rx.Var[int]
+    title: rx.Var[str]
+
+
+qr_code = QrCode.create
+
+
 def security_messages() -> rx.Component:
     return rx.fragment(
         rx.cond(
@@ -367,9 +382,14 @@ def totp_enrolment() -> rx.Component:
     opens), then the app's first code."""
     return rx.vstack(
         rx.text(
-            "Add this account to an authenticator app (for example on your phone): open the "
-            "link on the phone, or type the key into the app.",
+            "Add this account to an authenticator app (for example on your phone): scan the "
+            "QR code, open the link on the phone, or type the key into the app.",
             size="2",
+        ),
+        rx.box(
+            qr_code(value=SecurityState.totp_uri, size=176, title="QR code of the key"),
+            id="totp-qr",
+            custom_attrs={"role": "img", "aria-label": "QR code of the key"},
         ),
         rx.link(
             "Open in an authenticator app",

@@ -30,7 +30,7 @@ def test_enrol_an_authenticator_app_then_sign_in_with_its_code(page, stack, mode
     expect(page.locator("#totp-status")).to_have_text("Off: your password alone signs you in.")
     page.get_by_role("button", name="Set up an authenticator app").click()
 
-    # The key as text, and as the otpauth:// link an authenticator app opens.
+    # The key as text, as the otpauth:// link an authenticator app opens, ...
     secret = page.locator("#totp-secret").inner_text().strip()
     assert re.fullmatch(r"[A-Za-z2-7]+=*", secret)
     uri = page.locator("#totp-uri").get_attribute("href")
@@ -38,6 +38,8 @@ def test_enrol_an_authenticator_app_then_sign_in_with_its_code(page, stack, mode
     assert (parts.scheme, parts.netloc) == ("otpauth", "totp")
     assert urllib.parse.parse_qs(parts.query)["secret"] == [secret]
     assert email in urllib.parse.unquote(parts.path)
+    # ... and as a QR code drawn in the page (inline SVG, nothing fetched).
+    expect(page.locator("#totp-qr svg path")).not_to_have_count(0)
     page.shots.take("totp-key")
     totp = Authenticator(secret)
 
