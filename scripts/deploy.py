@@ -19,6 +19,9 @@ last events.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shlex
@@ -850,10 +853,16 @@ def smoke(
         cognito.admin_set_user_password(
             UserPoolId=user_pool_id, Username=email, Password=password, Permanent=True
         )
+        parameters = {"USERNAME": email, "PASSWORD": password}
+        # The web app's client is confidential: its secret signs the sign-in (SECRET_HASH).
+        secret = cognito.describe_user_pool_client(UserPoolId=user_pool_id, ClientId=client_id)[
+            "UserPoolClient"
+        ].get("ClientSecret")
+        if secret:
+            digest = hmac.new(secret.encode(), (email + client_id).encode(), hashlib.sha256)
+            parameters["SECRET_HASH"] = base64.b64encode(digest.digest()).decode()
         tokens = cognito.initiate_auth(
-            ClientId=client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
+            ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=parameters
         )["AuthenticationResult"]
         token = tokens["AccessToken"]
         status, answer = _http(

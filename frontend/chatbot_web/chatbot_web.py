@@ -36,3 +36,9 @@ app.add_page(
 app.add_page(pages.sign_up_page, route="/signup", title="Create an account")
 app.add_page(pages.confirm_page, route="/confirm", title="Confirm your account")
 app.add_page(pages.reset_page, route="/reset", title="Reset your password")
+app.add_page(
+    pages.security_page,
+    route="/security",
+    title="Security",
+    on_load=AuthState.require_sign_in_for_security,
+)

@@ -1,11 +1,12 @@
-"""The pages: sign-in, sign-up, confirmation, password reset, and the chat."""
+"""The pages: sign-in (with its authenticator-app step), sign-up, confirmation, password reset,
+the security page (two-step sign-in) and the chat."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from .markdown import safe_markdown
-from .state import AuthState, ChatMessage, ChatState, ConversationItem
+from .state import AuthState, ChatMessage, ChatState, ConversationItem, SecurityState
 
 EMOTION_COLORS = {
     "anger": "red",
@@ -125,34 +126,80 @@ def submit_button(label: str) -> rx.Component:
     )
 
 
+def mfa_code_field(name: str, error: rx.Var[str]) -> rx.Component:
+    return form_field(
+        "Code from your authenticator app",
+        name,
+        error,
+        auto_complete="one-time-code",
+        auto_focus=True,
+        hint=rx.text(
+            "The 6-digit code the app shows for this account now.",
+            id=f"{name}-hint",
+            size="2",
+            color_scheme="gray",
+        ),
+    )
+
+
+def sign_in_code_form() -> rx.Component:
+    """The second step of a sign-in when the account has two-step sign-in on."""
+    return rx.form(
+        rx.vstack(
+            rx.text(
+                "Two-step sign-in is on for this account.",
+                size="2",
+                color_scheme="gray",
+            ),
+            mfa_code_field("mfa_code", AuthState.code_error),
+            submit_button("Verify and sign in"),
+            rx.button(
+                "Start again",
+                variant="ghost",
+                type="button",
+                on_click=AuthState.cancel_mfa_step,
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=AuthState.sign_in_with_code,
+        reset_on_submit=True,
+        width="100%",
+    )
+
+
 def sign_in_page() -> rx.Component:
     return auth_card(
         "Sign in",
-        rx.form(
-            rx.vstack(
-                form_field(
-                    "E-mail address",
-                    "email",
-                    AuthState.email_error,
-                    type="email",
-                    auto_complete="username",
-                    auto_focus=True,
-                    value=AuthState.email_field,
-                    on_change=AuthState.type_email,
+        rx.cond(
+            AuthState.mfa_step,
+            sign_in_code_form(),
+            rx.form(
+                rx.vstack(
+                    form_field(
+                        "E-mail address",
+                        "email",
+                        AuthState.email_error,
+                        type="email",
+                        auto_complete="username",
+                        auto_focus=True,
+                        value=AuthState.email_field,
+                        on_change=AuthState.type_email,
+                    ),
+                    form_field(
+                        "Password",
+                        "password",
+                        AuthState.password_error,
+                        type="password",
+                        auto_complete="current-password",
+                    ),
+                    submit_button("Sign in"),
+                    spacing="4",
+                    width="100%",
                 ),
-                form_field(
-                    "Password",
-                    "password",
-                    AuthState.password_error,
-                    type="password",
-                    auto_complete="current-password",
-                ),
-                submit_button("Sign in"),
-                spacing="4",
+                on_submit=AuthState.sign_in,
                 width="100%",
             ),
-            on_submit=AuthState.sign_in,
-            width="100%",
         ),
         rx.hstack(
             rx.link("Create an account", href="/signup"),
@@ -294,6 +341,141 @@ def reset_page() -> rx.Component:
             ),
         ),
         rx.link("Back to sign in", href="/signin"),
+    )
+
+
+# --- security --------------------------------------------------------------------------------
+
+
+class QrCode(rx.Component):
+    """A QR code drawn in the browser as inline SVG (qrcode.react): the key never leaves the
+    page for an image service."""
+
+    library = "qrcode.react@4.2.0"
+    tag = "QRCodeSVG"
+
+    value: rx.Var[str]
+    size: rx.Var[int]
+    title: rx.Var[str]
+
+
+qr_code = QrCode.create
+
+
+def security_messages() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            SecurityState.notice != "",
+            rx.callout(SecurityState.notice, icon="info", color_scheme="green", role="status"),
+        ),
+        rx.cond(
+            SecurityState.error != "",
+            rx.callout(
+                SecurityState.error, icon="triangle_alert", color_scheme="red", role="alert"
+            ),
+        ),
+    )
+
+
+def totp_enrolment() -> rx.Component:
+    """The new secret as text and as the otpauth:// link (which a phone's authenticator app
+    opens), then the app's first code."""
+    return rx.vstack(
+        rx.text(
+            "Add this account to an authenticator app (for example on your phone): scan the "
+            "QR code, open the link on the phone, or type the key into the app.",
+            size="2",
+        ),
+        rx.box(
+            qr_code(value=SecurityState.totp_uri, size=176, title="QR code of the key"),
+            id="totp-qr",
+            custom_attrs={"role": "img", "aria-label": "QR code of the key"},
+        ),
+        rx.link(
+            "Open in an authenticator app",
+            href=SecurityState.totp_uri,
+            id="totp-uri",
+            size="2",
+        ),
+        rx.el.label("Key", html_for="totp-secret", class_name="field-label"),
+        rx.code(SecurityState.totp_secret, id="totp-secret", class_name="totp-secret"),
+        rx.form(
+            rx.vstack(
+                mfa_code_field("totp_code", SecurityState.code_error),
+                rx.button(
+                    "Turn on two-step sign-in",
+                    type="submit",
+                    size="3",
+                    width="100%",
+                    disabled=SecurityState.busy,
+                ),
+                rx.button(
+                    "Cancel",
+                    type="button",
+                    variant="ghost",
+                    on_click=SecurityState.cancel_totp,
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            on_submit=SecurityState.verify_totp,
+            reset_on_submit=True,
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def security_page() -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.link("Back to the chat", href="/", size="2"),
+                rx.heading("Security", size="6", as_="h1"),
+                rx.text(AuthState.user_email, size="2", color_scheme="gray"),
+                security_messages(),
+                rx.heading("Two-step sign-in", size="4", as_="h2"),
+                rx.cond(
+                    SecurityState.loaded,
+                    rx.cond(
+                        SecurityState.totp_enabled,
+                        rx.vstack(
+                            rx.text(
+                                "On: signing in asks for the code of your authenticator app.",
+                                id="totp-status",
+                            ),
+                            rx.button(
+                                "Turn off two-step sign-in",
+                                variant="soft",
+                                color_scheme="red",
+                                on_click=SecurityState.disable_totp,
+                                disabled=SecurityState.busy,
+                            ),
+                            width="100%",
+                        ),
+                        rx.cond(
+                            SecurityState.totp_secret != "",
+                            totp_enrolment(),
+                            rx.vstack(
+                                rx.text("Off: your password alone signs you in.", id="totp-status"),
+                                rx.button(
+                                    "Set up an authenticator app",
+                                    on_click=SecurityState.start_totp,
+                                    disabled=SecurityState.busy,
+                                ),
+                                width="100%",
+                            ),
+                        ),
+                    ),
+                    rx.spinner(size="2"),
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            class_name="auth-card",
+        ),
+        class_name="auth-page",
     )
 
 
@@ -514,6 +696,7 @@ def chat_page() -> rx.Component:
             ),
             rx.hstack(
                 rx.text(AuthState.user_email, size="2", color_scheme="gray", class_name="who"),
+                rx.link("Security", href="/security", size="2"),
                 rx.button("Sign out", variant="soft", size="2", on_click=AuthState.sign_out),
                 align="center",
             ),

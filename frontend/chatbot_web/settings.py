@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 APP_ENVS = ("local", "dev", "staging", "prod")
@@ -27,6 +27,9 @@ class Settings:
     aws_region: str
     user_pool_id: str
     app_client_id: str
+    # The confidential app client's secret (COGNITO_WEB_CLIENT_SECRET; in AWS it comes from
+    # Secrets Manager). None for a public client: then no SECRET_HASH is sent.
+    app_client_secret: str | None = field(default=None, repr=False)
     # The SDK's own override, set only for the local stack (moto).
     aws_endpoint_url: str | None = None
     api_timeout_seconds: float = 60.0
@@ -93,6 +96,7 @@ def load_settings(environ=None) -> Settings:
         aws_region=region,
         user_pool_id=pool_id,
         app_client_id=_required(environ, "COGNITO_APP_CLIENT_ID"),
+        app_client_secret=(environ.get("COGNITO_WEB_CLIENT_SECRET") or "").strip() or None,
         aws_endpoint_url=endpoint,
         api_timeout_seconds=timeout,
         api_max_attempts=attempts,

@@ -26,9 +26,13 @@ from .cognito import (
     PASSWORD_RULES,
     AuthError,
     CognitoClient,
+    MfaChallenge,
     Tokens,
+    UserContext,
     email_is_valid,
+    otpauth_uri,
     password_checks,
+    token_username,
 )
 from .settings import Settings, SettingsError, load_settings
 from .token_seal import token_seal
@@ -46,6 +50,15 @@ GUARDRAIL_INTERVENED = "guardrail_intervened"
 
 SIGN_IN_ROUTE = "/signin"
 CHAT_ROUTE = "/"
+SECURITY_ROUTE = "/security"
+
+# One answer for an address with or without an account (sign-up and resend).
+SIGN_UP_NOTICE = (
+    "We sent a confirmation code to {email}, unless it already has an account: then sign in, "
+    "or reset the password. Enter the code below."
+)
+RESEND_NOTICE = "If {email} is waiting for confirmation, a new code is on its way."
+RESET_NOTICE = "If {email} has an account, a reset code is on its way. Enter it below."
 
 
 @functools.cache
@@ -96,9 +109,17 @@ class AuthState(rx.State):
     password_error: str = ""
     code_error: str = ""
 
+    # Sign-in waits for the authenticator app's code (SOFTWARE_TOKEN_MFA).
+    mfa_step: bool = False
+
     _access_token: str = ""
     _refresh_token: str = ""
     _expires_at: float = 0.0
+    # The pool's own name for the user (the access token's `username` claim).
+    _cognito_username: str = ""
+    _mfa_session: str = ""
+    _mfa_username: str = ""
+    _mfa_email: str = ""
 
     @rx.var
     def signed_in(self) -> bool:
@@ -124,11 +145,23 @@ class AuthState(rx.State):
         self._access_token = token_seal().seal(tokens.access_token)
         self._refresh_token = token_seal().seal(tokens.refresh_token)
         self._expires_at = tokens.expires_at
+        self._cognito_username = token_username(tokens.access_token) or self._cognito_username
 
     def _forget(self) -> None:
-        self._access_token = self._refresh_token = ""
+        self._access_token = self._refresh_token = self._cognito_username = ""
         self._expires_at = 0.0
         self.user_email = ""
+        self._end_mfa_step()
+
+    def _end_mfa_step(self) -> None:
+        self.mfa_step = False
+        self._mfa_session = self._mfa_username = self._mfa_email = ""
+
+    def _user_context(self, form_data: dict[str, Any] | None = None) -> UserContext:
+        """The browser's address (the websocket's peer, or the trusted proxies' X-Forwarded-For
+        entry: rxconfig's trusted_proxy_hops) and any device data the page collected."""
+        encoded = ((form_data or {}).get("user_context_data") or "").strip()
+        return UserContext(ip_address=self.router.session.client_ip, encoded_data=encoded)
 
     def _check_email(self, email: str) -> bool:
         if not email_is_valid(email):
@@ -182,14 +215,56 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        tokens, error = await self._cognito(cognito().sign_in, email, password)
+        result, error = await self._cognito(
+            cognito().sign_in, email, password, self._user_context(form_data)
+        )
         if error:
             if error.code == "UserNotConfirmedException":
                 self._carry_email(email)
             return
+        if isinstance(result, MfaChallenge):
+            # The password was right; the authenticator app's code completes the sign-in.
+            self.mfa_step = True
+            self._mfa_session, self._mfa_username = result.session, result.username
+            self._mfa_email = email
+            return
+        self._signed_in(result, email)
+        yield rx.redirect(CHAT_ROUTE)
+
+    def _signed_in(self, tokens: Tokens, email: str) -> None:
+        self._end_mfa_step()
         self._store(tokens)
         self.user_email = email
+
+    @rx.event
+    async def sign_in_with_code(self, form_data: dict[str, Any]):
+        """The second step of a sign-in with TOTP MFA."""
+        self._clear_errors()
+        code = (form_data.get("mfa_code") or "").strip().replace(" ", "")
+        if not self._mfa_session:
+            self._end_mfa_step()
+            self.form_error = "Enter your e-mail address and password again."
+            return
+        if not (code.isdigit() and len(code) == 6):
+            self.code_error = "Enter the 6-digit code from your authenticator app."
+            return
+        self.busy = True
+        yield
+        challenge = MfaChallenge(session=self._mfa_session, username=self._mfa_username)
+        tokens, error = await self._cognito(
+            cognito().answer_mfa, challenge, code, self._user_context(form_data)
+        )
+        if error:
+            if error.code == "NotAuthorizedException":  # the challenge's session expired
+                self._end_mfa_step()
+            return
+        self._signed_in(tokens, self._mfa_email)
         yield rx.redirect(CHAT_ROUTE)
+
+    @rx.event
+    def cancel_mfa_step(self):
+        self._clear_errors()
+        self._end_mfa_step()
 
     @rx.event
     async def sign_up(self, form_data: dict[str, Any]):
@@ -201,12 +276,14 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        needs_code, error = await self._cognito(cognito().sign_up, email, password)
+        needs_code, error = await self._cognito(
+            cognito().sign_up, email, password, self._user_context(form_data)
+        )
         if error:
             return
         self._carry_email(email)
         if needs_code:
-            self.notice = f"We sent a confirmation code to {email}. Enter it below."
+            self.notice = SIGN_UP_NOTICE.format(email=email)
             yield rx.redirect("/confirm")
         else:
             self.notice = "Your account is ready. Sign in."
@@ -224,7 +301,9 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        _, error = await self._cognito(cognito().confirm_sign_up, email, code)
+        _, error = await self._cognito(
+            cognito().confirm_sign_up, email, code, self._user_context(form_data)
+        )
         if error:
             return
         self._carry_email(email)
@@ -237,10 +316,10 @@ class AuthState(rx.State):
         email = email.strip()
         if not self._check_email(email):
             return
-        _, error = await self._cognito(cognito().resend_code, email)
+        _, error = await self._cognito(cognito().resend_code, email, self._user_context())
         if error:
             return
-        self.notice = f"We sent a new code to {email}."
+        self.notice = RESEND_NOTICE.format(email=email)
 
     @rx.event
     async def request_reset(self, form_data: dict[str, Any]):
@@ -251,12 +330,14 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        _, error = await self._cognito(cognito().forgot_password, email)
+        _, error = await self._cognito(
+            cognito().forgot_password, email, self._user_context(form_data)
+        )
         if error:
             return
         self._carry_email(email)
         self.reset_code_sent = True
-        self.notice = f"If {email} has an account, a reset code is on its way. Enter it below."
+        self.notice = RESET_NOTICE.format(email=email)
 
     @rx.event
     async def reset_password(self, form_data: dict[str, Any]):
@@ -271,7 +352,9 @@ class AuthState(rx.State):
             return
         self.busy = True
         yield
-        _, error = await self._cognito(cognito().confirm_forgot_password, email, code, password)
+        _, error = await self._cognito(
+            cognito().confirm_forgot_password, email, code, password, self._user_context(form_data)
+        )
         if error:
             return
         self.reset_code_sent = False
@@ -290,6 +373,8 @@ class AuthState(rx.State):
         self._forget()
         chat = await self.get_state(ChatState)
         chat.reset()
+        security = await self.get_state(SecurityState)
+        security.reset()
         if access_token:
             # Revokes the refresh token everywhere; signing out here succeeds either way.
             with contextlib.suppress(AuthError):
@@ -312,6 +397,14 @@ class AuthState(rx.State):
             return rx.redirect(CHAT_ROUTE)
         return None
 
+    @rx.event
+    def require_sign_in_for_security(self):
+        """on_load of the security page."""
+        if not self._refresh_token:
+            self._forget()
+            return rx.redirect(SIGN_IN_ROUTE)
+        return SecurityState.load
+
     async def access_token(self, *, force_refresh: bool = False) -> str:
         """A valid access token, refreshed (REFRESH_TOKEN_AUTH) when it is about to expire."""
         if not self._refresh_token:
@@ -321,7 +414,9 @@ class AuthState(rx.State):
                 refresh_token = token_seal().open(self._refresh_token)
                 if not refresh_token:  # sealed under a rotated secret
                     raise AuthError("form", "session ended", "NotAuthorizedException")
-                tokens = await asyncio.to_thread(cognito().refresh, refresh_token)
+                tokens = await asyncio.to_thread(
+                    cognito().refresh, refresh_token, self._cognito_username, self.user_email
+                )
             except AuthError as error:
                 if error.code == "NotAuthorizedException":
                     self._forget()
@@ -329,6 +424,96 @@ class AuthState(rx.State):
                 raise
             self._store(tokens)
         return token_seal().open(self._access_token)
+
+
+class SecurityState(rx.State):
+    """The security page: two-step sign-in with an authenticator app (TOTP)."""
+
+    loaded: bool = False
+    totp_enabled: bool = False
+    # While enrolling: the new secret, as text and as the otpauth:// URI apps read.
+    totp_secret: str = ""
+    totp_uri: str = ""
+    busy: bool = False
+    notice: str = ""
+    error: str = ""
+    code_error: str = ""
+
+    async def _run(self, call: Callable[..., Any], *args: Any) -> tuple[Any, bool]:
+        """One Cognito call with the user's access token; (result, ok). A refusal is shown."""
+        auth = await self.get_state(AuthState)
+        try:
+            token = await auth.access_token()
+            return await asyncio.to_thread(call, token, *args), True
+        except SessionExpired:
+            self.reset()
+            return rx.redirect(SIGN_IN_ROUTE), False
+        except AuthError as error:
+            if error.field == "code":
+                self.code_error = error.message
+            else:
+                self.error = error.message
+            return None, False
+        finally:
+            self.busy = False
+
+    def _clear(self) -> None:
+        self.notice = self.error = self.code_error = ""
+
+    @rx.event
+    async def load(self):
+        self._clear()
+        self.totp_secret = self.totp_uri = ""
+        enabled, ok = await self._run(cognito().totp_enabled)
+        if not ok:
+            return enabled  # a redirect when the session ended
+        self.totp_enabled = bool(enabled)
+        self.loaded = True
+        return None
+
+    @rx.event
+    async def start_totp(self):
+        self._clear()
+        self.busy = True
+        secret, ok = await self._run(cognito().start_totp)
+        if not ok:
+            return secret
+        auth = await self.get_state(AuthState)
+        self.totp_secret = secret
+        self.totp_uri = otpauth_uri(secret, auth.user_email)
+        return None
+
+    @rx.event
+    async def verify_totp(self, form_data: dict[str, Any]):
+        self._clear()
+        code = (form_data.get("totp_code") or "").strip().replace(" ", "")
+        if not (code.isdigit() and len(code) == 6):
+            self.code_error = "Enter the 6-digit code from your authenticator app."
+            return None
+        self.busy = True
+        result, ok = await self._run(cognito().verify_totp, code)
+        if not ok:
+            return result
+        self.totp_enabled = True
+        self.totp_secret = self.totp_uri = ""
+        self.notice = "Two-step sign-in is on. From now on, signing in asks for the app's code."
+        return None
+
+    @rx.event
+    def cancel_totp(self):
+        self._clear()
+        self.totp_secret = self.totp_uri = ""
+
+    @rx.event
+    async def disable_totp(self):
+        self._clear()
+        self.busy = True
+        result, ok = await self._run(functools.partial(cognito().set_totp, enabled=False))
+        if not ok:
+            return result
+        self.totp_enabled = False
+        self.notice = "Two-step sign-in is off."
+        return None
 
 
 @dataclasses.dataclass

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from chatbot_web.cognito import auth_error, password_checks
+from chatbot_web.cognito import (
+    auth_error,
+    otpauth_uri,
+    password_checks,
+    secret_hash,
+    token_username,
+)
 from chatbot_web.settings import SettingsError, load_settings
 
 GOOD = {
@@ -22,6 +31,33 @@ def test_settings_from_the_contract_variables():
     settings = load_settings(GOOD)
     assert settings.chat_api_url == "http://127.0.0.1:8080"
     assert settings.aws_endpoint_url == "http://127.0.0.1:4566"
+    assert settings.app_client_secret is None  # a public client: no SECRET_HASH
+
+
+def test_the_client_secret_is_read_and_never_printed():
+    settings = load_settings({**GOOD, "COGNITO_WEB_CLIENT_SECRET": " s3cret-value "})
+    assert settings.app_client_secret == "s3cret-value"
+    assert "s3cret-value" not in repr(settings)
+
+
+def test_secret_hash_is_the_documented_hmac():
+    # The value of `printf userclient | openssl dgst -sha256 -hmac secret -binary | base64`.
+    assert secret_hash("secret", "client", "user") == "wvW87lzZoI+qQCVGmWVBJLlucdJ65huAVP1z+0MgA6E="
+
+
+def test_token_username_reads_the_claim_and_survives_garbage():
+    payload = base64.urlsafe_b64encode(json.dumps({"username": "abc-123"}).encode()).rstrip(b"=")
+    assert token_username(f"h.{payload.decode()}.s") == "abc-123"
+    assert token_username("not a token") == ""
+    assert token_username("a.!!!.b") == ""
+
+
+def test_the_otpauth_uri_names_the_account_and_carries_the_secret():
+    uri = otpauth_uri("JBSWY3DPEHPK3PXP", "a+b@example.com")
+    assert uri == (
+        "otpauth://totp/Emotion-aware%20chat%3Aa%2Bb%40example.com"
+        "?secret=JBSWY3DPEHPK3PXP&issuer=Emotion-aware+chat"
+    )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +97,10 @@ def client_error(code: str) -> ClientError:
     [
         ("sign_in", "NotAuthorizedException", "password", "The e-mail address or the password"),
         ("sign_in", "UserNotFoundException", "password", "The e-mail address or the password"),
-        ("sign_up", "UsernameExistsException", "email", "An account with this e-mail"),
+        ("confirm", "UserNotFoundException", "code", "That code is not right"),
+        ("reset", "UserNotFoundException", "code", "That code is not right"),
+        ("sign_in_mfa", "CodeMismatchException", "code", "That code is not right. Enter the"),
+        ("verify_totp", "EnableSoftwareTokenMFAException", "code", "That code is not right"),
         ("sign_up", "InvalidPasswordException", "password", "The password does not meet"),
         ("confirm", "CodeMismatchException", "code", "That code is not right"),
         ("reset", "ExpiredCodeException", "code", "That code has expired"),

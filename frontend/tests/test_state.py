@@ -4,6 +4,7 @@ the browser tests drive the same handlers against the real local stack)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 
@@ -13,8 +14,14 @@ from async_run import run
 
 from chatbot_web import state as state_module
 from chatbot_web.chat_api import ApiError
-from chatbot_web.cognito import AuthError, Tokens
+from chatbot_web.cognito import AuthError, MfaChallenge, Tokens, UserContext
 from chatbot_web.state import AuthState, ChatMessage, ChatState, SessionExpired
+
+
+def fake_access_token(name: str, username: str = "sub-1") -> str:
+    """A JWT-shaped token whose payload names the user (as Cognito's `username` claim)."""
+    payload = base64.urlsafe_b64encode(json.dumps({"username": username}).encode()).decode()
+    return f"header.{payload.rstrip('=')}.{name}"
 
 
 class FakeCognito:
@@ -22,20 +29,34 @@ class FakeCognito:
         self.calls: list[str] = []
         self.sign_in_error = sign_in_error
         self.refresh_error = refresh_error
+        self.mfa = False
+        self.mfa_error: AuthError | None = None
+        self.refresh_usernames: tuple[str, ...] = ()
+        self.contexts: list[UserContext] = []
 
-    def sign_in(self, email, password):
+    def sign_in(self, email, password, context=None):
         self.calls.append("sign_in")
+        self.contexts.append(context)
         if self.sign_in_error:
             raise self.sign_in_error
-        return Tokens("access-1", "id-1", "refresh-1", time.time() + 3600)
+        if self.mfa:
+            return MfaChallenge(session="session-1", username="sub-1")
+        return Tokens(fake_access_token("access-1"), "id-1", "refresh-1", time.time() + 3600)
 
-    def refresh(self, refresh_token):
+    def answer_mfa(self, challenge, code, context=None):
+        self.calls.append(f"answer_mfa {challenge.session} {challenge.username} {code}")
+        if self.mfa_error:
+            raise self.mfa_error
+        return Tokens(fake_access_token("access-1"), "id-1", "refresh-1", time.time() + 3600)
+
+    def refresh(self, refresh_token, *usernames):
         self.calls.append("refresh")
+        self.refresh_usernames = usernames
         if self.refresh_error:
             raise self.refresh_error
-        return Tokens("access-2", "id-2", refresh_token, time.time() + 3600)
+        return Tokens(fake_access_token("access-2"), "id-2", refresh_token, time.time() + 3600)
 
-    def sign_up(self, email, password):
+    def sign_up(self, email, password, context=None):
         self.calls.append("sign_up")
         return True
 
@@ -108,6 +129,7 @@ def test_tokens_stay_on_the_server(root, auth, fake_cognito):
     sent_to_browser = json.dumps(root.dict(), default=str)
     assert "access-1" not in sent_to_browser
     assert "refresh-1" not in sent_to_browser
+    assert "sub-1" not in sent_to_browser
     assert "a@example.com" in sent_to_browser
 
 
@@ -130,11 +152,44 @@ def test_sign_up_carries_the_address_into_the_confirmation_form(auth, fake_cogni
 
 def test_the_access_token_is_refreshed_shortly_before_it_expires(auth, fake_cognito):
     drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
-    assert run(auth.access_token()) == "access-1"
+    assert run(auth.access_token()).endswith(".access-1")
     assert fake_cognito.calls == ["sign_in"]
     auth._expires_at = time.time() + 30  # inside the refresh margin
-    assert run(auth.access_token()) == "access-2"
+    assert run(auth.access_token()).endswith(".access-2")
     assert fake_cognito.calls == ["sign_in", "refresh"]
+    # The SECRET_HASH of a refresh names the user: the pool's username first, then the address.
+    assert fake_cognito.refresh_usernames == ("sub-1", "a@example.com")
+
+
+def test_a_sign_in_with_mfa_asks_for_the_code_then_signs_in(auth, fake_cognito):
+    fake_cognito.mfa = True
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    assert auth.mfa_step and not auth.signed_in
+    drain(auth.sign_in_with_code({"mfa_code": "12a456"}))
+    assert auth.code_error == "Enter the 6-digit code from your authenticator app."
+    fake_cognito.mfa_error = AuthError("code", "That code is not right.", "CodeMismatchException")
+    drain(auth.sign_in_with_code({"mfa_code": "123 456"}))
+    assert auth.code_error == "That code is not right." and not auth.signed_in
+    fake_cognito.mfa_error = None
+    events = drain(auth.sign_in_with_code({"mfa_code": "123456"}))
+    assert fake_cognito.calls[-1] == "answer_mfa session-1 sub-1 123456"
+    assert auth.signed_in and auth.user_email == "a@example.com"
+    assert not auth.mfa_step and auth._mfa_session == ""
+    assert "/" in str(events[-1])
+
+
+def test_an_expired_mfa_step_starts_the_sign_in_again(auth, fake_cognito):
+    fake_cognito.mfa = True
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    fake_cognito.mfa_error = AuthError("form", "too long", "NotAuthorizedException")
+    drain(auth.sign_in_with_code({"mfa_code": "123456"}))
+    assert auth.form_error == "too long" and not auth.mfa_step
+
+
+def test_the_code_step_without_a_challenge_asks_for_the_password(auth, fake_cognito):
+    drain(auth.sign_in_with_code({"mfa_code": "123456"}))
+    assert auth.form_error == "Enter your e-mail address and password again."
+    assert fake_cognito.calls == []
 
 
 def test_a_revoked_refresh_token_ends_the_session(auth, fake_cognito):

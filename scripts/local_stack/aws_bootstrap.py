@@ -7,6 +7,9 @@ configuration contract's variable names, ready to be the chat API's environment.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 
@@ -40,6 +43,9 @@ PUBLISHED_NAMES = (
 
 _DAY = 24 * 60 * 60
 _TABLE_ACTIVE_TIMEOUT = 60
+# Access tokens live 15 minutes, as in AWS; the web app refreshes them before they expire.
+# (moto 5.2 issues every token for an hour whatever the client says.)
+ACCESS_TOKEN_MINUTES = 15
 
 
 # moto accepts any credentials; fixed dummies keep a developer's real ones out of the picture.
@@ -87,30 +93,60 @@ def _ensure_user_pool(cognito, name: str) -> str:
     return pool["UserPool"]["Id"]
 
 
-def _ensure_app_client(cognito, pool_id: str, name: str) -> str:
+def _ensure_app_client(cognito, pool_id: str, name: str) -> tuple[str, str]:
+    """The web app's app client: (client id, client secret)."""
     for page in cognito.get_paginator("list_user_pool_clients").paginate(
         UserPoolId=pool_id, MaxResults=60
     ):
         for client in page["UserPoolClients"]:
             if client["ClientName"] == name:
-                return client["ClientId"]
+                found = cognito.describe_user_pool_client(
+                    UserPoolId=pool_id, ClientId=client["ClientId"]
+                )["UserPoolClient"]
+                return found["ClientId"], found.get("ClientSecret", "")
     client = cognito.create_user_pool_client(
         UserPoolId=pool_id,
         ClientName=name,
-        GenerateSecret=False,  # a browser-facing client cannot keep a secret
+        # Confidential, as in AWS: only the web app's backend signs users in, and it keeps
+        # the secret; every call naming a user carries its SECRET_HASH.
+        GenerateSecret=True,
         ExplicitAuthFlows=[
             "ALLOW_USER_PASSWORD_AUTH",
             "ALLOW_REFRESH_TOKEN_AUTH",
             "ALLOW_USER_SRP_AUTH",
         ],
         PreventUserExistenceErrors="ENABLED",
-        AccessTokenValidity=60,
-        IdTokenValidity=60,
+        AccessTokenValidity=ACCESS_TOKEN_MINUTES,
+        IdTokenValidity=ACCESS_TOKEN_MINUTES,
         RefreshTokenValidity=30,
         TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"},
         EnableTokenRevocation=True,
-    )
-    return client["UserPoolClient"]["ClientId"]
+    )["UserPoolClient"]
+    return client["ClientId"], client["ClientSecret"]
+
+
+def secret_hash(client_secret: str, client_id: str, username: str) -> str:
+    """Cognito's SECRET_HASH: Base64(HMAC-SHA256(key=client secret, username + client id))."""
+    digest = hmac.new(
+        client_secret.encode(), (username + client_id).encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+def client_secret(cognito, client_id: str) -> str:
+    """The secret of an app client of the endpoint, "" for a public client."""
+    for page in cognito.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for pool in page["UserPools"]:
+            try:
+                found = cognito.describe_user_pool_client(
+                    UserPoolId=pool["Id"], ClientId=client_id
+                )["UserPoolClient"]
+            except ClientError as error:
+                if _error_code(error) != "ResourceNotFoundException":
+                    raise
+                continue
+            return found.get("ClientSecret", "")
+    return ""
 
 
 def _ensure_group(cognito, pool_id: str, name: str) -> None:
@@ -150,12 +186,15 @@ def create_user(endpoint_url: str, region: str, pool_id: str, email: str, passwo
 
 
 def sign_in(endpoint_url: str, region: str, client_id: str, email: str, password: str) -> dict:
-    """USER_PASSWORD_AUTH sign-in; returns the AuthenticationResult (AccessToken, IdToken, ...)."""
+    """USER_PASSWORD_AUTH sign-in; returns the AuthenticationResult (AccessToken, IdToken, ...).
+
+    The client's secret, when it has one, is read from the endpoint (local admin access)."""
     cognito = _client("cognito-idp", endpoint_url, region)
+    parameters = {"USERNAME": email, "PASSWORD": password}
+    if secret := client_secret(cognito, client_id):
+        parameters["SECRET_HASH"] = secret_hash(secret, client_id, email)
     response = cognito.initiate_auth(
-        ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": password},
+        ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=parameters
     )
     return response["AuthenticationResult"]
 
@@ -308,7 +347,7 @@ def bootstrap(
     endpoint_url = endpoint_url.rstrip("/")
     cognito = _client("cognito-idp", endpoint_url, region)
     pool_id = _ensure_user_pool(cognito, prefix)
-    client_id = _ensure_app_client(cognito, pool_id, f"{prefix}-web")
+    client_id, client_secret_value = _ensure_app_client(cognito, pool_id, f"{prefix}-web")
     _ensure_group(cognito, pool_id, USERS_GROUP)
     create_user(endpoint_url, region, pool_id, DEMO_USER_EMAIL, DEMO_USER_PASSWORD)
 
@@ -322,6 +361,8 @@ def bootstrap(
         "BEDROCK_MODEL_ID": LOCAL_MODEL_ID,
         "COGNITO_USER_POOL_ID": pool_id,
         "COGNITO_APP_CLIENT_ID": client_id,
+        # Only the web app gets it (never published, like the Secrets Manager secret in AWS).
+        "COGNITO_WEB_CLIENT_SECRET": client_secret_value,
         # moto signs tokens with the real AWS issuer but serves the keys itself.
         "COGNITO_ISSUER": f"https://cognito-idp.{region}.amazonaws.com/{pool_id}",
         "COGNITO_JWKS_URL": f"{endpoint_url}/{pool_id}/.well-known/jwks.json",

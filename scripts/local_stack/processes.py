@@ -260,7 +260,14 @@ def moto_process(port: int, *, log_path=None) -> ManagedProcess:
     return ManagedProcess(
         "local-aws",
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=child_env({"MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH"}),
+        # TOTP on: moto then checks authenticator codes (its one fixed TOTP secret) when MFA
+        # is enrolled and at sign-in, as Cognito does.
+        env=child_env(
+            {
+                "MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY": "HASH",
+                "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true",
+            }
+        ),
         ready_url=f"http://127.0.0.1:{port}/moto-api/",
         log_path=log_path,
     )
@@ -279,8 +286,17 @@ def bedrock_process(port: int, *, extra_args=(), log_path=None) -> ManagedProces
     )
 
 
+# Settings of the stack that only the web app may see.
+WEB_APP_ONLY_SETTINGS = ("COGNITO_WEB_CLIENT_SECRET",)
+
+
+def _without_web_app_secrets(env: dict) -> dict:
+    return {key: value for key, value in env.items() if key not in WEB_APP_ONLY_SETTINGS}
+
+
 def chat_api_process(port: int, env: dict, *, log_path=None) -> ManagedProcess:
     """The chat API under Gunicorn, configured only by `env` (plus CHAT_API_BIND)."""
+    env = _without_web_app_secrets(env)
     # Drop the developer's own AWS settings (profile, session token, ...) so nothing real
     # leaks into a local run; `env` carries every AWS_* value the chat API should see.
     inherited = {key for key in os.environ if key.startswith("AWS_")}
@@ -309,6 +325,7 @@ def feedback_runner_process(env: dict, *, python=None, log_path=None) -> Managed
     Configured only by `env` (FEEDBACK_QUEUE_URL, FEEDBACK_TABLE, FEEDBACK_DLQ_URL, the SDK's
     endpoint and credentials); runs with the Chalice app's interpreter unless `python` says.
     """
+    env = _without_web_app_secrets(env)
     inherited = {key for key in os.environ if key.startswith("AWS_")}
     merged = child_env(env)
     for key in inherited - set(env):
@@ -334,6 +351,7 @@ FRONTEND_SETTINGS = (
     "AWS_REGION",
     "COGNITO_USER_POOL_ID",
     "COGNITO_APP_CLIENT_ID",
+    "COGNITO_WEB_CLIENT_SECRET",
     "CHAT_API_URL",
     "AWS_ENDPOINT_URL",
 )

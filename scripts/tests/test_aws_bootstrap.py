@@ -32,6 +32,7 @@ CONTRACT_NAMES = {
     "BEDROCK_MODEL_ID",
     "COGNITO_USER_POOL_ID",
     "COGNITO_APP_CLIENT_ID",
+    "COGNITO_WEB_CLIENT_SECRET",
     "COGNITO_ISSUER",
     "COGNITO_JWKS_URL",
     "CONVERSATIONS_TABLE",
@@ -113,7 +114,8 @@ def test_user_pool_and_app_client_settings(config, endpoint):
         UserPoolId=config["COGNITO_USER_POOL_ID"], ClientId=config["COGNITO_APP_CLIENT_ID"]
     )["UserPoolClient"]
     assert app["ClientName"] == "chatbot-local-web"
-    assert "ClientSecret" not in app
+    # Confidential: the web app's backend holds the secret, which only it is given.
+    assert app["ClientSecret"] and app["ClientSecret"] == config["COGNITO_WEB_CLIENT_SECRET"]
     assert set(app["ExplicitAuthFlows"]) == {
         "ALLOW_USER_PASSWORD_AUTH",
         "ALLOW_REFRESH_TOKEN_AUTH",
@@ -121,7 +123,7 @@ def test_user_pool_and_app_client_settings(config, endpoint):
     }
     assert app["PreventUserExistenceErrors"] == "ENABLED"
     assert (
-        app["AccessTokenValidity"] == 60 and app["TokenValidityUnits"]["AccessToken"] == "minutes"
+        app["AccessTokenValidity"] == 15 and app["TokenValidityUnits"]["AccessToken"] == "minutes"
     )
     groups = cognito.list_groups(UserPoolId=config["COGNITO_USER_POOL_ID"])["Groups"]
     assert [group["GroupName"] for group in groups] == ["users"]
@@ -156,6 +158,37 @@ def test_demo_user_signs_in_and_tokens_carry_the_configured_issuer(config, endpo
     identity = claims_of(tokens["IdToken"])
     assert identity["iss"] == config["COGNITO_ISSUER"]
     assert identity["email"] == DEMO_USER_EMAIL
+
+
+def test_a_refresh_needs_the_client_secret_hash(config, endpoint):
+    # moto checks SECRET_HASH on REFRESH_TOKEN_AUTH, USER_SRP_AUTH and challenge answers (not
+    # on USER_PASSWORD_AUTH, which AWS does check).
+    cognito = client("cognito-idp", endpoint)
+    client_id = config["COGNITO_APP_CLIENT_ID"]
+    tokens = sign_in(endpoint, REGION, client_id, DEMO_USER_EMAIL, DEMO_USER_PASSWORD)
+    refresh = {"REFRESH_TOKEN": tokens["RefreshToken"]}
+    wrong = aws_bootstrap.secret_hash("not-the-secret", client_id, DEMO_USER_EMAIL)
+    for parameters in (refresh, {**refresh, "SECRET_HASH": wrong}):
+        with pytest.raises(ClientError, match="NotAuthorizedException"):
+            cognito.initiate_auth(
+                ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=parameters
+            )
+    right = aws_bootstrap.secret_hash(
+        config["COGNITO_WEB_CLIENT_SECRET"], client_id, DEMO_USER_EMAIL
+    )
+    refreshed = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={**refresh, "SECRET_HASH": right},
+    )["AuthenticationResult"]
+    assert claims_of(refreshed["AccessToken"])["client_id"] == client_id
+
+
+def test_secret_hash_is_the_documented_hmac():
+    # Base64(HMAC-SHA256(key=secret, message=username + client id)), the value given by
+    # `printf userclient | openssl dgst -sha256 -hmac secret -binary | base64`.
+    expected = "wvW87lzZoI+qQCVGmWVBJLlucdJ65huAVP1z+0MgA6E="
+    assert aws_bootstrap.secret_hash("secret", "client", "user") == expected
 
 
 def test_wrong_password_is_refused(config, endpoint):

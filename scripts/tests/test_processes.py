@@ -13,10 +13,14 @@ import urllib.request
 import pytest
 
 from local_stack.processes import (
+    FRONTEND_SETTINGS,
     ManagedProcess,
     ProcessStartError,
+    chat_api_process,
     child_env,
+    feedback_runner_process,
     free_port,
+    moto_process,
     port_is_free,
 )
 
@@ -194,3 +198,18 @@ def test_child_env_puts_the_repo_on_the_python_path(tmp_path):
     assert marker == "1"
     assert any(p.endswith("scripts") for p in paths.split(os.pathsep))
     assert any(p.endswith("web-service") for p in paths.split(os.pathsep))
+
+
+def test_the_client_secret_reaches_only_the_web_app(tmp_path):
+    config = {"COGNITO_APP_CLIENT_ID": "client", "COGNITO_WEB_CLIENT_SECRET": "s3cret"}
+    api = chat_api_process(free_port(), config)
+    feedback = feedback_runner_process(config, python=sys.executable)
+    assert "COGNITO_WEB_CLIENT_SECRET" not in api.env
+    assert "COGNITO_WEB_CLIENT_SECRET" not in feedback.env
+    assert api.env["COGNITO_APP_CLIENT_ID"] == "client"
+    assert "COGNITO_WEB_CLIENT_SECRET" in FRONTEND_SETTINGS
+
+
+def test_the_local_aws_endpoint_checks_authenticator_codes():
+    env = moto_process(free_port()).env
+    assert env["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] == "true"
