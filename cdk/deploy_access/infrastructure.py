@@ -158,13 +158,15 @@ class GithubDeployRole(Construct):
                     f"{app}-{environment}-Cluster-*/{app}-{environment}-*"
                 ],
             ),
-            # The smoke test's throw-away user, in this environment's user pool only.
+            # The smoke test's throw-away user, in this environment's user pool only; it signs in
+            # with the app client's secret when the client has one.
             iam.PolicyStatement(
                 sid="SmokeTestUser",
                 actions=[
                     "cognito-idp:AdminCreateUser",
                     "cognito-idp:AdminSetUserPassword",
                     "cognito-idp:AdminDeleteUser",
+                    "cognito-idp:DescribeUserPoolClient",
                 ],
                 resources=[user_pool_arn],
             ),
