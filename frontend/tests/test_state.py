@@ -403,9 +403,9 @@ def test_the_state_holds_only_sealed_tokens(auth, fake_cognito):
     drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
     assert auth._access_token and auth._refresh_token
     assert "access-1" not in auth._access_token and "refresh-1" not in auth._refresh_token
-    assert run(auth.access_token()) == "access-1"
+    assert run(auth.access_token()) == fake_access_token("access-1")
     auth._expires_at = 0  # expired: the refresh sends the opened refresh token
-    assert run(auth.access_token()) == "access-2"
+    assert run(auth.access_token()) == fake_access_token("access-2")
     assert fake_cognito.calls == ["sign_in", "refresh"]
 
 
