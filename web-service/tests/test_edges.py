@@ -300,3 +300,46 @@ def test_every_stored_item_carries_expires_at_for_the_retention_period(
     for item in items:
         assert "expires_at" in item, item["sk"]
         assert abs(int(item["expires_at"]["N"]) - expected) < 120, item["sk"]
+
+
+def test_a_turn_written_during_a_delete_is_deleted_too(api, stack, fresh_user):
+    """The summary goes last, on the condition that no turn was added meanwhile; a turn that
+    slipped in is deleted in another round, so no message is left without its summary."""
+    turn = _chat(api, fresh_user)
+    cid = turn["conversation_id"]
+    db, table = _dynamodb(stack), stack.config["CONVERSATIONS_TABLE"]
+    pk = {"S": f"USER#{fresh_user.sub}#CONV#{cid}"}
+
+    class TurnDuringDelete(_Recording):
+        def __getattr__(self, name):
+            call = super().__getattr__(name)
+            if name != "batch_write_item" or any(n == name for n, _ in self.calls):
+                return call
+
+            def first_batch(**kwargs):
+                late = new_id()
+                db.put_item(
+                    TableName=table,
+                    Item={
+                        "pk": pk,
+                        "sk": {"S": f"MSG#{late}"},
+                        "message_id": {"S": late},
+                        "role": {"S": "user"},
+                        "text": {"S": "written while deleting"},
+                        "created_at": {"S": "2026-12-01T00:00:00.000Z"},
+                    },
+                )
+                db.update_item(
+                    TableName=table,
+                    Key={"pk": pk, "sk": {"S": "SUMMARY"}},
+                    UpdateExpression="ADD message_count :one",
+                    ExpressionAttributeValues={":one": {"N": "1"}},
+                )
+                return call(**kwargs)
+
+            return first_batch
+
+    client = TurnDuringDelete(db)
+    ConversationStore(client, table, sleep=lambda _: None).delete_conversation(fresh_user.sub, cid)
+    assert _partition(stack, fresh_user, cid) == []
+    assert [n for n, _ in client.calls].count("get_item") == 2  # a second round
