@@ -161,7 +161,7 @@ class TierLimitsOut(BaseModel):
 class UsedOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    messages_this_minute: int = Field(ge=0)
+    messages_this_minute: int = Field(ge=0, description="Messages of the last 60-70 seconds.")
     tokens_today: int = Field(ge=0)
     streams_open: int = Field(ge=0)
 
@@ -171,7 +171,8 @@ class ResetsOut(BaseModel):
 
     minute: str = Field(
         pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
-        description="When messages_this_minute starts again from 0 (UTC).",
+        description="When messages_this_minute next drops: its oldest counted messages stop "
+        "counting (now when it is 0). UTC.",
     )
     day: str = Field(
         pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
