@@ -13,6 +13,7 @@ from .bedrock import BedrockChat
 from .config import Settings
 from .emotion import EmotionDetector, load_detector
 from .errors import register_error_handlers
+from .limits import UsageLimiter
 from .logs import configure_logging, init_request_logging
 from .readiness import Readiness
 from .store import ConversationStore
@@ -26,6 +27,7 @@ class Services:
     bedrock: BedrockChat
     detector: EmotionDetector
     readiness: Readiness
+    limiter: UsageLimiter
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -43,7 +45,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
 
     clients = Clients(settings)
-    store = ConversationStore(clients.dynamodb, settings.conversations_table)
+    store = ConversationStore(
+        clients.dynamodb, settings.conversations_table, retention_days=settings.retention_days
+    )
+    limiter = UsageLimiter(
+        clients.dynamodb,
+        settings.conversations_table,
+        settings.tiers(),
+        settings.usage_default_tier,
+        lease_seconds=settings.stream_lease_seconds,
+    )
     bedrock = BedrockChat(
         clients.bedrock,
         settings.bedrock_model_id,
@@ -69,22 +80,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         bedrock=bedrock,
         detector=load_detector(),
         readiness=readiness,
+        limiter=limiter,
     )
     app.extensions["token_verifier"] = TokenVerifier(
         issuer=settings.cognito_issuer,
         client_id=settings.cognito_app_client_id,
         jwks=JwksCache(
-            settings.cognito_jwks_url, min_refresh_seconds=settings.jwks_min_refresh_seconds
+            settings.cognito_jwks_url,
+            min_refresh_seconds=settings.jwks_min_refresh_seconds,
+            failure_cache_seconds=settings.jwks_failure_cache_seconds,
         ),
         leeway_seconds=settings.jwt_leeway_seconds,
     )
 
     init_request_logging(app)
     register_error_handlers(app)
+    from .routes import init_query_checks
+
+    init_query_checks(app)
 
     from .openapi import bp as openapi_bp
-    from .routes import chat, conversations, feedback, health
+    from .routes import chat, conversations, feedback, health, usage
 
-    for blueprint in (health.bp, chat.bp, conversations.bp, feedback.bp, openapi_bp):
+    for blueprint in (health.bp, chat.bp, conversations.bp, feedback.bp, usage.bp, openapi_bp):
         app.register_blueprint(blueprint)
     return app

@@ -16,7 +16,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .errors import Unauthorized
+from .errors import AuthUnavailable, Unauthorized
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ["RS256"]
@@ -26,14 +26,32 @@ ALGORITHMS = ["RS256"]
 class Principal:
     user_id: str  # the Cognito `sub`, stable for the user's lifetime
     username: str
+    # The `tier` claim the pre token generation trigger adds to access tokens; None when absent
+    # (moto never runs triggers), and then the default tier's limits apply.
+    tier: str | None = None
 
 
 class JwksCache:
-    """Keeps the pool's signing keys; fetches again on an unknown `kid`, at most so often."""
+    """Keeps the pool's signing keys; fetches again on an unknown `kid`, at most so often.
 
-    def __init__(self, url: str, *, min_refresh_seconds: float, timeout: float = 3.0):
+    When the keys cannot be fetched, a token can be neither accepted nor refused: the answer is
+    a 503 with Retry-After (AuthUnavailable), never a 401 that would sign the user out. The
+    failure is remembered for `failure_cache_seconds`, so a burst of requests during an outage
+    is answered at once instead of each waiting for the fetch to time out.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_refresh_seconds: float,
+        timeout: float = 3.0,
+        failure_cache_seconds: float = 5.0,
+    ):
         self._url = url
         self._min_refresh = min_refresh_seconds
+        self._failure_cache = failure_cache_seconds
+        self._failed_until = float("-inf")
         self._http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=False
         )
@@ -50,11 +68,14 @@ class JwksCache:
                 not _has_kid(self._keys, kid)
                 and time.monotonic() - self._fetched_at >= self._min_refresh
             ):
-                self._keys = self._fetch()
+                self._keys = self._fetch(kid)
             return self._keys
 
-    def _fetch(self) -> KeySet:
-        self._fetched_at = time.monotonic()
+    def _fetch(self, kid: str | None) -> KeySet:
+        now = time.monotonic()
+        if now < self._failed_until:
+            return self._after_failure(kid)
+        self._fetched_at = now
         try:
             response = self._http.request("GET", self._url)
             if response.status != 200:
@@ -62,11 +83,19 @@ class JwksCache:
             keys = KeySet.import_key_set(json.loads(response.data))
         except Exception as exc:  # any failure leaves the caller unauthenticated, never in
             log.error("jwks fetch failed", extra={"error": str(exc)})
-            if self._keys is not None:
-                return self._keys
-            raise Unauthorized("The token signing keys are unavailable.") from None
+            self._failed_until = time.monotonic() + self._failure_cache
+            return self._after_failure(kid)
+        self._failed_until = float("-inf")
         log.info("jwks fetched", extra={"keys": len(keys.keys)})
         return keys
+
+    def _after_failure(self, kid: str | None) -> KeySet:
+        # The keys held still decide tokens signed by them; a token with another `kid` may be
+        # signed by a rotated key that cannot be fetched now, so it is not refused for good.
+        if self._keys is not None and _has_kid(self._keys, kid):
+            return self._keys
+        retry_after = max(1, int(self._failed_until - time.monotonic() + 0.999))
+        raise AuthUnavailable(retry_after=retry_after)
 
 
 def _has_kid(keys: KeySet, kid: str | None) -> bool:
@@ -97,12 +126,17 @@ class TokenVerifier:
                 raise Unauthorized("The token was not signed by a key of the user pool.")
             decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
             self._claims.validate(decoded.claims)
-        except Unauthorized:
+        except (Unauthorized, AuthUnavailable):
             raise
         except (JoseError, ValueError, UnicodeError) as exc:
             raise Unauthorized(_describe(exc)) from None
         claims = decoded.claims
-        return Principal(user_id=claims["sub"], username=str(claims.get("username", "")))
+        tier = claims.get("tier")
+        return Principal(
+            user_id=claims["sub"],
+            username=str(claims.get("username", "")),
+            tier=tier if isinstance(tier, str) else None,
+        )
 
 
 def _describe(exc: Exception) -> str:

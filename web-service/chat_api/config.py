@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -9,8 +10,17 @@ from dataclasses import dataclass, fields
 
 APP_ENVS = ("local", "dev", "staging", "prod")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# Environments where tokens minted by a local stand-in (whose key is public) must never be accepted.
-STRICT_ENVS = ("staging", "prod")
+# Environments where tokens minted by a local stand-in (whose key is public) must never be
+# accepted: every one but `local`.
+STRICT_ENVS = ("dev", "staging", "prod")
+_TIER_NAME = re.compile(r"^[a-z0-9_-]{1,32}$")
+LIMIT_NAMES = ("messages_per_minute", "tokens_per_day", "concurrent_streams")
+# Per-tier limits when USAGE_TIERS does not say otherwise. `free` is the tier every new profile
+# gets; it stops a user long before 60 messages in a minute.
+DEFAULT_TIERS: dict[str, dict[str, int]] = {
+    "free": {"messages_per_minute": 10, "tokens_per_day": 200_000, "concurrent_streams": 2},
+    "plus": {"messages_per_minute": 30, "tokens_per_day": 1_000_000, "concurrent_streams": 4},
+}
 _COGNITO_ISSUER = re.compile(
     r"^https://cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com/(?P<pool>[\w-]+_\w+)$"
 )
@@ -51,6 +61,17 @@ class Settings:
     # A Bedrock guardrail applied to every Converse call; both or neither must be set.
     bedrock_guardrail_id: str = ""
     bedrock_guardrail_version: str = ""
+    # Per-user limits: JSON {"<tier>": {"messages_per_minute": n, "tokens_per_day": n,
+    # "concurrent_streams": n}, ...} merged over DEFAULT_TIERS; a token without a `tier` claim,
+    # or with a tier not configured, gets the default tier's limits.
+    usage_tiers: str = ""
+    usage_default_tier: str = "free"
+    # How long a stream's slot is held at most if its worker dies before releasing it.
+    stream_lease_seconds: int = 300
+    # Every stored conversation item carries `expires_at` this many days ahead (DynamoDB TTL).
+    retention_days: int = 365
+    # After a failed JWKS fetch, requests are refused (503) without a new fetch for this long.
+    jwks_failure_cache_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,10 +120,56 @@ class Settings:
             raise ConfigError(
                 "BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION must be set together"
             )
-        for name in ("max_body_bytes", "history_max_turns", "bedrock_max_attempts"):
+        for name in (
+            "max_body_bytes",
+            "history_max_turns",
+            "bedrock_max_attempts",
+            "stream_lease_seconds",
+            "retention_days",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        if self.jwks_failure_cache_seconds < 0:
+            raise ConfigError("JWKS_FAILURE_CACHE_SECONDS must not be negative")
+        tiers = self.tiers()
+        if self.usage_default_tier not in tiers:
+            raise ConfigError(
+                f"USAGE_DEFAULT_TIER={self.usage_default_tier!r} is not a configured tier "
+                f"({', '.join(sorted(tiers))})"
+            )
         return self
+
+    def tiers(self) -> dict[str, dict[str, int]]:
+        """The limits of every tier: DEFAULT_TIERS with USAGE_TIERS applied over them."""
+        return parse_tiers(self.usage_tiers)
+
+
+def parse_tiers(raw: str) -> dict[str, dict[str, int]]:
+    tiers = {name: dict(limits) for name, limits in DEFAULT_TIERS.items()}
+    if not raw.strip():
+        return tiers
+    try:
+        configured = json.loads(raw)
+    except ValueError:
+        raise ConfigError("USAGE_TIERS is not valid JSON") from None
+    if not isinstance(configured, dict):
+        raise ConfigError("USAGE_TIERS must be a JSON object of tier names")
+    for name, limits in configured.items():
+        if not _TIER_NAME.match(name):
+            raise ConfigError(f"USAGE_TIERS: {name!r} is not a tier name ([a-z0-9_-])")
+        if not isinstance(limits, dict) or set(limits) - set(LIMIT_NAMES):
+            raise ConfigError(
+                f"USAGE_TIERS: {name} must be an object with {', '.join(LIMIT_NAMES)}"
+            )
+        merged = {**tiers.get(name, {}), **limits}
+        if set(merged) != set(LIMIT_NAMES):
+            raise ConfigError(f"USAGE_TIERS: {name} must set {', '.join(LIMIT_NAMES)}")
+        for limit, value in merged.items():
+            # bool is an int in Python; `true` is not a limit.
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"USAGE_TIERS: {name}.{limit} must be a positive integer")
+        tiers[name] = merged
+    return tiers
 
 
 REQUIRED = (

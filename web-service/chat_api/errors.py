@@ -40,6 +40,16 @@ class BadRequest(ApiError):
     status, code = 400, "invalid_json"
 
 
+class InvalidParameter(ApiError):
+    """A query or path parameter off its declared format (digits, range, id pattern)."""
+
+    status, code = 400, "invalid_parameter"
+    message = "A parameter is not valid."
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message, details=[{"field": name, "message": message}])
+
+
 class Unauthorized(ApiError):
     status, code = 401, "invalid_token"
     message = "A valid Cognito access token is required."
@@ -79,6 +89,36 @@ class Throttled(ApiError):
     def __init__(self, message: str | None = None, *, retry_after: int = 2):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
+
+
+class RateLimited(ApiError):
+    """The caller's messages per minute or simultaneous streams are used up."""
+
+    status, code = 429, "rate_limited"
+    message = "Too many requests; retry after the indicated delay."
+
+    def __init__(self, message: str | None = None, *, retry_after: int):
+        retry_after = max(1, int(retry_after))
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(RateLimited):
+    """The caller's tokens for the day are used up."""
+
+    code = "quota_exceeded"
+    message = "Today's usage quota is used up; it resets at midnight UTC."
+
+
+class AuthUnavailable(ApiError):
+    """The user pool's signing keys cannot be fetched: the token can be neither accepted nor
+    refused, so the answer is a retryable 503 rather than a 401 that signs the user out."""
+
+    status, code = 503, "auth_unavailable"
+    message = "Sign-in cannot be checked right now; try again shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5):
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
 
 
 class ModelUnavailable(ApiError):
@@ -128,6 +168,13 @@ def register_error_handlers(app: Flask) -> None:
             return render(
                 cls(f"The request body exceeds {app.config['MAX_CONTENT_LENGTH']} bytes.")
             )
+        if cls is MethodNotAllowed:
+            # RFC 9110: a 405 names the methods the resource supports.
+            error = cls()
+            allowed = sorted(getattr(exc, "valid_methods", None) or [])
+            if allowed:
+                error.headers["Allow"] = ", ".join(allowed)
+            return render(error)
         if cls is not None:
             return render(cls())
         error = ApiError(exc.description)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -74,6 +75,7 @@ def init_request_logging(app: Flask) -> None:
             "path": request.path,
             "status": response.status_code,
             "user_id": g.get("user_id"),
+            "pid": os.getpid(),  # which Gunicorn worker served it
         }
 
         def emit() -> None:

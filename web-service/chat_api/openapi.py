@@ -9,6 +9,8 @@ from pydantic.json_schema import models_json_schema
 
 from . import schemas
 from .routes import API_PREFIX
+from .routes.conversations import DEFAULT_PAGE, MAX_PAGE
+from .store import MESSAGE_PAGE_MAX
 
 bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
 
@@ -25,6 +27,7 @@ _MODELS = [
     schemas.ConversationDetail,
     schemas.Health,
     schemas.Readiness,
+    schemas.UsageOut,
     schemas.ErrorBody,
 ]
 
@@ -37,9 +40,21 @@ def _json(model, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the request again.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+
+
 def _errors(*statuses: int) -> dict:
     text = {
-        400: "The body is not valid JSON.",
+        400: (
+            "`invalid_json`: the body is not valid JSON; `invalid_parameter`: a query or path "
+            "parameter is off its declared format, undeclared or repeated, or the cursor is not "
+            "one this API gave you."
+        ),
         401: 'Missing or invalid access token (`WWW-Authenticate: Bearer error="invalid_token"`).',
         404: "Unknown id, or one that belongs to another user.",
         413: "The body exceeds the size limit.",
@@ -49,12 +64,27 @@ def _errors(*statuses: int) -> dict:
             "`guardrail_intervened`: the content guardrail blocked the message or the reply, and "
             "`message` is a polite refusal to show the user."
         ),
-        429: "The model is throttling; see `Retry-After`.",
+        429: (
+            "Refused before anything is stored or the model is called, with `Retry-After` "
+            "(seconds): `rate_limited` (the caller's messages per minute or simultaneous "
+            "streams are used up), `quota_exceeded` (the caller's tokens for the day are used "
+            "up; retry after the UTC midnight), or `model_throttled` (the model is busy)."
+        ),
         502: "The model failed.",
-        503: "A dependency is unavailable; see `Retry-After` where given.",
+        503: (
+            "A dependency is unavailable (`model_unavailable`, `storage_unavailable`, "
+            "`feedback_unavailable`), or the token's signing keys cannot be fetched "
+            "(`auth_unavailable`: not a sign-out); see `Retry-After` where given."
+        ),
         504: "The model did not answer within the deadline.",
     }
-    return {str(status): _json(schemas.ErrorBody, text[status]) for status in statuses}
+    responses = {}
+    for status in statuses:
+        response = _json(schemas.ErrorBody, text[status])
+        if status == 429:
+            response["headers"] = RETRY_AFTER
+        responses[str(status)] = response
+    return responses
 
 
 CHAT_ERRORS = (400, 401, 404, 413, 415, 422, 429, 502, 503, 504)
@@ -64,6 +94,35 @@ ID_PARAM = {
     "required": True,
     "schema": {"type": "string", "pattern": schemas.ID_PATTERN},
 }
+
+
+# One Server-Sent Event; `data` is the JSON of the schema its name says (see the description).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": ["meta", "delta", "done", "error"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+
+
+def _limit_param(maximum: int, default: int) -> dict:
+    return {
+        "name": "limit",
+        "in": "query",
+        "description": "ASCII digits only.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    }
+
+
+def _cursor_param(pattern: str, description: str) -> dict:
+    return {
+        "name": "cursor",
+        "in": "query",
+        "description": description,
+        "schema": {"type": "string", "pattern": pattern},
+    }
 
 
 @cache
@@ -154,7 +213,7 @@ def build_document(version: str) -> dict:
                     "responses": {
                         "200": {
                             "description": "An event stream.",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                            "content": {"text/event-stream": {"schema": SSE_EVENT}},
                         },
                         **_errors(*CHAT_ERRORS),
                     },
@@ -166,40 +225,51 @@ def build_document(version: str) -> dict:
                     "operationId": "listConversations",
                     "security": secured,
                     "parameters": [
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": 100,
-                                "default": 20,
-                            },
-                        },
-                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        _limit_param(MAX_PAGE, DEFAULT_PAGE),
+                        _cursor_param(
+                            schemas.CURSOR_PATTERN,
+                            "The `next_cursor` of the previous page (opaque; only the caller's "
+                            "own cursors are accepted).",
+                        ),
                     ],
                     "responses": {
                         "200": _json(schemas.ConversationList, "One page of conversations."),
-                        **_errors(401, 422, 503),
+                        **_errors(400, 401, 503),
                     },
                 }
             },
             "/conversations/{conversation_id}": {
                 "parameters": [ID_PARAM],
                 "get": {
-                    "summary": "One conversation with its messages, their emotions and ratings.",
+                    "summary": "One conversation with a page of its messages (the newest "
+                    "first page), their emotions and ratings.",
                     "operationId": "getConversation",
                     "security": secured,
+                    "parameters": [
+                        _limit_param(MESSAGE_PAGE_MAX, MESSAGE_PAGE_MAX),
+                        _cursor_param(
+                            schemas.ID_PATTERN,
+                            "The `next_cursor` of the previous page: the messages before it.",
+                        ),
+                    ],
                     "responses": {
                         "200": _json(schemas.ConversationDetail, "The conversation."),
-                        **_errors(401, 404, 503),
+                        **_errors(400, 401, 404, 503),
                     },
                 },
                 "delete": {
                     "summary": "Delete a conversation and its messages.",
+                    "description": (
+                        "The messages go first and the summary last: if something cannot be "
+                        "deleted the answer is 503 and the conversation is still listed; "
+                        "sending the DELETE again finishes the job."
+                    ),
                     "operationId": "deleteConversation",
                     "security": secured,
-                    "responses": {"204": {"description": "Deleted."}, **_errors(401, 404, 503)},
+                    "responses": {
+                        "204": {"description": "Deleted."},
+                        **_errors(400, 401, 404, 503),
+                    },
                 },
             },
             "/feedback": {
@@ -223,6 +293,22 @@ def build_document(version: str) -> dict:
                             schemas.FeedbackAccepted, "The rating is recorded and queued."
                         ),
                         **_errors(400, 401, 404, 413, 415, 422, 503),
+                    },
+                }
+            },
+            "/usage": {
+                "get": {
+                    "summary": "The caller's limits, what is used of them and when they reset.",
+                    "description": (
+                        "Limits come from the caller's tier (the access token's `tier` claim; "
+                        "the default tier when absent or unknown). A request over a limit is "
+                        "refused with 429 `rate_limited` or `quota_exceeded`."
+                    ),
+                    "operationId": "getUsage",
+                    "security": secured,
+                    "responses": {
+                        "200": _json(schemas.UsageOut, "The caller's usage."),
+                        **_errors(400, 401, 503),
                     },
                 }
             },

@@ -12,6 +12,8 @@ from .emotion import LABELS
 MAX_MESSAGE_CHARS = 4000
 MAX_COMMENT_CHARS = 1000
 ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"  # ULID, Crockford base32
+# The conversation list's cursor: unpadded base64url, as the API writes it.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,1024}$"
 
 EmotionLabel = Literal["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -139,7 +141,52 @@ class ConversationList(BaseModel):
 
 
 class ConversationDetail(ConversationSummary):
-    messages: list[Message]
+    messages: list[Message] = Field(
+        description="One page of messages, oldest first: the newest ones, or those before `cursor`."
+    )
+    next_cursor: str | None = Field(
+        None,
+        description="Pass as `cursor` for the page of earlier messages; null at the start.",
+    )
+
+
+class TierLimitsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages_per_minute: int = Field(ge=1)
+    tokens_per_day: int = Field(ge=1, description="Input + output tokens, as Bedrock counts.")
+    concurrent_streams: int = Field(ge=1)
+
+
+class UsedOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages_this_minute: int = Field(ge=0, description="Messages of the last 60-70 seconds.")
+    tokens_today: int = Field(ge=0)
+    streams_open: int = Field(ge=0)
+
+
+class ResetsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    minute: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+        description="When messages_this_minute next drops: its oldest counted messages stop "
+        "counting (now when it is 0). UTC.",
+    )
+    day: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+        description="When tokens_today starts again from 0 (UTC midnight).",
+    )
+
+
+class UsageOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier: str = Field(description="The tier whose limits apply to the caller.")
+    limits: TierLimitsOut
+    used: UsedOut
+    resets: ResetsOut
 
 
 class FeedbackAccepted(BaseModel):

@@ -16,6 +16,9 @@ import base64
 import binascii
 import json
 import logging
+import random
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,13 +28,21 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .emotion import Emotion
-from .errors import NotFound, StorageUnavailable, ValidationFailed
+from .errors import InvalidParameter, NotFound, StorageUnavailable
 from .safety import NOT_FLAGGED, SafetyAssessment
 
 log = logging.getLogger(__name__)
 SUMMARY_SK = "SUMMARY"
 RECENT_EMOTIONS_KEPT = 8
 TITLE_CHARS = 60
+MESSAGE_PAGE_MAX = 100
+_DELETE_ATTEMPTS = 6
+_DELETE_ROUNDS = 3
+# Titles are shown in lists on one line: control characters become spaces, and the
+# bidirectional marks, embeddings, overrides and isolates (which can make a title display as
+# something other than what it says) are removed. Joiners (used by emoji) are kept.
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BIDI_CONTROLS = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -100,9 +111,15 @@ class Turn:
 
 
 class ConversationStore:
-    def __init__(self, client, table: str) -> None:
+    def __init__(self, client, table: str, *, retention_days: int = 365, sleep=time.sleep) -> None:
         self._db = client
         self._table = table
+        self._retention_seconds = retention_days * 86400
+        self._sleep = sleep
+
+    def _expires_at(self) -> int:
+        """The TTL of an item written now: DynamoDB removes it after the retention period."""
+        return int(time.time()) + self._retention_seconds
 
     def _call(self, operation: str, **kwargs) -> dict[str, Any]:
         try:
@@ -141,8 +158,31 @@ class ConversationStore:
             raise NotFound("No such conversation.")
         return _summary(items[0]), [_message(item) for item in reversed(items[1:])]
 
-    def all_messages(self, user_id: str, conversation_id: str) -> list[dict]:
-        messages: list[dict] = []
+    def messages_page(
+        self, user_id: str, conversation_id: str, *, limit: int, before: str | None = None
+    ) -> tuple[list[dict], str | None]:
+        """The newest `limit` messages older than message `before` (all when None), oldest
+        first, and the id to pass as `before` for the page before them (None at the start)."""
+        extra: dict[str, Any] = {}
+        pk = _conversation_pk(user_id, conversation_id)
+        if before:
+            extra["ExclusiveStartKey"] = _to_item({"pk": pk, "sk": f"MSG#{before}"})
+        response = self._call(
+            "query",
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :msg)",
+            ExpressionAttributeValues=_to_item({":pk": pk, ":msg": "MSG#"}),
+            ScanIndexForward=False,
+            Limit=min(limit, MESSAGE_PAGE_MAX),
+            ConsistentRead=True,
+            **extra,
+        )
+        items = [_from_item(item) for item in response["Items"]]
+        messages = [_message(item) for item in reversed(items)]
+        more = bool(response.get("LastEvaluatedKey")) and bool(messages)
+        return messages, (messages[0]["message_id"] if more else None)
+
+    def _message_key_pages(self, user_id: str, conversation_id: str):
+        """The keys of a conversation's messages, one bounded page at a time."""
         start: dict | None = None
         while True:
             extra = {"ExclusiveStartKey": start} if start else {}
@@ -152,12 +192,16 @@ class ConversationStore:
                 ExpressionAttributeValues=_to_item(
                     {":pk": _conversation_pk(user_id, conversation_id), ":msg": "MSG#"}
                 ),
+                ProjectionExpression="pk, sk",
+                Limit=MESSAGE_PAGE_MAX,
+                ConsistentRead=True,
                 **extra,
             )
-            messages.extend(_message(_from_item(item)) for item in response["Items"])
+            if response["Items"]:
+                yield response["Items"]
             start = response.get("LastEvaluatedKey")
             if not start:
-                return messages
+                return
 
     def list_conversations(
         self, user_id: str, *, limit: int, cursor: str | None
@@ -181,6 +225,7 @@ class ConversationStore:
     def save_turn(self, turn: Turn, existing: dict[str, Any] | None) -> None:
         """Store both messages and the conversation's summary in one transaction."""
         now = now_iso()
+        expires_at = self._expires_at()
         recent = (existing or {}).get("recent_emotions", []) + [turn.emotion.label]
         recent = recent[-RECENT_EMOTIONS_KEPT:]
         messages_pk = _conversation_pk(turn.user_id, turn.conversation_id)
@@ -193,6 +238,7 @@ class ConversationStore:
             "created_at": turn.user_created_at,
             "emotion": _emotion_attr(turn.emotion),
             "safety": turn.safety.as_dict(),
+            "expires_at": expires_at,
         }
         assistant_message = {
             "pk": messages_pk,
@@ -206,6 +252,7 @@ class ConversationStore:
             "stop_reason": turn.stop_reason,
             "reply_to": turn.user_message_id,
             "reply_to_emotion": turn.emotion.label,
+            "expires_at": expires_at,
         }
         summary_update = {
             "TableName": self._table,
@@ -216,7 +263,7 @@ class ConversationStore:
                 "SET conversation_id = :cid, title = if_not_exists(title, :title), "
                 "created_at = if_not_exists(created_at, :now), updated_at = :now, "
                 "gsi1pk = :gsi1pk, gsi1sk = :gsi1sk, last_emotion = :label, "
-                "recent_emotions = :recent ADD message_count :two"
+                "recent_emotions = :recent, expires_at = :expires ADD message_count :two"
             ),
             "ExpressionAttributeValues": _to_item(
                 {
@@ -228,6 +275,7 @@ class ConversationStore:
                     ":label": turn.emotion.label,
                     ":recent": recent,
                     ":two": 2,
+                    ":expires": expires_at,
                 }
             ),
             # A conversation deleted while its reply was being written stays deleted.
@@ -315,30 +363,47 @@ class ConversationStore:
             return  # a later rating is recorded: it stays
 
     def delete_conversation(self, user_id: str, conversation_id: str) -> None:
-        try:
-            self._call(
-                "delete_item",
-                Key=_to_item({"pk": _conversation_pk(user_id, conversation_id), "sk": SUMMARY_SK}),
-                ConditionExpression="attribute_exists(pk)",
-            )
-        except ClientError as exc:
-            raise NotFound("No such conversation.") from exc
-        # The summary is gone first so the conversation disappears from every listing at once.
-        keys = [
-            {"pk": _conversation_pk(user_id, conversation_id), "sk": f"MSG#{m['message_id']}"}
-            for m in self.all_messages(user_id, conversation_id)
-        ]
-        for start in range(0, len(keys), 25):
-            requests = [{"DeleteRequest": {"Key": _to_item(k)}} for k in keys[start : start + 25]]
-            pending = {self._table: requests}
-            for _ in range(5):
-                try:
-                    response = self._db.batch_write_item(RequestItems=pending)
-                except (ClientError, BotoCoreError) as exc:
-                    raise _unavailable("batch_write_item", exc) from exc
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
+        """Deletes the messages first and the summary last, so a delete cut short leaves the
+        conversation listed and a retried DELETE finishes the job. Raises StorageUnavailable
+        (never a silent success) when something could not be deleted."""
+        summary_key = _to_item({"pk": _conversation_pk(user_id, conversation_id), "sk": SUMMARY_SK})
+        for _ in range(_DELETE_ROUNDS):
+            summary = self._call("get_item", Key=summary_key, ConsistentRead=True).get("Item")
+            if summary is None:
+                raise NotFound("No such conversation.")
+            for page in self._message_key_pages(user_id, conversation_id):
+                for start in range(0, len(page), 25):
+                    self._delete_batch(page[start : start + 25])
+            try:
+                # A turn written meanwhile changed message_count: its messages are deleted in
+                # another round before the summary goes, so none is left without a summary.
+                self._call(
+                    "delete_item",
+                    Key=summary_key,
+                    ConditionExpression="message_count = :seen",
+                    ExpressionAttributeValues={":seen": summary["message_count"]},
+                )
+                return
+            except ClientError:
+                continue
+        raise _unavailable("delete_item", RuntimeError("conversation kept changing"))
+
+    def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
+        pending = {self._table: [{"DeleteRequest": {"Key": key}} for key in keys]}
+        for attempt in range(_DELETE_ATTEMPTS):
+            if attempt:
+                # Unprocessed items mean throttling: back off (exponential, full jitter).
+                self._sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))  # noqa: S311 - jitter
+            try:
+                response = self._db.batch_write_item(RequestItems=pending)
+            except (ClientError, BotoCoreError) as exc:
+                raise _unavailable("batch_write_item", exc) from exc
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return
+        left = sum(len(requests) for requests in pending.values())
+        log.error("messages left after delete", extra={"unprocessed": left})
+        raise StorageUnavailable("The conversation could not be deleted completely; try again.")
 
 
 def _unavailable(operation: str, exc: Exception) -> StorageUnavailable:
@@ -352,7 +417,7 @@ def _unavailable(operation: str, exc: Exception) -> StorageUnavailable:
 
 
 def _title(text: str) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(_BIDI_CONTROLS.sub("", _CONTROL_CHARS.sub(" ", text)).split())
     return flat if len(flat) <= TITLE_CHARS else flat[: TITLE_CHARS - 1].rstrip() + "…"
 
 
@@ -409,5 +474,5 @@ def _decode_cursor(cursor: str, user_pk: str) -> dict[str, Any]:
     except (ValueError, binascii.Error, UnicodeError):
         valid = False
     if not valid:
-        raise ValidationFailed("The cursor is not valid.", details=[{"field": "cursor"}])
+        raise InvalidParameter("cursor", "The cursor is not one this listing gave you.")
     return _to_item(key)

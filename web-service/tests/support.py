@@ -16,6 +16,11 @@ from joserfc.jwk import RSAKey
 from local_stack.aws_bootstrap import create_user, sign_in
 
 PASSWORD = "Test-Passw0rd!x"
+UNLIMITED_TIER = {
+    "messages_per_minute": 100_000,
+    "tokens_per_day": 1_000_000_000,
+    "concurrent_streams": 1000,
+}
 
 
 @dataclass
@@ -72,6 +77,9 @@ def api_env(stack: Stack, **overrides: str) -> dict[str, str]:
         "BEDROCK_READ_TIMEOUT": "10",
         "BEDROCK_DEADLINE": "20",
         "GRACEFUL_TIMEOUT": "20",
+        # The suite's session users send many messages; the limits have their own tests
+        # (test_limits.py), which start servers with the limits they prove.
+        "USAGE_TIERS": json.dumps({"free": UNLIMITED_TIER}),
     }
     env.update(overrides)
     return env

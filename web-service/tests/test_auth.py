@@ -131,6 +131,7 @@ def test_hs256_with_the_public_key_as_secret(api, alice):
         ("GET", "/conversations/01JBZZZZZZZZZZZZZZZZZZZZZZ"),
         ("DELETE", "/conversations/01JBZZZZZZZZZZZZZZZZZZZZZZ"),
         ("POST", "/feedback"),
+        ("GET", "/usage"),
     ],
 )
 def test_every_user_endpoint_requires_a_token(api, method, path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from chat_api.config import ConfigError, Settings
+from chat_api.config import DEFAULT_TIERS, ConfigError, Settings
 
 POOL = "eu-west-1_AbCdEf123"
 ISSUER = f"https://cognito-idp.eu-west-1.amazonaws.com/{POOL}"
@@ -32,8 +34,8 @@ def test_missing_required_setting(name):
         Settings.from_env(env)
 
 
-@pytest.mark.parametrize("app_env", ["staging", "prod"])
-def test_local_jwks_and_issuer_refused_outside_local_and_dev(app_env):
+@pytest.mark.parametrize("app_env", ["dev", "staging", "prod"])
+def test_local_jwks_and_issuer_refused_outside_local(app_env):
     with pytest.raises(ConfigError, match="COGNITO_JWKS_URL"):
         Settings.from_env(
             {**BASE, "APP_ENV": app_env, "COGNITO_JWKS_URL": f"http://127.0.0.1:4566/{POOL}/x"}
@@ -62,5 +64,64 @@ def test_local_jwks_allowed_locally():
     ],
 )
 def test_invalid_values(change, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({**BASE, **change})
+
+
+def test_moto_style_local_issuer_refused_in_dev_accepted_locally():
+    # What the local stack configures: the real issuer host with a local JWKS.
+    local = {**BASE, "COGNITO_JWKS_URL": f"http://127.0.0.1:4566/{POOL}/.well-known/jwks.json"}
+    with pytest.raises(ConfigError, match="COGNITO_JWKS_URL must be the issuer's own JWKS"):
+        Settings.from_env({**local, "APP_ENV": "dev"})
+    assert Settings.from_env({**local, "APP_ENV": "local"}).app_env == "local"
+
+
+def test_default_tiers_stop_a_flood_and_are_never_unlimited():
+    tiers = Settings.from_env(BASE).tiers()
+    assert tiers["free"]["messages_per_minute"] < 60
+    for limits in tiers.values():
+        assert all(isinstance(v, int) and v >= 1 for v in limits.values())
+
+
+def test_usage_tiers_are_merged_over_the_defaults():
+    settings = Settings.from_env(
+        {
+            **BASE,
+            "USAGE_TIERS": json.dumps(
+                {
+                    "free": {"messages_per_minute": 3},
+                    "team": {
+                        "messages_per_minute": 50,
+                        "tokens_per_day": 5,
+                        "concurrent_streams": 2,
+                    },
+                }
+            ),
+            "USAGE_DEFAULT_TIER": "team",
+        }
+    )
+    tiers = settings.tiers()
+    assert tiers["free"] == {**DEFAULT_TIERS["free"], "messages_per_minute": 3}
+    assert tiers["team"]["tokens_per_day"] == 5
+    assert settings.usage_default_tier == "team"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"USAGE_TIERS": "{"}, "USAGE_TIERS is not valid JSON"),
+        ({"USAGE_TIERS": "[]"}, "USAGE_TIERS must be a JSON object"),
+        ({"USAGE_TIERS": '{"Free!": {}}'}, "not a tier name"),
+        ({"USAGE_TIERS": '{"free": {"messages_per_minute": 0}}'}, "positive integer"),
+        ({"USAGE_TIERS": '{"free": {"messages_per_minute": true}}'}, "positive integer"),
+        ({"USAGE_TIERS": '{"free": {"messages_per_minute": 1.5}}'}, "positive integer"),
+        ({"USAGE_TIERS": '{"free": {"per_hour": 5}}'}, "must be an object with"),
+        ({"USAGE_TIERS": '{"team": {"messages_per_minute": 5}}'}, "team must set"),
+        ({"USAGE_DEFAULT_TIER": "gold"}, "USAGE_DEFAULT_TIER"),
+        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
+        ({"STREAM_LEASE_SECONDS": "0"}, "STREAM_LEASE_SECONDS"),
+    ],
+)
+def test_invalid_limit_settings(change, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**BASE, **change})

@@ -71,4 +71,5 @@ def test_history_is_isolated_between_users(api, fresh_user, bob):
     _chat(api, fresh_user, "second")
     page = api.get("/conversations", params={"limit": 1}, headers=fresh_user.headers).json()
     stolen = api.get("/conversations", params={"cursor": page["next_cursor"]}, headers=bob.headers)
-    assert stolen.status_code == 422
+    assert stolen.status_code == 400
+    assert stolen.json()["error"]["code"] == "invalid_parameter"

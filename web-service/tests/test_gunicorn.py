@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from local_stack.processes import WEB_SERVICE_DIR, child_env
 from support import api_env, iter_sse
@@ -80,8 +81,9 @@ def test_missing_setting_stops_gunicorn_with_one_line(stack):
     assert "Traceback" not in result.stderr
 
 
-def test_local_jwks_is_refused_in_prod(stack):
-    env = child_env(api_env(stack, APP_ENV="prod"))
+@pytest.mark.parametrize("app_env", ["dev", "prod"])
+def test_local_jwks_is_refused_outside_local(stack, app_env):
+    env = child_env(api_env(stack, APP_ENV=app_env))
     env["CHAT_API_BIND"] = "127.0.0.1:0"
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"],
@@ -92,4 +94,4 @@ def test_local_jwks_is_refused_in_prod(stack):
         timeout=60,
     )
     assert result.returncode == 2
-    assert "COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV=prod" in result.stderr
+    assert f"COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV={app_env}" in result.stderr

@@ -10,7 +10,7 @@ import pytest
 from joserfc.jwk import KeySet, RSAKey
 
 from chat_api.auth import JwksCache
-from chat_api.errors import Unauthorized
+from chat_api.errors import AuthUnavailable
 
 
 @pytest.fixture
@@ -67,5 +67,33 @@ def test_rotated_key_is_found_after_the_interval(jwks_server):
 
 def test_unreachable_jwks_refuses_rather_than_accepts(jwks_server):
     jwks_server["down"] = True
-    with pytest.raises(Unauthorized):
+    with pytest.raises(AuthUnavailable):
         JwksCache(jwks_server["url"], min_refresh_seconds=0).key_set_for("k1")
+
+
+def test_a_failed_fetch_is_remembered_briefly(jwks_server):
+    jwks_server["down"] = True
+    cache = JwksCache(jwks_server["url"], min_refresh_seconds=0, failure_cache_seconds=60)
+    for _ in range(5):
+        with pytest.raises(AuthUnavailable) as refused:
+            cache.key_set_for("k1")
+        assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
+    assert jwks_server["hits"] == 1
+
+
+def test_the_keys_come_back_after_the_failure_window(jwks_server):
+    jwks_server["down"] = True
+    cache = JwksCache(jwks_server["url"], min_refresh_seconds=0, failure_cache_seconds=0)
+    with pytest.raises(AuthUnavailable):
+        cache.key_set_for("k1")
+    jwks_server["down"] = False
+    assert cache.key_set_for("k1").get_by_kid("k1")
+
+
+def test_held_keys_still_serve_their_tokens_during_an_outage(jwks_server):
+    cache = JwksCache(jwks_server["url"], min_refresh_seconds=0, failure_cache_seconds=60)
+    cache.key_set_for("k1")
+    jwks_server["down"] = True
+    assert cache.key_set_for("k1").get_by_kid("k1")  # no fetch needed
+    with pytest.raises(AuthUnavailable):  # maybe a rotated key: not refused for good
+        cache.key_set_for("k2")

@@ -101,12 +101,12 @@ def test_someone_elses_conversation_is_404_and_untouched(api, alice, bob):
 
 
 def test_bad_page_parameters(api, alice):
-    assert api.get("/conversations?limit=0", headers=alice.headers).status_code == 422
-    assert api.get("/conversations?limit=abc", headers=alice.headers).status_code == 422
-    assert api.get("/conversations?limit=101", headers=alice.headers).status_code == 422
+    assert api.get("/conversations?limit=0", headers=alice.headers).status_code == 400
+    assert api.get("/conversations?limit=abc", headers=alice.headers).status_code == 400
+    assert api.get("/conversations?limit=101", headers=alice.headers).status_code == 400
     response = api.get("/conversations?cursor=garbage", headers=alice.headers)
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "validation_error"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_parameter"
 
 
 def test_unknown_route_and_method(api, alice):
@@ -114,3 +114,18 @@ def test_unknown_route_and_method(api, alice):
     response = api.get("/chat", headers=alice.headers)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("GET", "/chat", {"POST", "OPTIONS"}),
+        ("PUT", "/conversations", {"GET", "HEAD", "OPTIONS"}),
+        ("POST", "/conversations/01JBZZZZZZZZZZZZZZZZZZZZZZ", {"GET", "HEAD", "DELETE", "OPTIONS"}),
+        ("DELETE", "/usage", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+def test_405_names_the_allowed_methods(api, alice, method, path, allowed):
+    response = api.request(method, path, headers=alice.headers)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed

@@ -5,13 +5,35 @@ from __future__ import annotations
 import json
 from typing import TypeVar
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from pydantic import BaseModel, ValidationError
 
-from ..errors import BadRequest, UnsupportedMediaType, ValidationFailed
+from ..errors import BadRequest, InvalidParameter, UnsupportedMediaType, ValidationFailed
 
 API_PREFIX = "/api/v1"
 Model = TypeVar("Model", bound=BaseModel)
+# The query parameters each endpoint declares in the OpenAPI document; any other (or one given
+# twice) is refused, so a typo never passes silently as "use the default".
+QUERY_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "conversations.list_conversations": ("limit", "cursor"),
+    "conversations.get_conversation": ("limit", "cursor"),
+}
+# Probes and the document itself ignore query strings (load balancers and tools add their own).
+_ANY_QUERY = ("health.", "openapi.")
+
+
+def init_query_checks(app: Flask) -> None:
+    @app.before_request
+    def refuse_undeclared_query_parameters() -> None:
+        endpoint = request.endpoint
+        if endpoint is None or endpoint.startswith(_ANY_QUERY):
+            return
+        allowed = QUERY_PARAMETERS.get(endpoint, ())
+        for name in request.args:
+            if name not in allowed:
+                raise InvalidParameter(name, f"{name!r} is not a parameter of this endpoint.")
+            if len(request.args.getlist(name)) > 1:
+                raise InvalidParameter(name, f"{name} is given more than once.")
 
 
 def parse_body(model: type[Model]) -> Model:

@@ -82,16 +82,23 @@ def _turn(prep: dict, message_id: str, text: str, reply: str, usage: dict, stop:
     )
 
 
+def _admit(*, stream: bool):
+    """Counts the message against the caller's limits (429 and nothing else if refused)."""
+    return services().limiter.admit(g.user_id, g.principal.tier, stream=stream)
+
+
 @bp.post("/chat")
 @require_user
 def chat():
     body = parse_body(ChatRequest)
+    _admit(stream=False)
     prep = _prepare(body)
     svc = services()
     try:
         reply = get_chatbot_response(svc.bedrock, prep["conversation"])
     except GuardrailIntervened:
         raise _refusal(prep) from None
+    svc.limiter.record_tokens(g.user_id, reply.usage)
     # The guidance is added whatever the model said.
     text = with_crisis_support(reply.text) if prep["safety"].flagged else reply.text
     message_id = new_id()
@@ -121,14 +128,23 @@ def _sse(event: str, data: dict) -> str:
 @require_user
 def chat_stream():
     body = parse_body(ChatRequest)
-    prep = _prepare(body)
+    # Refused before the stream starts: a plain 429 JSON response, not an SSE event.
+    admission = _admit(stream=True)
     svc = services()
-    # Opened before the response starts, so throttling or an outage is still a plain HTTP error
-    # (429 with Retry-After, 503, 504) that clients can retry.
+    user_id = g.user_id
     try:
-        stream = svc.bedrock.open_stream(prep["conversation"].system, prep["conversation"].messages)
-    except GuardrailIntervened:
-        raise _refusal(prep) from None
+        prep = _prepare(body)
+        # Opened before the response starts, so throttling or an outage is still a plain HTTP
+        # error (429 with Retry-After, 503, 504) that clients can retry.
+        try:
+            stream = svc.bedrock.open_stream(
+                prep["conversation"].system, prep["conversation"].messages
+            )
+        except GuardrailIntervened:
+            raise _refusal(prep) from None
+    except BaseException:
+        admission.release()
+        raise
     message_id = new_id()
 
     def events() -> Iterator[str]:
@@ -150,6 +166,7 @@ def chat_stream():
                     parts.append(item.text)
                     yield _sse("delta", {"text": item.text})
                 elif isinstance(item, Done):
+                    svc.limiter.record_tokens(user_id, item.usage)
                     suffix = crisis_suffix("".join(parts)) if prep["safety"].flagged else ""
                     if suffix:
                         parts.append(suffix)
@@ -183,9 +200,14 @@ def chat_stream():
             )
         finally:
             stream.close()
+            admission.release()
 
-    return Response(
+    response = Response(
         stream_with_context(events()),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # The server closes the response when the stream ends or the client goes away, even if the
+    # generator never started; the slot is given back either way (release happens once).
+    response.call_on_close(admission.release)
+    return response
