@@ -196,7 +196,7 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # The page is hydrated and the input is ready for typing.
-    expect(page.get_by_label("Message")).to_be_enabled()
+    expect(page.get_by_label("Message", exact=True)).to_be_enabled()
 
 
 def assistant_bubbles(page: Page):
@@ -206,7 +206,7 @@ def assistant_bubbles(page: Page):
 def send_message(page: Page, text: str) -> int:
     """Types a message and presses Enter; returns the number of replies shown before."""
     before = assistant_bubbles(page).count()
-    box = page.get_by_label("Message")
+    box = page.get_by_label("Message", exact=True)
     box.fill(text)
     box.press("Enter")
     return before
@@ -217,7 +217,7 @@ def wait_for_reply(page: Page, before: int):
     expect(assistant_bubbles(page)).to_have_count(before + 1)
     reply = assistant_bubbles(page).last
     expect(reply).to_have_attribute("aria-busy", "false")
-    expect(page.get_by_label("Message")).to_be_enabled()
+    expect(page.get_by_label("Message", exact=True)).to_be_enabled()
     return reply
 
 

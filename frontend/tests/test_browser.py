@@ -175,7 +175,7 @@ def test_api_failure_shows_error_and_retry_sends_again(page, stack, model):
         "The assistant is unavailable right now. Try again in a moment.Retry"
     )
     expect(assistant_bubbles(page)).to_have_count(0)  # no empty reply left behind
-    expect(page.get_by_label("Message")).to_be_enabled()
+    expect(page.get_by_label("Message", exact=True)).to_be_enabled()
     page.shots.take("api-error")
 
     model.reset_model()
@@ -194,7 +194,7 @@ def test_a_model_timeout_shows_its_error(page, stack, model):
         "The assistant took too long to answer. Try again."
     )
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
-    expect(page.get_by_label("Message")).to_be_enabled()
+    expect(page.get_by_label("Message", exact=True)).to_be_enabled()
 
 
 def test_a_throttled_request_is_retried_after_retry_after(page, stack, model):
@@ -212,13 +212,13 @@ def test_stop_ends_a_streaming_reply(page, stack, model):
     before = send_message(page, "Tell me something about the sea")
     reply = assistant_bubbles(page).nth(before)
     expect(reply).to_have_attribute("aria-busy", "true")
-    expect(page.get_by_label("Message")).to_be_disabled()  # no second message meanwhile
+    expect(page.get_by_label("Message", exact=True)).to_be_disabled()  # no second message meanwhile
     expect(reply.locator("p")).not_to_be_empty()  # part of the reply is on screen already
     page.shots.take("streaming")
     page.get_by_role("button", name="Stop").click()
     expect(reply).to_have_attribute("aria-busy", "false")
     expect(reply.get_by_text("(stopped)")).to_be_visible()
-    expect(page.get_by_label("Message")).to_be_enabled()
+    expect(page.get_by_label("Message", exact=True)).to_be_enabled()
 
 
 def test_markdown_in_a_reply_is_rendered(page, stack, model):
@@ -296,9 +296,9 @@ def test_keyboard_alone_signs_in_and_chats(page, stack, model):
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
-    expect(page.get_by_label("Message")).to_be_focused()
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
     page.keyboard.type("Typing only, no mouse at all")
     page.keyboard.press("Enter")
     reply = wait_for_reply(page, 0)
     expect(reply).to_contain_text("Typing only, no mouse at all")
-    expect(page.get_by_label("Message")).to_be_focused()  # ready for the next message
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()  # ready for the next message

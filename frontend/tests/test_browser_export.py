@@ -99,7 +99,7 @@ def test_the_exported_site_runs_under_its_policy(browser, stack, model, static_s
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-        expect(page.get_by_label("Message")).to_be_enabled()
+        expect(page.get_by_label("Message", exact=True)).to_be_enabled()
         reply = wait_for_reply(page, send_message(page, "Hello from the static site"))
         expect(reply).to_contain_text("Hello from the static site")
         page.shots.take("static-site-chat")

@@ -184,7 +184,7 @@ def test_usage_is_shown_and_a_reached_limit_is_a_plain_message(page, stack, mode
         expect(
             page.locator("#limit-notice").or_(assistant_bubbles(page).nth(before))
         ).to_be_visible()
-        expect(page.get_by_label("Message")).to_be_enabled()
+        expect(page.get_by_label("Message", exact=True)).to_be_enabled()
     notice = page.locator("#limit-notice")
     expect(notice).to_contain_text(
         re.compile(
@@ -194,7 +194,7 @@ def test_usage_is_shown_and_a_reached_limit_is_a_plain_message(page, stack, mode
     )
     page.shots.take("limit-reached")
     # The refused message was not stored: it is back in the input, not in the conversation.
-    refused = page.get_by_label("Message").input_value()
+    refused = page.get_by_label("Message", exact=True).input_value()
     assert refused.startswith("Message number")
     expect(page.locator("[data-role=user]", has_text=refused)).to_have_count(0)
     expect(page.get_by_role("alert")).to_have_count(0)
