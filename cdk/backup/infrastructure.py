@@ -1,5 +1,6 @@
 """AWS Backup for the DynamoDB tables: a vault under the environment's own KMS key and a plan
-with a daily and a weekly copy, kept for the environment's `backup_retention_days`.
+with a daily copy kept up to 35 days and, where `backup_retention_days` is longer, a weekly copy
+kept that long.
 
 Point-in-time recovery (on every table, storage/) covers the last 35 days to the second; the
 plan adds copies that outlive a deleted table and a longer history in staging and prod
@@ -22,6 +23,8 @@ WEEKLY_SCHEDULE = events.Schedule.cron(minute="0", hour="4", week_day="SUN")
 # A job that cannot start within an hour is skipped; it must finish within eight.
 START_WINDOW = cdk.Duration.hours(1)
 COMPLETION_WINDOW = cdk.Duration.hours(8)
+# Daily copies are kept as long as point-in-time recovery reaches back (35 days) at most.
+DAILY_DAYS_MAX = 35
 
 
 class TableBackups(Construct):
@@ -50,28 +53,33 @@ class TableBackups(Construct):
             encryption_key=self.key,
             removal_policy=removal_policy,
         )
-        retention = cdk.Duration.days(retention_days)
-        self.plan = backup.BackupPlan(
-            self,
-            "Plan",
-            backup_plan_name=f"{name_prefix}-tables",
-            backup_vault=self.vault,
-            backup_plan_rules=[
-                backup.BackupPlanRule(
-                    rule_name="Daily",
-                    schedule_expression=DAILY_SCHEDULE,
-                    start_window=START_WINDOW,
-                    completion_window=COMPLETION_WINDOW,
-                    delete_after=retention,
-                ),
+        rules = [
+            backup.BackupPlanRule(
+                rule_name="Daily",
+                schedule_expression=DAILY_SCHEDULE,
+                start_window=START_WINDOW,
+                completion_window=COMPLETION_WINDOW,
+                delete_after=cdk.Duration.days(min(retention_days, DAILY_DAYS_MAX)),
+            )
+        ]
+        # Beyond PITR's 35 days, one copy a week is enough history: each DynamoDB recovery
+        # point is a full copy, so daily copies for 90 days would cost twice as much.
+        if retention_days > DAILY_DAYS_MAX:
+            rules.append(
                 backup.BackupPlanRule(
                     rule_name="Weekly",
                     schedule_expression=WEEKLY_SCHEDULE,
                     start_window=START_WINDOW,
                     completion_window=COMPLETION_WINDOW,
-                    delete_after=retention,
-                ),
-            ],
+                    delete_after=cdk.Duration.days(retention_days),
+                )
+            )
+        self.plan = backup.BackupPlan(
+            self,
+            "Plan",
+            backup_plan_name=f"{name_prefix}-tables",
+            backup_vault=self.vault,
+            backup_plan_rules=rules,
         )
         self.selection = self.plan.add_selection(
             "Tables",

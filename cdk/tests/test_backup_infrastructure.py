@@ -17,13 +17,17 @@ def _stateful(synthesised, env):
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_every_rule_keeps_recovery_points_for_the_configured_days(synthesised, env):
+def test_rules_keep_recovery_points_for_the_configured_days(synthesised, env):
     plan = only(_stateful(synthesised, env), "AWS::Backup::BackupPlan")["Properties"]
-    rules = plan["BackupPlan"]["BackupPlanRule"]
-    assert sorted(rule["RuleName"] for rule in rules) == ["Daily", "Weekly"]
-    for rule in rules:
-        assert rule["Lifecycle"] == {"DeleteAfterDays": RETENTION[env]}
-        assert rule["ScheduleExpression"].startswith("cron(")
+    rules = {rule["RuleName"]: rule for rule in plan["BackupPlan"]["BackupPlanRule"]}
+    retention = RETENTION[env]
+    assert rules["Daily"]["Lifecycle"] == {"DeleteAfterDays": min(retention, 35)}
+    if retention > 35:
+        assert rules["Weekly"]["Lifecycle"] == {"DeleteAfterDays": retention}
+        assert "SUN" in rules["Weekly"]["ScheduleExpression"]
+    else:
+        assert set(rules) == {"Daily"}
+    assert all(rule["ScheduleExpression"].startswith("cron(") for rule in rules.values())
     assert plan["BackupPlan"]["BackupPlanName"] == f"chatbot-{env}-tables"
 
 

@@ -24,6 +24,8 @@ FIREWALL_SOURCE = ROOT / "cdk" / "firewall" / "infrastructure.py"
 KMS_KEY_PATTERN = re.compile(r"\bkms\.Key\(")
 # The platform's own Secrets Manager secrets (web UI session key, Amplify's GitHub token).
 SECRET_PATTERN = re.compile(r"\bsecretsmanager\.Secret\(")
+# As DAILY_DAYS_MAX in cdk/backup/infrastructure.py (a test keeps them equal).
+DAILY_BACKUP_DAYS_MAX = 35
 
 
 @dataclass(frozen=True)
@@ -187,10 +189,11 @@ def monthly_lines(inputs: Inputs) -> list[Line]:
         + data_gb * (ddb["gb_month"] + ddb["pitr_gb_month"])
     )
     lines.append(_fixed("DynamoDB on-demand + PITR", f"{chats:,} chats, {data_gb} GB", dynamodb))
-    # The backup plan keeps about one full copy a day of retention (incremental for DynamoDB
-    # does not exist: each recovery point is a full copy).
+    # The backup plan (cdk/backup/) keeps a daily copy up to 35 days and a weekly one beyond;
+    # each DynamoDB recovery point is a full copy of the tables.
     retention = int(inputs.env_config.get("backup_retention_days", 0))
-    kept_copies = retention + retention // 7
+    daily = min(retention, DAILY_BACKUP_DAYS_MAX)
+    kept_copies = daily + max(0, retention - daily) // 7
     lines.append(
         _fixed(
             "AWS Backup (tables)",

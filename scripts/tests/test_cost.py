@@ -94,8 +94,12 @@ def test_each_line_is_quantity_times_price():
     assert lines["Load balancer"].at_min == pytest.approx(10 + 1.0)
     assert lines["WAF"].at_min == pytest.approx(5 + 4 + 2.0)
     assert lines["DynamoDB on-demand + PITR"].at_min == pytest.approx(2 + 2 + 2 * 2)
-    # 7 daily + 1 weekly recovery points of 2 GB at 0.5.
-    assert lines["AWS Backup (tables)"].at_min == pytest.approx(8 * 2 * 0.5)
+    # 7 daily recovery points of 2 GB at 0.5.
+    assert lines["AWS Backup (tables)"].at_min == pytest.approx(7 * 2 * 0.5)
+    # 90 days: 35 daily copies, then one a week for the 55 days beyond (7 more).
+    config = {"bedrock_model_id": "m", "log_retention_days": 30, "backup_retention_days": 90}
+    longer = _by_item(_inputs(env_config=config))
+    assert longer["AWS Backup (tables)"].at_min == pytest.approx((35 + 7) * 2 * 0.5)
     # The serverless minimum (1 GB here) applies to a smaller store.
     assert lines["Valkey serverless"].at_min == pytest.approx(1 * 100 * 0.1 + 1)
     # 1,000 chats: 1,000 x (1 x 0.01 + 0.1 x 0.1) = 20; a million chats: 20,000.
@@ -176,3 +180,8 @@ def test_an_unknown_environment_stops_with_one_line():
     )
     assert result.returncode != 0
     assert "ENV=qa is not one of: dev, staging, prod" in result.stderr
+
+
+def test_backup_copies_follow_the_plan_in_cdk():
+    source = (ROOT / "cdk" / "backup" / "infrastructure.py").read_text()
+    assert f"DAILY_DAYS_MAX = {model.DAILY_BACKUP_DAYS_MAX}" in source
