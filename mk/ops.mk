@@ -18,7 +18,7 @@ $(LOAD_STAMP): scripts/load/requirements.txt
 # The test of the load run (scripts/tests/test_load_run.py) drives Locust from this venv.
 test-python: $(LOAD_STAMP)
 
-load-test: $(STAMP) $(LOAD_STAMP) ## Locust journeys: TARGET=local (own stack) or https://api.<domain> [USERS= DURATION=]; report in .local/load/
+load-test: $(STAMP) $(LOAD_STAMP) ## Locust journeys: TARGET=local (make run's stack, else its own) or https://api.<domain> [USERS= DURATION=]; report in .local/load/
 	$(PY) -m load.run --target '$(TARGET)' $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION))
 
 dr-drill: $(STAMP) ## Point-in-time restore of the conversations table on a local stack, checked, then served by the chat API
