@@ -194,6 +194,12 @@ def drill(logs: Path) -> Measures:
             moto_process(aws_port, log_path=logs / "local-aws.log").start(START_TIMEOUT)
         )
         config = bootstrap(aws_url, chat_api_url=api_url, bedrock_url=model_url)
+        # The drill's one user sends its messages within a minute; the chat API's per-user
+        # limits (USAGE_TIERS) are not what it tests.
+        config["USAGE_TIERS"] = (
+            '{"free": {"messages_per_minute": 600, "tokens_per_day": 100000000, '
+            '"concurrent_streams": 10}}'
+        )
         region, source = config["AWS_REGION"], config["CONVERSATIONS_TABLE"]
         dynamodb = _client("dynamodb", aws_url, region)
         streams = _client("dynamodbstreams", aws_url, region)

@@ -55,6 +55,14 @@ DEFAULTS = {"local": (20, 60), "deployed": (50, 600)}
 # typing-speed stream, like a small Bedrock model.
 LOCAL_MODEL_LATENCY = {"ttft_ms": 600, "inter_token_ms": 15}
 START_TIMEOUT = 60
+# The chat API's per-user limits (USAGE_TIERS, docs/chat-api.md) on the run's own stack: a
+# compressed pace (--pace below 1) sends a user's messages faster than a person could, and the
+# run measures the service, not the limits. make run's stack and deployed environments keep
+# their own limits, which one simulated person per Cognito user at the human pace stays within.
+LOCAL_USAGE_TIERS = (
+    '{"free": {"messages_per_minute": 6000, "tokens_per_day": 1000000000, '
+    '"concurrent_streams": 50}}'
+)
 
 
 class LoadTestError(Exception):
@@ -162,6 +170,7 @@ def local_target(state: Path, logs: Path) -> Iterator[Target]:
             moto_process(aws_port, log_path=logs / "local-aws.log").start(START_TIMEOUT)
         )
         config = bootstrap(aws_url, chat_api_url=api_url, bedrock_url=model_url)
+        config["USAGE_TIERS"] = LOCAL_USAGE_TIERS
         stack.enter_context(
             bedrock_process(model_port, log_path=logs / "local-bedrock.log").start(START_TIMEOUT)
         )
@@ -332,7 +341,9 @@ def main(argv: list[str] | None = None, environ=None) -> int:
                 target = stack.enter_context(local_target(state, args.out / "logs"))
             else:
                 target = deployed_target(args.target, environ)
-            accounts = stack.enter_context(test_users(target, min(users, 20), run_id))
+            # One Cognito user per simulated person: per-user limits apply to each as to a
+            # real person.
+            accounts = stack.enter_context(test_users(target, users, run_id))
             code = run_locust(
                 target,
                 accounts,
