@@ -65,6 +65,7 @@ class EnvironmentConfig:
     monthly_budget_usd: int
     alarm_bedrock_input_tokens_per_hour: int
     alarm_bedrock_output_tokens_per_hour: int
+    backup_retention_days: int
     guardrail_denied_topics: tuple[DeniedTopic, ...] = field(default_factory=tuple)
 
     @property
@@ -128,6 +129,11 @@ def from_mapping(
         raise _fail(name, "deletion_protection", f"must be true in {name}")
     if values["log_retention_days"] not in _LOG_RETENTION_DAYS:
         raise _fail(name, "log_retention_days", f"must be one of {_LOG_RETENTION_DAYS}")
+    backup_days = int(values["backup_retention_days"])  # type: ignore[arg-type]
+    # AWS Backup deletes a recovery point no sooner than a day; a week is the floor here so that
+    # a mistake found after a weekend can still be restored.
+    if not 7 <= backup_days <= 36500:
+        raise _fail(name, "backup_retention_days", "must be between 7 and 36500 days")
     rate = int(values["waf_rate_limit_per_5_minutes"])  # type: ignore[arg-type]
     if not 10 <= rate <= 2_000_000_000:
         raise _fail(name, "waf_rate_limit_per_5_minutes", "must be between 10 and 2e9 (WAF)")
@@ -171,6 +177,7 @@ def from_mapping(
         monthly_budget_usd=int(values["monthly_budget_usd"]),  # type: ignore[arg-type]
         alarm_bedrock_input_tokens_per_hour=int(values["alarm_bedrock_input_tokens_per_hour"]),  # type: ignore[arg-type]
         alarm_bedrock_output_tokens_per_hour=int(values["alarm_bedrock_output_tokens_per_hour"]),  # type: ignore[arg-type]
+        backup_retention_days=backup_days,
         guardrail_denied_topics=topics,
     )
 

@@ -15,6 +15,7 @@ from constructs import Construct
 import contract
 import nag
 from auth_functions.infrastructure import AuthFunctions, function_arn
+from backup.infrastructure import TableBackups
 from config import EnvironmentConfig
 from configuration.infrastructure import PublishedExports, PublishedParameters
 from deploy_access.infrastructure import GithubDeployRole
@@ -73,6 +74,14 @@ class PlatformStateful(cdk.Stack):
                     "LambdaVersion": "V2_0",
                 },
             },
+        )
+        self.backups = TableBackups(
+            self,
+            "Backups",
+            name_prefix=config.prefix,
+            tables=[self.tables.conversations, self.tables.feedback, self.tables.profiles],
+            retention_days=config.backup_retention_days,
+            removal_policy=removal,
         )
         self.feedback = FeedbackQueue(
             self, "Feedback", name_prefix=config.prefix, removal_policy=removal
