@@ -180,6 +180,7 @@ class Platform(cdk.Stack):
             branch=config.github_branch,
             create_provider=config.create_github_oidc_provider,
             user_pool_arn=stateful.identity.user_pool.user_pool_arn,
+            frontend_branch=config.frontend_branch,
         )
         pool = stateful.identity
         tables = stateful.tables
