@@ -207,7 +207,6 @@ class Platform(cdk.Stack):
             values={
                 "BEDROCK_MODEL_ID": config.bedrock_model_id,
                 "BEDROCK_GUARDRAIL_ID": self.guardrail.guardrail_id,
-                "BEDROCK_GUARDRAIL_VERSION": self.guardrail.version_number,
                 "BEDROCK_GUARDRAIL_ARN": self.guardrail.guardrail_arn,
                 "API_CERTIFICATE_ARN": self.certificates.api.certificate_arn,
             },
