@@ -140,7 +140,7 @@ class Edge(cdk.Stack):
                 "AWS_REGION": config.region,
             },
             production=config.is_production,
-            auto_build=config.name == "dev",
+            auto_build=config.frontend_auto_build,
             backend_origin=config.chat_api_url,
         )
 
@@ -162,4 +162,13 @@ class Edge(cdk.Stack):
             monthly_budget_usd=config.monthly_budget_usd,
             input_tokens_per_hour=config.alarm_bedrock_input_tokens_per_hour,
             output_tokens_per_hour=config.alarm_bedrock_output_tokens_per_hour,
+        )
+        # The deploy starts the web app's build on this app where pushes build nothing
+        # (scripts/deploy.py looks the export up).
+        cdk.CfnOutput(
+            self,
+            "FrontendAppId",
+            value=self.frontend.app.attr_app_id,
+            export_name=contract.export_name("FRONTEND_APP_ID", config.name),
+            description="FRONTEND_APP_ID: the Amplify app of the web app",
         )

@@ -189,6 +189,7 @@ class Platform(cdk.Stack):
             branch=config.github_branch,
             create_provider=config.create_github_oidc_provider,
             user_pool_arn=stateful.identity.user_pool.user_pool_arn,
+            frontend_branch=config.frontend_branch,
         )
         pool = stateful.identity
         tables = stateful.tables
@@ -215,7 +216,6 @@ class Platform(cdk.Stack):
             values={
                 "BEDROCK_MODEL_ID": config.bedrock_model_id,
                 "BEDROCK_GUARDRAIL_ID": self.guardrail.guardrail_id,
-                "BEDROCK_GUARDRAIL_VERSION": self.guardrail.version_number,
                 "BEDROCK_GUARDRAIL_ARN": self.guardrail.guardrail_arn,
                 "API_CERTIFICATE_ARN": self.certificates.api.certificate_arn,
             },

@@ -3,7 +3,8 @@
     python scripts/deploy.py plan dev       # every step `deploy` runs, in order; no AWS call
     python scripts/deploy.py plan prod --without-copilot   # the CloudFormation-only plan
     python scripts/deploy.py deploy dev     # CDK platform, Copilot environment, services, CDK edge,
-                                            # then the smoke test
+                                            # then the smoke test (staging and prod: then the
+                                            # web app's Amplify build)
     python scripts/deploy.py rollback dev [--plan]
     python scripts/deploy.py smoke dev [--url URL --user-pool-id ID --client-id ID]
 
@@ -55,7 +56,13 @@ CDK_CLI = "npx --no-install cdk"
 SMOKE_PYTHON = ".venv/bin/python"
 # Time limits of the long steps, in seconds. A Copilot or CDK deploy that is still running after
 # its limit is stopped and judged by its stacks' status. DEPLOY_STEP_TIMEOUT overrides them all.
-TIME_LIMITS = {"cdk": 45 * 60, "copilot env": 40 * 60, "copilot svc": 30 * 60, "smoke": 10 * 60}
+TIME_LIMITS = {
+    "cdk": 45 * 60,
+    "copilot env": 40 * 60,
+    "copilot svc": 30 * 60,
+    "smoke": 10 * 60,
+    "amplify": 30 * 60,
+}
 # Stack statuses after which a deploy goes on (the update itself is done during the cleanup).
 COMPLETE = (
     "CREATE_COMPLETE",
@@ -65,6 +72,13 @@ COMPLETE = (
 )
 CHECK_TIME_LIMIT = 300  # seconds, for `copilot ... show` before a first-deploy-only step
 LAST_EVENTS = 10
+# The web app's Amplify build, started by the deploy where a push builds nothing
+# (`frontend_auto_build` in cdk/cdk.json): how often its status is read, and the statuses
+# that end it (Amplify's job statuses; CANCELLING is still on its way to CANCELLED).
+FRONTEND_APP_EXPORT = "{app}-{env}-FrontendAppId"
+AMPLIFY_POLL_SECONDS = 15
+AMPLIFY_SUCCEEDED = "SUCCEED"
+AMPLIFY_FAILED = ("FAILED", "CANCELLED")
 
 
 class DeployError(RuntimeError):
@@ -234,6 +248,99 @@ def image_repository_settings(repository: str) -> Call:
     )
 
 
+def amplify_console_url(region: str, app_id: str, branch: str, job_id: str) -> str:
+    """The job's page in the Amplify console (its build and deploy logs)."""
+    console = f"https://{region}.console.aws.amazon.com/amplify/home?region={region}"
+    return f"{console}#/{app_id}/{branch}/{job_id}"
+
+
+def wait_for_frontend_job(
+    context: Context,
+    app_id: str,
+    branch: str,
+    job_id: str,
+    *,
+    time_limit: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Read the Amplify job's status until it succeeds (returns SUCCEED); a failed or cancelled
+    job, or one still going after `time_limit` seconds, stops the deploy with the job's id, its
+    status and its console page. A job past the limit is left running: its logs stay readable."""
+    amplify = context.client("amplify")
+    deadline = clock() + time_limit
+    last = None
+    while True:
+        job = amplify.get_job(appId=app_id, branchName=branch, jobId=job_id)
+        status = job["job"]["summary"]["status"]
+        if status != last:
+            print(f"    Amplify job {job_id}: {status}", flush=True)
+            last = status
+        if status == AMPLIFY_SUCCEEDED:
+            return status
+        where = amplify_console_url(context.region, app_id, branch, job_id)
+        if status in AMPLIFY_FAILED:
+            raise DeployError(f"Amplify job {job_id} of {app_id}/{branch} is {status}: {where}")
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise DeployError(
+                f"Amplify job {job_id} of {app_id}/{branch} is still {status} after "
+                f"{time_limit:g} s: {where}"
+            )
+        sleep(min(AMPLIFY_POLL_SECONDS, remaining))
+
+
+def _release_frontend(env: str, branch: str, app_id: Var, tag: Var) -> Callable[[Context], None]:
+    def call(context: Context) -> None:
+        amplify = context.client("amplify")
+        reason = f"make deploy ENV={env}"
+        if tag.name in context.values:
+            reason += f" at {context.values[tag.name]}"
+        app = context.values[app_id.name]
+        started = amplify.start_job(
+            appId=app, branchName=branch, jobType="RELEASE", jobReason=reason
+        )["jobSummary"]
+        print(f"    {amplify_console_url(context.region, app, branch, started['jobId'])}")
+        wait_for_frontend_job(
+            context, app, branch, started["jobId"], time_limit=_limit_seconds("amplify")
+        )
+
+    return call
+
+
+def frontend_release_steps(env: str, settings: dict) -> list[Step]:
+    """Where a push builds nothing (`frontend_auto_build` false, the setting the CDK edge stack
+    gives the Amplify branch), the deploy builds and publishes the web app itself, last: its
+    pages talk to the services the earlier steps deployed and the smoke test checked."""
+    if settings["frontend_auto_build"]:
+        return []
+    branch = settings["frontend_branch"]
+    app_id, tag = Var("FRONTEND_APP_ID"), Var("IMAGE_TAG")
+    job = f'--app-id "${app_id.name}" --branch-name {shlex.quote(branch)}'
+    waiting = "PENDING|PROVISIONING|RUNNING|CANCELLING"
+    return [
+        export_lookup(
+            "The web app's Amplify app (the edge stack's)",
+            app_id.name,
+            FRONTEND_APP_EXPORT.format(app=APP, env=env),
+        ),
+        Call(
+            f"Web app: Amplify builds and publishes {branch} (a RELEASE job), until it succeeds",
+            (
+                f'job_id="$(aws amplify start-job {job} --job-type RELEASE '
+                f'--job-reason "make deploy ENV={env} at ${tag.name}" '
+                '--query jobSummary.jobId --output text)"',
+                f'while status="$(aws amplify get-job {job} --job-id "$job_id" '
+                '--query job.summary.status --output text)" && '
+                f'case "$status" in {waiting}) true;; *) false;; esac; '
+                f"do sleep {AMPLIFY_POLL_SECONDS}; done",
+                f'test "$status" = {AMPLIFY_SUCCEEDED}',
+            ),
+            _release_frontend(env, branch, app_id, tag),
+        ),
+    ]
+
+
 # --- plans -------------------------------------------------------------------------------------
 
 
@@ -342,6 +449,7 @@ def deploy_plan(env: str) -> list[Step]:
             (SMOKE_PYTHON, "scripts/deploy.py", "smoke", env),
             time_limit="smoke",
         ),
+        *frontend_release_steps(env, settings),
     ]
     return steps
 
@@ -626,6 +734,7 @@ def without_copilot_plan(env: str, build_dir: Path = BUILD_DIR) -> list:
             "Smoke test: health, then a chat as a throw-away user that is removed again",
             (SMOKE_PYTHON, "scripts/deploy.py", "smoke", env),
         ),
+        *frontend_release_steps(env, settings),
     ]
     return steps
 
@@ -663,11 +772,13 @@ def print_plan(steps: list[Step], env: str) -> None:
 # --- running a plan ----------------------------------------------------------------------------
 
 
-def _time_limit(step: Run) -> float | None:
-    if step.time_limit is None:
-        return None
+def _limit_seconds(key: str) -> float:
     override = os.environ.get("DEPLOY_STEP_TIMEOUT", "").strip()
-    return float(override) if override else float(TIME_LIMITS[step.time_limit])
+    return float(override) if override else float(TIME_LIMITS[key])
+
+
+def _time_limit(step: Run) -> float | None:
+    return None if step.time_limit is None else _limit_seconds(step.time_limit)
 
 
 def stack_report(context: Context, stack: str) -> tuple[str, list[str]]:

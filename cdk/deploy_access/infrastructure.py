@@ -28,6 +28,7 @@ class GithubDeployRole(Construct):
         branch: str,
         create_provider: bool,
         user_pool_arn: str,
+        frontend_branch: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -170,6 +171,18 @@ class GithubDeployRole(Construct):
                 ],
                 resources=[user_pool_arn],
             ),
+            # The web app's build where a push builds nothing: a RELEASE job on the configured
+            # branch, then its status. The Amplify app is the edge stack's, which deploys after
+            # this stack and depends on it, so its id cannot be named here: any app of this
+            # account and region, but only its jobs on this branch.
+            iam.PolicyStatement(
+                sid="ReleaseWebApp",
+                actions=["amplify:StartJob", "amplify:GetJob"],
+                resources=[
+                    f"arn:{stack.partition}:amplify:{region}:{account}:apps/*/branches/"
+                    f"{frontend_branch}/jobs/*"
+                ],
+            ),
             iam.PolicyStatement(
                 sid="EcrLogin",
                 actions=["ecr:GetAuthorizationToken"],
@@ -214,6 +227,13 @@ class GithubDeployRole(Construct):
             (
                 f"Resource::arn:<AWS::Partition>:cloudformation:{region}:{account}:stackset/{app}-infrastructure:*",
                 "Copilot's application stack set; its id suffix is assigned by CloudFormation.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:amplify:{region}:{account}:apps/*/branches/"
+                f"{frontend_branch}/jobs/*",
+                "The web app's Amplify app belongs to the edge stack, deployed after this one, "
+                "so its id is unknown here; the deploy starts and reads jobs of the configured "
+                "branch only, and starting a job only rebuilds that branch from its repository.",
             ),
             (
                 f"Resource::arn:<AWS::Partition>:ecr:{region}:{account}:repository/{app}/*",

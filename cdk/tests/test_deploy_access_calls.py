@@ -14,6 +14,7 @@ import pytest
 import yaml
 from botocore import xform_name
 
+import config
 import contract
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +113,7 @@ def filled(pattern: str, synthesised) -> str:
         app=contract.COPILOT_APP,
         env=synthesised.env,
         user_pool_arn=user_pool_arn(synthesised),
+        frontend_branch=config.load(synthesised.env, config.cdk_json_context()).frontend_branch,
     )
 
 
@@ -254,6 +256,8 @@ def test_every_boto3_call_of_the_deploy_script_is_listed():
         "ssm:GetParameter",
         "cognito-idp:AdminCreateUser",
         "cognito-idp:InitiateAuth",
+        "amplify:StartJob",
+        "amplify:GetJob",
     } <= found
     listed = {c["action"] for c in listed_calls() if c["by"] == "deploy.py"}
     assert found - listed == set(), "boto3 calls missing from deploy_calls.yml"

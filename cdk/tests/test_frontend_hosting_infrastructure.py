@@ -3,6 +3,8 @@ import json
 import pytest
 import yaml
 
+import config
+import contract
 from conftest import only
 from frontend_hosting.infrastructure import SECURITY_HEADERS_FILE, security_headers
 
@@ -53,6 +55,27 @@ def test_only_dev_builds_on_every_push(dev, staging, prod):
     for synthesised, auto in ((dev, True), (staging, False), (prod, False)):
         branch = only(synthesised.template("Edge"), "AWS::Amplify::Branch")["Properties"]
         assert branch["EnableAutoBuild"] is auto, synthesised.env
+
+
+def test_the_branch_builds_on_push_as_the_configuration_says_and_exports_the_app(synthesised):
+    """One setting, frontend_auto_build, for the branch and the deploy (scripts/deploy.py): the
+    deploy finds the app to build through this export."""
+    for env, synth in synthesised.items():
+        settings = config.load(env, config.cdk_json_context())
+        template = synth.template_json("Edge")
+        resources = template["Resources"]
+        (branch,) = [r for r in resources.values() if r["Type"] == "AWS::Amplify::Branch"]
+        assert branch["Properties"]["EnableAutoBuild"] is settings.frontend_auto_build
+        assert branch["Properties"]["BranchName"] == settings.frontend_branch
+        (app_id,) = [k for k, r in resources.items() if r["Type"] == "AWS::Amplify::App"]
+        exported = {
+            output["Export"]["Name"]: output["Value"]
+            for output in template["Outputs"].values()
+            if "Export" in output
+        }
+        assert exported[contract.export_name("FRONTEND_APP_ID", env)] == {
+            "Fn::GetAtt": [app_id, "AppId"]
+        }
 
 
 def test_the_export_points_at_the_environments_backend(dev, staging, prod):

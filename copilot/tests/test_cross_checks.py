@@ -241,7 +241,7 @@ def manifest_secrets(env: str) -> set[str]:
 CONTRACT_PLATFORM_IMPORTS = {
     "CognitoUserPoolId", "CognitoAppClientId", "CognitoIssuer", "ConversationsTable",
     "ConversationsTableArn", "FeedbackQueueUrl", "FeedbackQueueArn", "BedrockModelId",
-    "BedrockGuardrailId", "BedrockGuardrailVersion", "BedrockGuardrailArn",
+    "BedrockGuardrailId", "BedrockGuardrailArn",
 }  # fmt: skip
 
 
@@ -255,6 +255,37 @@ def test_every_import_and_parameter_is_in_the_platform_contract(env):
     assert manifest_parameters(env) <= parameters
     secrets = {name.format(env=env) for name in contract()["secrets"].values()}
     assert manifest_secrets(env) and manifest_secrets(env) <= secrets
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_guardrail_version_reaches_the_chat_api_through_its_ssm_parameter(rendered, env):
+    """The guardrail publishes a new version with every change of its configuration, and
+    CloudFormation refuses to change an export another stack imports: the version travels as
+    the platform's SSM parameter, read when a task starts, and no stack exports it."""
+    parameter = contract()["ssm_parameters"]["BEDROCK_GUARDRAIL_VERSION"].format(env=env)
+    settings = service_settings("chat-api", env)
+    assert settings["secrets"]["BEDROCK_GUARDRAIL_VERSION"] == (
+        "/chatbot/${COPILOT_ENVIRONMENT_NAME}/BEDROCK_GUARDRAIL_VERSION"
+    )
+    assert interpolate(settings["secrets"]["BEDROCK_GUARDRAIL_VERSION"], env) == parameter
+    assert "BEDROCK_GUARDRAIL_VERSION" not in settings["variables"]
+    assert "BEDROCK_GUARDRAIL_VERSION" not in contract()["exports"]
+    assert not [n for n in manifest_imports(env) | addon_imports(env) if "GuardrailVersion" in n]
+    # What Copilot renders: the container's secret is the parameter itself.
+    template = load_template(rendered / env / f"chat-api-{env}.stack.yml")
+    (definition,) = [
+        resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::ECS::TaskDefinition"
+    ]
+    # The service's own container is named after the workload (a parameter, chat-api).
+    (container,) = [
+        c for c in definition["ContainerDefinitions"] if c["Name"] == {"Ref": "WorkloadName"}
+    ]
+    secrets = {item["Name"]: item["ValueFrom"] for item in container.get("Secrets", [])}
+    assert secrets["BEDROCK_GUARDRAIL_VERSION"] == parameter
+    variables = {item["Name"] for item in container.get("Environment", [])}
+    assert "BEDROCK_GUARDRAIL_VERSION" not in variables
 
 
 SYNTH_ENV = "dev"

@@ -56,7 +56,29 @@ def test_plan_runs_the_design_order(env):
     web_ui = first(f"copilot svc deploy -n web-ui -e {env}")
     edge = first("--exclusively Edge")
     smoke = first(f"scripts/deploy.py smoke {env}")
-    assert platform < environment < chat_api < web_ui < edge < smoke == len(lines) - 1
+    assert platform < environment < chat_api < web_ui < edge < smoke
+    # Where a push builds nothing, the deploy builds the web app last, once the services its
+    # pages talk to passed the smoke test; where a push builds it, the smoke test is last.
+    auto_build = cdk_environments()[env]["frontend_auto_build"]
+    assert auto_build == (env == "dev")
+    release = [i for i, line in enumerate(lines) if "aws amplify start-job" in line]
+    if auto_build:
+        assert release == [] and smoke == len(lines) - 1
+        assert not [line for line in lines if "amplify" in line]
+    else:
+        app_id = first(f"chatbot-{env}-FrontendAppId")
+        assert lines[app_id].startswith('FRONTEND_APP_ID="$(aws cloudformation list-exports')
+        assert smoke < app_id < release[0] == len(lines) - 1
+        branch = cdk_environments()[env]["frontend_branch"]
+        assert (
+            f'--app-id "$FRONTEND_APP_ID" --branch-name {branch} --job-type RELEASE'
+            in (lines[release[0]])
+        )
+        assert "aws amplify get-job" in lines[release[0]]
+        assert lines[release[0]].endswith('test "$status" = SUCCEED')
+        # The printed line is a shell command an operator can run as it stands.
+        checked = subprocess.run(["bash", "-n"], input=lines[release[0]], text=True)
+        assert checked.returncode == 0
     assert f"-c env={env}" in lines[platform] and f"-c env={env}" in lines[edge]
     certificate = first(f"chatbot-{env}-ApiCertificateArn")
     assert lines[certificate].startswith('API_CERTIFICATE_ARN="$(aws cloudformation list-exports')

@@ -109,7 +109,10 @@ def test_the_plan_deploys_the_environment_then_each_service_with_cloudformation(
     platform = next(i for i, line in enumerate(lines) if "PlatformStateful Platform" in line)
     edge = next(i for i, line in enumerate(lines) if "--exclusively Edge" in line)
     environment = next(i for i, line in enumerate(lines) if "--stack-name chatbot-prod " in line)
-    assert platform < environment < edge
+    smoke = next(i for i, line in enumerate(lines) if "scripts/deploy.py smoke prod" in line)
+    # prod's Amplify branch builds nothing on a push: the web app's build comes last.
+    release = next(i for i, line in enumerate(lines) if "aws amplify start-job" in line)
+    assert platform < environment < edge < smoke < release == len(lines) - 1
 
 
 def test_every_parameter_of_every_template_has_a_value(plan):
