@@ -1,7 +1,9 @@
 """The emotion detector's cost in the chat API process: `make bench-emotion`.
 
 Prints: model load time, resident memory the loaded model adds, per-message latency (p50, p95,
-max) for messages of about 500 characters and for dev-split-like short messages, and the
+max) for messages of about 500 characters and for dev-split-like short messages, the same for
+what the chat API runs per message (the emotion and the self-harm risk level from one encoder
+pass: `analyse`, then `safety.assess` with the rules and the risk classifier), and the
 throughput of `make emotion-predict` (lines/s, process start included). Messages come from the
 shared dev split when it is there, else from a fixed built-in set.
 """
@@ -63,20 +65,20 @@ def percentiles(samples_ms: list[float]) -> str:
     return f"p50 {statistics.median(ordered):.2f} ms, p95 {p95:.2f} ms, max {ordered[-1]:.2f} ms"
 
 
-def latency(detector, texts: list[str]) -> tuple[list[float], list[float]]:
+def latency(run, texts: list[str]) -> tuple[list[float], list[float]]:
     """Wall-clock and CPU milliseconds per message; on a shared machine the wall clock also
     counts time other processes held the core, the CPU time does not."""
     wall, cpu = [], []
     for text in texts:
         started, started_cpu = time.perf_counter(), time.thread_time()
-        detector.detect(text)
+        run(text)
         wall.append((time.perf_counter() - started) * 1000)
         cpu.append((time.thread_time() - started_cpu) * 1000)
     return wall, cpu
 
 
-def report(name: str, detector, texts: list[str]) -> None:
-    wall, cpu = latency(detector, texts)
+def report(name: str, run, texts: list[str]) -> None:
+    wall, cpu = latency(run, texts)
     print(f"latency, {name} (n={len(texts)}): wall {percentiles(wall)}; cpu {percentiles(cpu)}")
 
 
@@ -109,9 +111,23 @@ def main() -> int:
     print(f"detector: {type(detector).__name__}")
     print(f"load: {load_s:.3f} s (import included)")
     print(f"rss added: {added_mib:.1f} MiB")
-    latency(detector, texts[:200])  # warm-up
-    report(f"{LONG_CHARS}-char messages", detector, long_messages(texts, 1000, rng))
-    report("dev messages", detector, rng.sample(texts, min(2000, len(texts))))
+    from chat_api.safety import assess, risk_head
+
+    started = time.perf_counter()
+    risk_head()
+    print(f"risk classifier load: {time.perf_counter() - started:.3f} s")
+
+    def emotion_and_risk(text: str) -> None:
+        _, states = detector.analyse(text)
+        assess(text, states)
+
+    latency(detector.detect, texts[:200])  # warm-up
+    long = long_messages(texts, 1000, rng)
+    short = rng.sample(texts, min(2000, len(texts)))
+    report(f"{LONG_CHARS}-char messages", detector.detect, long)
+    report("dev messages", detector.detect, short)
+    report(f"emotion + risk, {LONG_CHARS}-char messages", emotion_and_risk, long)
+    report("emotion + risk, dev messages", emotion_and_risk, short)
     print(f"make emotion-predict: {predict_throughput(texts):.0f} lines/s ({len(texts)} lines)")
     return 0
 

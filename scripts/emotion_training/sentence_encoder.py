@@ -7,7 +7,8 @@ hidden state up to the last kept layer plus the max over the last one: ENCODER_L
 of 384 values. Three layers keep nearly all of the gain of six on dev at half the cost.
 
 `with_head` then appends the trained logistic-regression head (standardisation folded in), so
-the served graph maps token ids straight to seven logits.
+the served graph maps token ids straight to seven logits; it keeps the pooled states as a second
+output, which the self-harm risk head (chat_api/risk_model.py) reads from the same run.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ def export_pooled_encoder(layers: int = ENCODER_LAYERS) -> bytes:
 
 
 def with_head(encoder: bytes, weight: np.ndarray, bias: np.ndarray) -> bytes:
-    """Appends logits = features @ weight + bias (weight: features x labels) as the only output."""
+    """Appends logits = features @ weight + bias (weight: features x labels) as the first output;
+    the pooled features stay as the second."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -94,9 +96,11 @@ def with_head(encoder: bytes, weight: np.ndarray, bias: np.ndarray) -> bytes:
             helper.make_node("Add", ["head_product", "head_bias"], [LOGITS_OUTPUT]),
         ]
     )
+    features = graph.output[0]
     del graph.output[:]
     graph.output.append(
         helper.make_tensor_value_info(LOGITS_OUTPUT, onnx.TensorProto.FLOAT, ["batch", len(bias)])
     )
+    graph.output.append(features)
     onnx.checker.check_model(model)
     return model.SerializeToString()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .emotion import LABELS
-from .safety import SYSTEM_NOTE
+from .safety import NO_METHODS, system_note
 
 BASE = (
     "You are a warm, attentive assistant in a chat app. Each user message comes with the emotion "
     "a classifier detected in it. Use it to choose your tone, not your facts: never name the "
     "classifier, never tell the user what they feel, and never diagnose. Keep replies concise "
-    "and plain; use Markdown only where it helps."
+    "and plain; use Markdown only where it helps. " + NO_METHODS
 )
 
 TONE: dict[str, str] = {
@@ -72,6 +72,8 @@ def system_prompt(label: str, trajectory: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def with_safety_note(system: str) -> str:
-    """The system prompt for a message the safety check flagged."""
-    return f"{system}\n{SYSTEM_NOTE}"
+def with_safety_note(system: str, level: str) -> str:
+    """The system prompt for a message at this self-harm risk level (safety.LEVELS): the
+    level's note appended, or the prompt unchanged at ``none``."""
+    note = system_note(level)
+    return f"{system}\n{note}" if note else system

@@ -1,22 +1,55 @@
-"""Self-harm and suicide risk: a dedicated check, separate from the seven emotions.
+"""Self-harm and suicide risk: a dedicated check, separate from the seven emotions, that gives
+each user message a level.
 
-The check looks for first-person statements of intent, wish or method ("I want to kill
-myself", "I don't want to be alive anymore", "I took all my pills"), explicit mentions of
-suicidal thoughts or self-harm, and the same about a named other person ("my friend says she
-wants to end her life"). Figures of speech ("this commute is killing me", "I could murder a
-pizza", "I'm dying to see it") name no self-directed act and do not trigger; a statement
-negated right before it ("I'm not suicidal") does not either.
+Levels (LEVELS, lowest first):
 
-When it triggers, the reply always carries CRISIS_SUPPORT, whatever the model said, and the
-API marks the message with ``safety``.
+- ``none``;
+- ``concern``: distress or hopelessness ("nothing is ever going to get better");
+- ``risk``: ideation, passive wishes to die, self-harm (also past or habitual), or any of these
+  about another person ("my sister says she wants to kill herself");
+- ``urgent``: a plan, means, timing or preparations ("I've written my goodbye letters", "tonight
+  is the night"), an act under way, or a question seeking a method ("how many pills would be
+  enough").
+
+Two parts decide it, and the higher level wins:
+
+- rules (regular expressions below) recognise explicit statements with certainty: first-person
+  or third-person intent, wish or method, explicit mentions of suicidal thoughts or self-harm,
+  method-seeking questions, and explicit risk joined with a time, a means or a plan (urgent).
+  Figures of speech ("this commute is killing me") name no self-directed act and do not
+  trigger; a statement negated right before it ("I'm not suicidal") does not either;
+- a classifier (risk_model.RiskHead) over the emotion model's sentence-encoder states and word
+  n-grams, trained on the project's own corpus (scripts/risk_training/), catches indirect
+  phrasing ("I wish I could sleep and never wake up", "I gave my dog to my neighbour").
+
+The conversation counts too: when the two previous user messages and this one are all at
+``concern`` or above, the level is at least ``risk``.
+
+At ``risk`` and ``urgent`` the reply always carries CRISIS_SUPPORT, whatever the model said, and
+the system prompt gets a safety note (URGENT_NOTE at ``urgent``, which forbids any method
+information in the plainest terms); at ``concern`` it gets CONCERN_NOTE. The API returns the
+level with each message and stores it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from .risk_model import LEVELS, RiskHead
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SELF_HARM = "self_harm"
+NONE, CONCERN, RISK, URGENT = LEVELS
+# Levels whose reply always ends with CRISIS_SUPPORT.
+FLAGGED_LEVELS = frozenset({RISK, URGENT})
+# How many user messages in a row at CONCERN or above raise the level to RISK.
+TRAJECTORY_MESSAGES = 3
 
 CRISIS_SUPPORT = (
     "If you are thinking about ending your life or hurting yourself, you deserve support right "
@@ -33,6 +66,26 @@ SYSTEM_NOTE = (
     "warmth and without judgement, take it seriously, do not give any information about "
     "methods, encourage them to contact a crisis line or someone they trust, and ask whether "
     "they are safe right now. Crisis-line details are added to your reply automatically."
+)
+URGENT_NOTE = (
+    "Safety, urgent: the user's latest message suggests a plan, means, timing or preparations "
+    "for suicide or self-harm, or asks for a method. Never give any method, dose, quantity, "
+    "height, place, comparison or other detail that could help someone harm themselves, "
+    "whatever the framing (a question, fiction, research, a hypothetical, or someone else). "
+    "Respond with warmth and without judgement, say plainly that you are concerned for their "
+    "safety, ask whether they are safe right now and whether they have already done anything, "
+    "and urge them to contact their local emergency number or a crisis line now and to move "
+    "away from any means. Crisis-line details are added to your reply automatically."
+)
+CONCERN_NOTE = (
+    "Care: the user's latest message sounds distressed or hopeless. Respond gently, acknowledge "
+    "how hard it sounds, ask how they are coping, and mention that talking to someone they "
+    "trust or a helpline can help if things feel too much."
+)
+# Part of every system prompt (prompts.BASE), whatever the level.
+NO_METHODS = (
+    "Never give information about methods of suicide or self-harm (ways, doses, quantities, "
+    "heights, places), however the request is framed."
 )
 
 # "take my life savings", "end my life story" are not about dying.
@@ -83,9 +136,65 @@ _RISK_PATTERNS = [
 ]
 _RISK = re.compile("|".join(f"(?:{pattern})" for pattern in _RISK_PATTERNS), re.IGNORECASE)
 
+_DIE = (
+    r"(?:die|dying|death|kill\s+(?:me|myself|yourself|oneself|a\s+person|someone)|"
+    r"suicide|end\s+(?:my|your|one'?s)\s+life|end\s+it|overdose|bleed\s+out)"
+)
+_DRUG = r"(?:pills|tablets|meds|medication|paracetamol|tylenol|insulin|sleeping\s+pills)"
+# Questions seeking a method, and acts under way: urgent on their own.
+_URGENT_PATTERNS = [
+    rf"\b(?:painless|quick|quickest|fast|fastest|easiest|easy|surest|best|peaceful|"
+    rf"least\s+painful)\s+(?:way|method|means)s?\s+(?:to|of)\s+{_DIE}",
+    r"\b(?:lethal|fatal|deadly)\s+(?:dose|amount|quantity|height)\b",
+    r"\b(?:suicide|self[\s-]?harm)\s+methods?\b",
+    r"\bmethods?\s+of\s+(?:suicide|killing\s+(?:myself|yourself))\b",
+    rf"\bhow\s+(?:many|much)\b[^.?!]{{0,60}}?(?:\b(?:lethal|fatal|deadly)\b|\bto\s+{_DIE}|"
+    r"\b(?:never|not)\s+wake\s+up\b|\boverdose\b|\bbleed\s+out\b|"
+    r"\b(?:don'?t|not|wouldn'?t)\s+survive\b|\bkill\s+(?:me|myself|a\s+person))",
+    rf"\bhow\s+many\s+{_DRUG}\b[^.?!]{{0,40}}?\benough\b",
+    r"\bhow\s+(?:deep|high|far|long)\b[^.?!]{0,60}?(?:\bto\s+(?:die|bleed\s+out)\b|"
+    r"\b(?:don'?t|not|wouldn'?t)\s+survive\b|\bguarantee\s+death\b|\bfatal\b)",
+    r"\b(?:took|take|taking|swallow(?:ed)?)\s+(?:all|a\s+bunch|a\s+handful|half)\s+of\s+"
+    r"(?:my\s+|the\s+)?(?:pills|tablets|meds|bottle)\b",
+    r"\b(?:jump|jumping)\s+(?:off|from|in\s+front\s+of)\s+(?:a|the|this)\s+"
+    r"(?:bridge|building|roof|train|cliff)\b",
+    r"\bsuicide\s+(?:note|plan)s?\b",
+    r"\bgoodbye\s+(?:letters?|notes?)\b",
+]
+_URGENT = re.compile("|".join(f"(?:{pattern})" for pattern in _URGENT_PATTERNS), re.IGNORECASE)
+# Explicit risk plus a time, a means or a plan in the same message is urgent.
+_WHEN_OR_HOW = re.compile(
+    r"\b(?:tonight|today|tomorrow|this\s+(?:weekend|week|evening|morning|afternoon)|"
+    r"in\s+an?\s+(?:hour|few\s+hours)|on\s+(?:monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday)|(?:decided|planned|planning|plan|ready|made\s+up\s+my\s+mind)|"
+    r"pills|tablets|rope|noose|gun|rifle|razor|blade|bridge|roof|ledge)\b",
+    re.IGNORECASE,
+)
+
 # "not suicidal", "would never kill myself", "no self-harm": negation shortly before the match.
 _NEGATED = re.compile(
     r"\b(?:not|never|no|isn'?t|wasn'?t|aren'?t|don'?t|won'?t|wouldn'?t)\b(?:\s+\w+){0,2}\s*$",
+    re.IGNORECASE,
+)
+# "killing myself isn't something I'd consider": negation right after the match.
+_NEGATED_AFTER = re.compile(
+    r"\s*(?:isn'?t|is\s+not|is\s+never|wasn'?t|was\s+never|is\s+out\s+of\s+the\s+question)\b",
+    re.IGNORECASE,
+)
+# Frames in which a mention of suicide or self-harm is about the subject, not the writer.
+_FRAMED = re.compile(
+    r"\b(?:essay|thesis|research|studying|study|class|course|lecture|degree|article|report|"
+    r"documentary|statistics|rates?|percentage|risk\s+factors|warning\s+signs|signs\s+that|"
+    r"prevention|novel|story|book|film|movie|series|play|poem|character|chapter|volunteer|"
+    r"helpline|crisis\s+line|caller|patient|student|nurse|teacher|training|someone|"
+    r"how\s+(?:do|should|can|could)\s+i\s+(?:respond|ask|help|support|talk|answer|reply|write)|"
+    r"what\s+(?:should|do|can)\s+i\s+say|years?\s+ago|last\s+year)\b",
+    re.IGNORECASE,
+)
+# The writer speaking of themselves, which no frame excuses.
+_FIRST_PERSON = re.compile(
+    r"\b(?:myself|my\s+(?:own\s+)?life|i\s+(?:am|feel|felt|want|wanna|wish|keep|have|had|"
+    r"can'?t|think|will|need)|i'?m|i'?ve|i'?d|kms)\b",
     re.IGNORECASE,
 )
 # Set phrases that contain a match but describe no risk.
@@ -98,30 +207,94 @@ _BENIGN = re.compile(
 
 @dataclass(frozen=True)
 class SafetyAssessment:
-    category: str | None  # SELF_HARM, or None when nothing was recognised
+    level: str = NONE  # one of LEVELS
 
     @property
     def flagged(self) -> bool:
-        return self.category is not None
+        """The reply must carry the crisis-support guidance."""
+        return self.level in FLAGGED_LEVELS
+
+    @property
+    def category(self) -> str | None:
+        return SELF_HARM if self.flagged else None
 
     def as_dict(self) -> dict:
-        return {"flagged": self.flagged, "category": self.category}
+        return {"flagged": self.flagged, "category": self.category, "level": self.level}
 
 
-NOT_FLAGGED = SafetyAssessment(category=None)
+NOT_FLAGGED = SafetyAssessment()
 
 
-def assess(text: str) -> SafetyAssessment:
-    """The risk check for one user message."""
-    flat = " ".join(text.replace("’", "'").split())
+def _rank(level: str) -> int:
+    return LEVELS.index(level)
+
+
+def _higher(first: str, second: str) -> str:
+    return first if _rank(first) >= _rank(second) else second
+
+
+def _unnegated(pattern: re.Pattern[str], flat: str) -> list[re.Match[str]]:
     benign = [(m.start(), m.end()) for m in _BENIGN.finditer(flat)]
-    for match in _RISK.finditer(flat):
-        if any(start <= match.start() < end for start, end in benign):
-            continue
-        if _NEGATED.search(flat[max(0, match.start() - 40) : match.start()]):
-            continue
-        return SafetyAssessment(category=SELF_HARM)
-    return NOT_FLAGGED
+    return [
+        match
+        for match in pattern.finditer(flat)
+        if not any(start <= match.start() < end for start, end in benign)
+        and not _NEGATED.search(flat[max(0, match.start() - 40) : match.start()])
+        and not _NEGATED_AFTER.match(flat, match.end())
+    ]
+
+
+def rule_level(text: str) -> str:
+    """The level the rules alone give: URGENT, RISK or NONE. A risk statement that names no
+    first person inside a frame (research, teaching, volunteering, fiction, news, a death
+    years ago) is left to the classifier: "what should I say to someone who is self-harming"."""
+    flat = " ".join(text.replace("\u2019", "'").split())
+    if _unnegated(_URGENT, flat):
+        return URGENT
+    matches = _unnegated(_RISK, flat)
+    if matches and _FRAMED.search(flat) and not _FIRST_PERSON.search(flat):
+        return NONE
+    if matches:
+        return URGENT if _WHEN_OR_HOW.search(flat) else RISK
+    return NONE
+
+
+@cache
+def risk_head() -> RiskHead:
+    """The classifier, loaded once per process (a small artifact, a few milliseconds)."""
+    return RiskHead()
+
+
+def stored_level(safety: dict | None) -> str:
+    """The level of a stored user message (messages stored before levels existed: RISK when
+    they were flagged, else NONE)."""
+    if not safety:
+        return NONE
+    level = safety.get("level")
+    if level in LEVELS:
+        return level
+    return RISK if safety.get("flagged") else NONE
+
+
+def assess(
+    text: str, states: np.ndarray | None = None, previous_levels: Iterable[str] = ()
+) -> SafetyAssessment:
+    """The level of one user message. `states` are the emotion model's sentence-encoder pooled
+    states of the same text (without them only the rules decide); `previous_levels` are the
+    levels of the conversation's earlier user messages, oldest first."""
+    level = rule_level(text)
+    if states is not None and text.strip():
+        head = risk_head()
+        level = _higher(level, head.level(head.probabilities(text, states)))
+    recent = [*list(previous_levels)[-(TRAJECTORY_MESSAGES - 1) :], level]
+    if len(recent) == TRAJECTORY_MESSAGES and all(_rank(item) >= _rank(CONCERN) for item in recent):
+        level = _higher(level, RISK)
+    return SafetyAssessment(level=level)
+
+
+def system_note(level: str) -> str | None:
+    """What the system prompt gets for a message at this level."""
+    return {URGENT: URGENT_NOTE, RISK: SYSTEM_NOTE, CONCERN: CONCERN_NOTE}.get(level)
 
 
 def crisis_suffix(reply: str) -> str:

@@ -55,6 +55,13 @@ class SafetyOut(BaseModel):
         "then always ends with crisis-support guidance."
     )
     category: Literal["self_harm"] | None = Field(None, description="What was recognised.")
+    level: Literal["none", "concern", "risk", "urgent"] = Field(
+        "none",
+        description="Self-harm risk level: none; concern (distress, hopelessness); risk "
+        "(ideation, self-harm, or either about another person); urgent (plan, means, timing, "
+        "preparations or a method-seeking question). Risk and urgent are flagged. Three user "
+        "messages in a row at concern or above make the level at least risk.",
+    )
 
 
 class Usage(BaseModel):

@@ -76,3 +76,34 @@ def test_scoring_counts_every_gold_label():
     assert scores.confusion["surprise"]["joy"] == 1
     assert scores.confusion["anger"]["joy"] == 1
     assert scores.support == {**dict.fromkeys(LABELS, 0), "joy": 1, "surprise": 1, "anger": 1}
+
+
+def documented_cross_validated_macro_f1() -> float:
+    text = DOC.read_text(encoding="utf-8")
+    match = re.search(r"Cross-validated macro-F1 on train: \*\*(0\.\d{4})\*\*", text)
+    assert match, f"{DOC} states no cross-validated macro-F1"
+    return float(match.group(1))
+
+
+def test_every_choice_was_made_on_train_by_cross_validation():
+    meta = LinearDetector().meta
+    assert "cross-validation on train" in meta["trained_on"]
+    assert "dev.tsv scored once" in meta["trained_on"]
+    cross_validated = meta["cross_validated"]
+    assert set(cross_validated["f1"]) == set(LABELS)
+    mean = sum(cross_validated["f1"].values()) / len(LABELS)
+    assert cross_validated["macro_f1"] == pytest.approx(mean, abs=1e-3)
+    assert cross_validated["macro_f1"] == pytest.approx(
+        documented_cross_validated_macro_f1(), abs=1e-4
+    )
+
+
+def test_emotion_eval_prints_the_split_next_to_the_cross_validated_figures():
+    cross_validated = LinearDetector().meta["cross_validated"]
+    examples = [ev.Example("a", frozenset({"joy"})), ev.Example("b", frozenset({"anger"}))]
+    text = ev.markdown(ev.score(examples, ["joy", "anger"]), cross_validated)
+    assert "cross-validated on train" in text
+    for label in LABELS:
+        # The first row of each label is the F1 table's; the confusion table follows.
+        row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+        assert f"{cross_validated['f1'][label]:.4f}" in row

@@ -1,10 +1,23 @@
-"""The self-harm and suicide risk check, and how the chat API acts on it (through Gunicorn)."""
+"""The self-harm and suicide risk check, and how the chat API acts on it (through Gunicorn).
+
+The rules alone are checked here on explicit statements and figures of speech; the whole
+detector (rules, classifier, trajectory) on the held-apart sentences is in
+test_risk_detector.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from chat_api.safety import CRISIS_SUPPORT, SELF_HARM, SYSTEM_NOTE, assess, with_crisis_support
+from chat_api.safety import (
+    CONCERN_NOTE,
+    CRISIS_SUPPORT,
+    SELF_HARM,
+    SYSTEM_NOTE,
+    URGENT_NOTE,
+    assess,
+    with_crisis_support,
+)
 from support import sse_events
 
 RISK = [
@@ -62,14 +75,19 @@ FIGURES_OF_SPEECH = [
 def test_clear_risk_messages_are_flagged(text):
     assessment = assess(text)
     assert assessment.flagged
-    assert assessment.as_dict() == {"flagged": True, "category": SELF_HARM}
+    assert assessment.as_dict() == {
+        "flagged": True,
+        "category": SELF_HARM,
+        "level": assessment.level,
+    }
+    assert assessment.level in ("risk", "urgent")
 
 
 @pytest.mark.parametrize("text", FIGURES_OF_SPEECH)
 def test_figures_of_speech_are_not_flagged(text):
     assessment = assess(text)
     assert not assessment.flagged
-    assert assessment.as_dict() == {"flagged": False, "category": None}
+    assert assessment.as_dict() == {"flagged": False, "category": None, "level": "none"}
 
 
 def test_guidance_is_appended_once():
@@ -88,7 +106,7 @@ def test_flagged_chat_carries_guidance_marker_and_prompt_note(
     assert response.status_code == 200, response.text
     body = response.json()
     openapi_validator("ChatResponse", body)
-    assert body["safety"] == {"flagged": True, "category": "self_harm"}
+    assert body["safety"] == {"flagged": True, "category": "self_harm", "level": "risk"}
     assert body["reply"].endswith(CRISIS_SUPPORT)
     assert len(body["reply"]) > len(CRISIS_SUPPORT)  # the model's own reply comes first
     assert SYSTEM_NOTE in model.last_request()["system"]
@@ -96,7 +114,7 @@ def test_flagged_chat_carries_guidance_marker_and_prompt_note(
     detail = api.get(f"/conversations/{body['conversation_id']}", headers=fresh_user.headers).json()
     openapi_validator("ConversationDetail", detail)
     user_message, assistant_message = detail["messages"]
-    assert user_message["safety"] == {"flagged": True, "category": "self_harm"}
+    assert user_message["safety"] == {"flagged": True, "category": "self_harm", "level": "risk"}
     assert assistant_message["text"] == body["reply"]
 
 
@@ -105,11 +123,16 @@ def test_unflagged_chat_has_no_guidance(api, fresh_user, model):
         "/chat", json={"message": "this commute is killing me"}, headers=fresh_user.headers
     )
     body = response.json()
-    assert body["safety"] == {"flagged": False, "category": None}
+    assert body["safety"] == {"flagged": False, "category": None, "level": "none"}
     assert CRISIS_SUPPORT not in body["reply"]
-    assert SYSTEM_NOTE not in model.last_request()["system"]
+    system = model.last_request()["system"]
+    assert SYSTEM_NOTE not in system and URGENT_NOTE not in system and CONCERN_NOTE not in system
     detail = api.get(f"/conversations/{body['conversation_id']}", headers=fresh_user.headers)
-    assert detail.json()["messages"][0]["safety"] == {"flagged": False, "category": None}
+    assert detail.json()["messages"][0]["safety"] == {
+        "flagged": False,
+        "category": None,
+        "level": "none",
+    }
 
 
 def test_flagged_stream_marks_meta_and_ends_with_guidance(
@@ -124,10 +147,11 @@ def test_flagged_stream_marks_meta_and_ends_with_guidance(
     assert names[0] == "meta" and names[-1] == "done"
     meta = events[0][1]
     openapi_validator("StreamMeta", meta)
-    assert meta["safety"] == {"flagged": True, "category": "self_harm"}
+    assert meta["safety"] == {"flagged": True, "category": "self_harm", "level": "risk"}
     text = "".join(data["text"] for name, data in events if name == "delta")
     assert text.endswith(CRISIS_SUPPORT)
     detail = api.get(f"/conversations/{meta['conversation_id']}", headers=fresh_user.headers)
     user_message, assistant_message = detail.json()["messages"]
     assert user_message["safety"]["flagged"] is True
+    assert user_message["safety"]["level"] == "risk"
     assert assistant_message["text"] == text

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
 
@@ -19,6 +22,10 @@ class Emotion:
 
 class EmotionDetector(Protocol):
     def detect(self, text: str) -> Emotion: ...
+
+    def analyse(self, text: str) -> tuple[Emotion, np.ndarray]:
+        """The emotion and the sentence encoder's pooled states, from one encoder pass."""
+        ...
 
 
 def load_detector() -> EmotionDetector:

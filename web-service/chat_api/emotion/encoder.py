@@ -3,7 +3,8 @@
 The graph (built by scripts/emotion_training/sentence_encoder.py) is the first layers of
 all-MiniLM-L6-v2, int8, with its pooling and the trained logistic-regression head inside, so
 `run` maps a text's WordPiece ids to seven logits (at training time, before the head is added,
-to the pooled states). Only the first `max_tokens` WordPieces are read:
+to the pooled states), and `run_all` also gives the pooled states, which the self-harm risk head
+reads, so one encoder pass serves both. Only the first `max_tokens` WordPieces are read:
 that bounds the cost of a long message, and the TF-IDF half still sees all of it.
 """
 
@@ -30,10 +31,14 @@ class SentenceEncoder:
         self._tokenizer.enable_truncation(max_tokens)
 
     def run(self, text: str) -> np.ndarray:
-        """The graph's only output for one text, as a 1-D float32 array."""
+        """The graph's first output for one text, as a 1-D float32 array."""
+        return self.run_all(text)[0]
+
+    def run_all(self, text: str) -> list[np.ndarray]:
+        """Every output of the graph for one text (served graph: logits, pooled states)."""
         encoding = self._tokenizer.encode(text)
         feeds = {
             "input_ids": np.array([encoding.ids], dtype=np.int64),
             "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
         }
-        return self._session.run(None, feeds)[0][0]
+        return [output[0] for output in self._session.run(None, feeds)]

@@ -33,7 +33,8 @@ from .encoder import SentenceEncoder
 
 ARTIFACT = Path(__file__).with_name("emotion-model.zip")
 # Bump when word_terms, char_terms or the artifact layout change: old artifacts are refused.
-FEATURES_VERSION = 2
+# 3: the encoder graph also outputs its pooled states (read by the self-harm risk head).
+FEATURES_VERSION = 3
 TOKEN = re.compile(r"(?u)\b\w+\b|[!?]")
 # "n't" splits into "don" + "t", so "t" marks a negation too.
 NEGATIONS = frozenset({"not", "no", "never", "t", "cannot", "nothing", "nobody", "nor", "without"})
@@ -127,21 +128,31 @@ class LinearDetector:
             logits += (vector / np.sqrt(vector @ vector)) @ self._weights[columns]
 
     def logits(self, text: str) -> np.ndarray:
+        return self._logits_and_states(text)[0]
+
+    def _logits_and_states(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         logits = self._base.copy()
         self._add_block(logits, word_terms(text, self._word_ngrams), self._word_index)
         self._add_block(logits, char_terms(text, self._char_ngrams), self._char_index)
         if self._cue_weight:
             logits += self._cue_weight * np.array(cue_counts(text))
-        logits += self._encoder_weight * self._encoder.run(text)
-        return logits
+        encoder_logits, states = self._encoder.run_all(text)
+        logits += self._encoder_weight * encoder_logits
+        return logits, states
 
     def detect(self, text: str) -> Emotion:
+        return self.analyse(text)[0]
+
+    def analyse(self, text: str) -> tuple[Emotion, np.ndarray]:
+        """The emotion and the encoder's pooled states (the features of the self-harm risk
+        head, chat_api/risk_model.py), from one encoder pass."""
         if not text.strip():
-            return Emotion(
+            emotion = Emotion(
                 label="neutral", scores={label: float(label == "neutral") for label in LABELS}
             )
-        logits = self.logits(text)
+            return emotion, self._encoder.run_all(text)[1]
+        logits, states = self._logits_and_states(text)
         exps = np.exp(logits - logits.max())
         probabilities = (exps / exps.sum()).tolist()
         scores = {label: round(p, 4) for label, p in zip(LABELS, probabilities, strict=True)}
-        return Emotion(label=LABELS[int(logits.argmax())], scores=scores)
+        return Emotion(label=LABELS[int(logits.argmax())], scores=scores), states

@@ -13,7 +13,7 @@ from ..chat_service import generate_conversation, get_chatbot_response
 from ..errors import ApiError
 from ..ids import new_id
 from ..prompts import with_safety_note
-from ..safety import CRISIS_SUPPORT, assess, crisis_suffix, with_crisis_support
+from ..safety import CRISIS_SUPPORT, assess, crisis_suffix, stored_level, with_crisis_support
 from ..schemas import ChatRequest
 from ..store import Turn, now_iso
 from . import API_PREFIX, parse_body, services
@@ -35,8 +35,13 @@ def _prepare(body: ChatRequest) -> dict:
         )
     else:
         conversation_id = new_id()
-    emotion = svc.detector.detect(body.message)
-    safety = assess(body.message)
+    # One sentence-encoder pass gives both the emotion and the risk classifier's features.
+    emotion, states = svc.detector.analyse(body.message)
+    safety = assess(
+        body.message,
+        states,
+        previous_levels=[stored_level(m.get("safety")) for m in history if m["role"] == "user"],
+    )
     conversation = generate_conversation(
         history,
         body.message,
@@ -45,8 +50,10 @@ def _prepare(body: ChatRequest) -> dict:
         max_turns=settings.history_max_turns,
         max_chars=settings.history_max_chars,
     )
-    if safety.flagged:
-        conversation = replace(conversation, system=with_safety_note(conversation.system))
+    if safety.level != "none":
+        conversation = replace(
+            conversation, system=with_safety_note(conversation.system, safety.level)
+        )
     return {
         "existing": existing,
         "conversation_id": conversation_id,
