@@ -84,7 +84,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["token_verifier"] = TokenVerifier(
         issuer=settings.cognito_issuer,
-        client_id=settings.cognito_app_client_id,
+        client_ids=settings.accepted_client_ids(),
         jwks=JwksCache(
             settings.cognito_jwks_url,
             min_refresh_seconds=settings.jwks_min_refresh_seconds,

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 
@@ -103,14 +103,24 @@ def _has_kid(keys: KeySet, kid: str | None) -> bool:
 
 
 class TokenVerifier:
+    """Accepts the pool's access tokens issued to one of `client_ids` (its app clients that may
+    call the API); a token of any other client of the pool is refused like a forged one."""
+
     def __init__(
-        self, *, issuer: str, client_id: str, jwks: JwksCache, leeway_seconds: int
+        self,
+        *,
+        issuer: str,
+        client_ids: Sequence[str],
+        jwks: JwksCache,
+        leeway_seconds: int,
     ) -> None:
+        if not client_ids:
+            raise ValueError("at least one app client id is required")
         self._jwks = jwks
         self._claims = jwt.JWTClaimsRegistry(
             leeway=leeway_seconds,
             iss={"essential": True, "value": issuer},
-            client_id={"essential": True, "value": client_id},
+            client_id={"essential": True, "values": list(client_ids)},
             token_use={"essential": True, "value": "access"},
             sub={"essential": True},
             exp={"essential": True},
@@ -126,6 +136,9 @@ class TokenVerifier:
                 raise Unauthorized("The token was not signed by a key of the user pool.")
             decoded = jwt.decode(token, keys, algorithms=ALGORITHMS)
             self._claims.validate(decoded.claims)
+            # Cognito writes one client id; joserfc would also match an id inside a list.
+            if not isinstance(decoded.claims["client_id"], str):
+                raise Unauthorized("The token's claims are not accepted (client_id).")
         except (Unauthorized, AuthUnavailable):
             raise
         except (JoseError, ValueError, UnicodeError) as exc:

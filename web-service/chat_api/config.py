@@ -21,6 +21,8 @@ DEFAULT_TIERS: dict[str, dict[str, int]] = {
     "free": {"messages_per_minute": 10, "tokens_per_day": 200_000, "concurrent_streams": 2},
     "plus": {"messages_per_minute": 30, "tokens_per_day": 1_000_000, "concurrent_streams": 4},
 }
+# Cognito's own constraint on an app client id (the ClientId of its API reference).
+_COGNITO_CLIENT_ID = re.compile(r"^[\w+]{1,128}$", re.ASCII)
 _COGNITO_ISSUER = re.compile(
     r"^https://cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com/(?P<pool>[\w-]+_\w+)$"
 )
@@ -72,6 +74,9 @@ class Settings:
     retention_days: int = 365
     # After a failed JWKS fetch, requests are refused (503) without a new fetch for this long.
     jwks_failure_cache_seconds: float = 5.0
+    # Other app clients of the same user pool whose access tokens are accepted, comma-separated
+    # (in AWS: the web-ui backend's confidential client; COGNITO_APP_CLIENT_ID is the public one).
+    cognito_extra_app_client_ids: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +108,12 @@ class Settings:
             raise ConfigError(
                 f"LOG_LEVEL={self.log_level!r} must be one of {', '.join(LOG_LEVELS)}"
             )
+        if not _COGNITO_CLIENT_ID.match(self.cognito_app_client_id):
+            raise ConfigError(
+                f"COGNITO_APP_CLIENT_ID={self.cognito_app_client_id!r} is not a Cognito app "
+                "client id"
+            )
+        self.accepted_client_ids()
         if not self.cognito_issuer.rstrip("/").endswith("/" + self.cognito_user_pool_id):
             raise ConfigError("COGNITO_ISSUER must end with the COGNITO_USER_POOL_ID")
         if self.app_env in STRICT_ENVS:
@@ -138,6 +149,22 @@ class Settings:
                 f"({', '.join(sorted(tiers))})"
             )
         return self
+
+    def accepted_client_ids(self) -> tuple[str, ...]:
+        """The app clients whose access tokens the API accepts: COGNITO_APP_CLIENT_ID first, then
+        COGNITO_EXTRA_APP_CLIENT_IDS (comma-separated, blanks around the commas ignored)."""
+        ids = [self.cognito_app_client_id]
+        if self.cognito_extra_app_client_ids.strip():
+            for client_id in self.cognito_extra_app_client_ids.split(","):
+                client_id = client_id.strip()
+                if not _COGNITO_CLIENT_ID.match(client_id):
+                    raise ConfigError(
+                        f"COGNITO_EXTRA_APP_CLIENT_IDS: {client_id!r} is not a Cognito app "
+                        "client id (comma-separated ids)"
+                    )
+                if client_id not in ids:
+                    ids.append(client_id)
+        return tuple(ids)
 
     def tiers(self) -> dict[str, dict[str, int]]:
         """The limits of every tier: DEFAULT_TIERS with USAGE_TIERS applied over them."""

@@ -85,14 +85,19 @@ def api_env(stack: Stack, **overrides: str) -> dict[str, str]:
     return env
 
 
-def new_user(stack: Stack) -> User:
+def new_user(stack: Stack, *, client_id: str | None = None) -> User:
+    """A new user of the local pool, signed in through `client_id` (default: the app client)."""
     email = f"user-{uuid.uuid4().hex[:10]}@example.com"
     config = stack.config
     create_user(
         stack.aws_url, config["AWS_REGION"], config["COGNITO_USER_POOL_ID"], email, PASSWORD
     )
     tokens = sign_in(
-        stack.aws_url, config["AWS_REGION"], config["COGNITO_APP_CLIENT_ID"], email, PASSWORD
+        stack.aws_url,
+        config["AWS_REGION"],
+        client_id or config["COGNITO_APP_CLIENT_ID"],
+        email,
+        PASSWORD,
     )
     claims = jwt.decode(tokens["AccessToken"], moto_key()).claims
     return User(email, tokens["AccessToken"], tokens["IdToken"], sub=claims["sub"])

@@ -7,11 +7,15 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 
+import boto3
+import httpx
 import pytest
+from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from support import moto_key
+from support import User, moto_key, new_user
 
 
 def _assert_refused(response) -> None:
@@ -53,6 +57,7 @@ DEFECTS = {
     "not-yet-valid": {"nbf": int(time.time()) + 3600},
     "wrong-issuer": {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"},
     "wrong-client": {"client_id": "someone-elses-client"},
+    "no-client": {"client_id": None},
     "id-token-use": {"token_use": "id"},
     "no-token-use": {"token_use": None},
     "no-exp": {"exp": None},
@@ -63,6 +68,12 @@ DEFECTS = {
 @pytest.mark.parametrize("claims", DEFECTS.values(), ids=DEFECTS.keys())
 def test_defective_claims(api, mint_token, claims):
     token = mint_token(**claims)
+    _assert_refused(api.get("/conversations", headers={"Authorization": f"Bearer {token}"}))
+
+
+def test_a_client_id_list_holding_the_app_client_is_refused(api, stack, mint_token):
+    # Cognito writes one client id; a list naming the app client among others is not one.
+    token = mint_token(client_id=[stack.config["COGNITO_APP_CLIENT_ID"], "someone-elses-client"])
     _assert_refused(api.get("/conversations", headers={"Authorization": f"Bearer {token}"}))
 
 
@@ -141,3 +152,73 @@ def test_every_user_endpoint_requires_a_token(api, method, path):
 @pytest.mark.parametrize("path", ["/health", "/health/ready", "/openapi.json"])
 def test_public_endpoints_need_no_token(api, path):
     assert api.get(path).status_code == 200
+
+
+# --- tokens of other app clients of the same pool ---------------------------------------------
+
+
+def _public_client(stack, name: str) -> str:
+    """Creates another public app client of the local pool, as the CDK app creates several."""
+    config = stack.config
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=stack.aws_url,
+        region_name=config["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client = cognito.create_user_pool_client(
+        UserPoolId=config["COGNITO_USER_POOL_ID"],
+        ClientName=f"{name}-{uuid.uuid4().hex[:8]}",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )
+    return client["UserPoolClient"]["ClientId"]
+
+
+@pytest.fixture(scope="module")
+def second_client_user(stack) -> User:
+    """A user signed in through a second app client of the pool (as the web-ui backend's)."""
+    return new_user(stack, client_id=_public_client(stack, "second"))
+
+
+@pytest.fixture(scope="module")
+def third_client_user(stack) -> User:
+    return new_user(stack, client_id=_public_client(stack, "third"))
+
+
+def _client_id(user: User) -> str:
+    return jwt.decode(user.token, moto_key()).claims["client_id"]
+
+
+def test_a_second_clients_token_is_refused_unless_configured(api, stack, second_client_user):
+    # The shared server is started with COGNITO_APP_CLIENT_ID alone.
+    assert _client_id(second_client_user) != stack.config["COGNITO_APP_CLIENT_ID"]
+    _assert_refused(api.get("/conversations", headers=second_client_user.headers))
+
+
+def test_configured_extra_clients_are_accepted_and_no_other(
+    start_api, stack, alice, second_client_user, third_client_user
+):
+    server = start_api(COGNITO_EXTRA_APP_CLIENT_IDS=f" {_client_id(second_client_user)} ")
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as api:
+        second = api.get("/conversations", headers=second_client_user.headers)
+        assert second.status_code == 200, second.text
+        # COGNITO_APP_CLIENT_ID still counts; a third client of the same pool does not.
+        assert api.get("/conversations", headers=alice.headers).status_code == 200
+        _assert_refused(api.get("/conversations", headers=third_client_user.headers))
+        # The second client's user is a user like any other: the chat itself works.
+        chat = api.post("/chat", headers=second_client_user.headers, json={"message": "Hello"})
+        assert chat.status_code == 200, chat.text
+
+
+def test_several_extra_clients_are_accepted(
+    start_api, mint_token, second_client_user, third_client_user
+):
+    ids = f"{_client_id(second_client_user)},{_client_id(third_client_user)}"
+    server = start_api(COGNITO_EXTRA_APP_CLIENT_IDS=ids)
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as api:
+        for user in (second_client_user, third_client_user):
+            assert api.get("/conversations", headers=user.headers).status_code == 200
+        # A client id the pool does not have, on a token signed by the pool's key: refused.
+        forged = mint_token(client_id="notaclientofthepool")
+        _assert_refused(api.get("/conversations", headers={"Authorization": f"Bearer {forged}"}))

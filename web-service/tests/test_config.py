@@ -125,3 +125,42 @@ def test_usage_tiers_are_merged_over_the_defaults():
 def test_invalid_limit_settings(change, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env({**BASE, **change})
+
+
+def test_only_the_app_client_is_accepted_by_default():
+    assert Settings.from_env(BASE).accepted_client_ids() == ("abc123",)
+
+
+def test_extra_app_clients_are_accepted_after_the_app_client():
+    extra = " 4fe1k2l3m4n5o6p7q8r9s0t1u2 , other+client,abc123"
+    settings = Settings.from_env({**BASE, "COGNITO_EXTRA_APP_CLIENT_IDS": extra})
+    # Blanks around the commas are ignored and a repeated id counts once.
+    assert settings.accepted_client_ids() == (
+        "abc123",
+        "4fe1k2l3m4n5o6p7q8r9s0t1u2",
+        "other+client",
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param("abc,,def", id="empty-entry"),
+        pytest.param("abc,", id="trailing-comma"),
+        pytest.param("abc;def", id="semicolon"),
+        pytest.param("abc def", id="space-inside"),
+        pytest.param("../etc/passwd", id="path"),
+        pytest.param('"abc"', id="quoted"),
+        pytest.param("x" * 129, id="too-long"),
+        pytest.param("clïent", id="non-ascii"),
+    ],
+)
+def test_malformed_extra_app_client_ids_are_refused(extra):
+    with pytest.raises(ConfigError, match="^COGNITO_EXTRA_APP_CLIENT_IDS: .* is not a Cognito"):
+        Settings.from_env({**BASE, "COGNITO_EXTRA_APP_CLIENT_IDS": extra})
+
+
+@pytest.mark.parametrize("client_id", ["abc 123", "abc,def", "x" * 129])
+def test_a_malformed_app_client_id_is_refused(client_id):
+    with pytest.raises(ConfigError, match="^COGNITO_APP_CLIENT_ID=.* is not a Cognito app client"):
+        Settings.from_env({**BASE, "COGNITO_APP_CLIENT_ID": client_id})

@@ -95,3 +95,22 @@ def test_local_jwks_is_refused_outside_local(stack, app_env):
     )
     assert result.returncode == 2
     assert f"COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV={app_env}" in result.stderr
+
+
+def test_a_malformed_extra_client_id_stops_gunicorn_with_one_line(stack):
+    env = child_env(api_env(stack, COGNITO_EXTRA_APP_CLIENT_IDS="good,bad id"))
+    env["CHAT_API_BIND"] = "127.0.0.1:0"
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"],
+        cwd=WEB_SERVICE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert (
+        "chat-api: configuration error: COGNITO_EXTRA_APP_CLIENT_IDS: 'bad id' is not a Cognito"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
