@@ -228,10 +228,17 @@ def manifest_parameters(env: str) -> set[str]:
     }
 
 
+def secret_reference(value: str) -> tuple[str, str | None]:
+    """(secret name, JSON key or None) of `secretsmanager: <name>[:<json-key>:<stage>:<id>]`
+    (a secret's name cannot hold a colon)."""
+    name, _, rest = value.partition(":")
+    return name, (rest.split(":")[0] or None) if rest else None
+
+
 def manifest_secrets(env: str) -> set[str]:
-    """The Secrets Manager secrets the manifests read (`secretsmanager: <name>`)."""
+    """The Secrets Manager secrets the manifests read (`secretsmanager: <name>[:<key>::]`)."""
     return {
-        interpolate(value["secretsmanager"], env)
+        secret_reference(interpolate(value["secretsmanager"], env))[0]
         for service in SERVICES
         for value in service_settings(service, env).get("secrets", {}).values()
         if isinstance(value, dict)
@@ -286,6 +293,104 @@ def test_the_guardrail_version_reaches_the_chat_api_through_its_ssm_parameter(re
     assert secrets["BEDROCK_GUARDRAIL_VERSION"] == parameter
     variables = {item["Name"] for item in container.get("Environment", [])}
     assert "BEDROCK_GUARDRAIL_VERSION" not in variables
+
+
+# --- which Cognito app client each service uses -----------------------------------------------
+
+BACKEND_CLIENT_SECRET = "COGNITO_WEB_BACKEND_CLIENT"
+
+
+def backend_client_reference(env: str, key: str) -> str:
+    """The manifests' reference to one key of the web-ui backend client's secret."""
+    name = contract()["secrets"][BACKEND_CLIENT_SECRET].format(env=env)
+    return f"{name}:{key}::"
+
+
+def chat_api_setting_names() -> set[str]:
+    """Every variable the chat API's Settings read (the fields' names in capitals)."""
+    config = (REPO_ROOT / "web-service" / "chat_api" / "config.py").read_text()
+    body = re.search(r"^class Settings:\n(.*?)^    @classmethod", config, re.M | re.S)
+    return {name.upper() for name in re.findall(r"^    (\w+): ", body[1], re.M)}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_web_ui_signs_in_with_the_confidential_client_the_chat_api_accepts(env):
+    """web-ui runs on the backend's confidential client (id and secret from Secrets Manager), so
+    Cognito's threat protection gets the browser's address through UserContextData; the chat
+    API keeps the public client for every other caller and accepts the confidential one too."""
+    web_ui = service_settings("web-ui", env)
+    secrets = {
+        name: interpolate(value["secretsmanager"], env)
+        for name, value in web_ui["secrets"].items()
+        if isinstance(value, dict)
+    }
+    assert secrets["COGNITO_APP_CLIENT_ID"] == backend_client_reference(env, "client_id")
+    assert secrets["COGNITO_WEB_CLIENT_SECRET"] == backend_client_reference(env, "client_secret")
+    # A name in both `variables` and `secrets` would be ambiguous: the public id is gone.
+    assert "COGNITO_APP_CLIENT_ID" not in web_ui["variables"]
+    settings_py = (REPO_ROOT / "frontend" / "chatbot_web" / "settings.py").read_text()
+    assert 'environ.get("COGNITO_WEB_CLIENT_SECRET")' in settings_py
+
+    chat_api = service_settings("chat-api", env)
+    assert interpolate(chat_api["variables"]["COGNITO_APP_CLIENT_ID"]["from_cfn"], env) == (
+        contract()["exports"]["COGNITO_APP_CLIENT_ID"].format(env=env)
+    )
+    extra = chat_api["secrets"]["COGNITO_EXTRA_APP_CLIENT_IDS"]
+    assert interpolate(extra["secretsmanager"], env) == backend_client_reference(env, "client_id")
+    assert "COGNITO_EXTRA_APP_CLIENT_IDS" in chat_api_setting_names()
+    # The client's secret reaches web-ui alone.
+    assert "COGNITO_WEB_CLIENT_SECRET" not in set(chat_api["variables"]) | set(chat_api["secrets"])
+
+
+def task_secrets(rendered: Path, service: str, env: str) -> dict[str, object]:
+    template = load_template(rendered / env / f"{service}-{env}.stack.yml")
+    (container,) = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    return {item["Name"]: item["ValueFrom"] for item in container.get("Secrets", [])}
+
+
+def execution_role_reads_tagged_secrets(rendered: Path, service: str, env: str) -> bool:
+    """Whether the service's execution role may read every secret tagged with the application
+    and environment this service is deployed to (Copilot's own grant)."""
+    template = load_template(rendered / env / f"{service}-{env}.stack.yml")
+    params = json.loads((rendered / env / f"{service}-{env}.params.json").read_text())
+    assert (params["Parameters"]["AppName"], params["Parameters"]["EnvName"]) == (APP, env)
+    role = template["Resources"]["ExecutionRole"]["Properties"]
+    for policy in role["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "secretsmanager:GetSecretValue" not in statement.get("Action", []):
+                continue
+            resources = [r["Fn::Sub"] if isinstance(r, dict) else r for r in statement["Resource"]]
+            tags = statement.get("Condition", {}).get("StringEquals", {})
+            wanted = {
+                "secretsmanager:ResourceTag/copilot-application": {"Fn::Sub": "${AppName}"},
+                "secretsmanager:ResourceTag/copilot-environment": {"Fn::Sub": "${EnvName}"},
+            }
+            if (
+                statement["Effect"] == "Allow"
+                and any(r.endswith(":secret:*") for r in resources)
+                and wanted.items() <= tags.items()
+            ):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_rendered_tasks_read_the_backend_client_from_its_secret(rendered, env):
+    arn = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    web_ui = task_secrets(rendered, "web-ui", env)
+    assert web_ui["COGNITO_APP_CLIENT_ID"] == {
+        "Fn::Sub": arn + backend_client_reference(env, "client_id")
+    }
+    assert web_ui["COGNITO_WEB_CLIENT_SECRET"] == {
+        "Fn::Sub": arn + backend_client_reference(env, "client_secret")
+    }
+    chat_api = task_secrets(rendered, "chat-api", env)
+    assert chat_api["COGNITO_EXTRA_APP_CLIENT_IDS"] == web_ui["COGNITO_APP_CLIENT_ID"]
+    assert "COGNITO_WEB_CLIENT_SECRET" not in chat_api
+    # ECS reads the secret with the execution role, which Copilot lets read only tagged
+    # secrets; the CDK tags this one (test_parameters_read_as_secrets_carry_the_tags_...).
+    for service in SERVICES:
+        assert execution_role_reads_tagged_secrets(rendered, service, env), service
 
 
 SYNTH_ENV = "dev"
@@ -374,6 +479,52 @@ def test_parameters_read_as_secrets_carry_the_tags_copilots_execution_role_needs
     }
     for name in manifest_secrets(SYNTH_ENV):
         assert wanted.items() <= secret_tags[name].items(), name
+
+
+def resolved_json(value) -> dict:
+    """A synthesised JSON string (plain or `Fn::Join`), each intrinsic function standing in as
+    its JSON text, e.g. {"client_id": '{"Ref": "Client"}'}."""
+    if isinstance(value, str):
+        return json.loads(value)
+    separator, parts = value["Fn::Join"]
+    text = separator.join(
+        part if isinstance(part, str) else json.dumps(part).replace('"', "'") for part in parts
+    )
+    return {key: item.replace("'", '"') for key, item in json.loads(text).items()}
+
+
+def test_the_backend_client_secret_holds_the_keys_the_manifests_read(cdk_out):
+    """The keys the manifests name exist in the CDK's secret and hold the id and the secret of
+    the confidential client `chatbot-<env>-web-backend`, not of the public client."""
+    template = synthesized(cdk_out, "PlatformStateful")
+    name = contract()["secrets"][BACKEND_CLIENT_SECRET].format(env=SYNTH_ENV)
+    (secret,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SecretsManager::Secret" and r["Properties"].get("Name") == name
+    ]
+    (client,) = [
+        logical_id
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::Cognito::UserPoolClient"
+        and r["Properties"]["ClientName"] == f"{APP}-{SYNTH_ENV}-web-backend"
+    ]
+    assert template["Resources"][client]["Properties"]["GenerateSecret"] is True
+    values = {
+        key: json.loads(value) for key, value in resolved_json(secret["SecretString"]).items()
+    }
+    assert values == {
+        "client_id": {"Ref": client},
+        "client_secret": {"Fn::GetAtt": [client, "ClientSecret"]},
+    }
+    read = {
+        secret_reference(interpolate(value["secretsmanager"], SYNTH_ENV))
+        for service in SERVICES
+        for value in service_settings(service, SYNTH_ENV)["secrets"].values()
+        if isinstance(value, dict)
+    }
+    keys = {key for secret_name, key in read if secret_name == name}
+    assert keys == {"client_id", "client_secret"}
 
 
 def test_copilot_environment_exports_in_the_contract_are_exported(rendered):
