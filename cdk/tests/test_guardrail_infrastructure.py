@@ -67,7 +67,12 @@ def test_a_configuration_change_publishes_a_new_version():
         denied_topics=(DeniedTopic("Medical", "Diagnosing a condition.", ("Do I have it?",)),)
         + (DeniedTopic("Legal", "Giving legal advice.", ()),)
     )
-    assert len(changed_guardrail["TopicPolicyConfig"]["TopicsConfig"]) == 2
+    # The two configured topics, after the self-harm methods topic every guardrail denies.
+    assert [t["Name"] for t in changed_guardrail["TopicPolicyConfig"]["TopicsConfig"]] == [
+        guardrail_module.SELF_HARM_METHODS.name,
+        "Medical",
+        "Legal",
+    ]
     assert same["Properties"]["Description"] == first["Properties"]["Description"]
     assert changed["Properties"]["Description"] != first["Properties"]["Description"]
     assert re.fullmatch(
