@@ -160,6 +160,10 @@ _URGENT_PATTERNS = [
     r"(?:bridge|building|roof|train|cliff)\b",
     r"\bsuicide\s+(?:note|plan)s?\b",
     r"\bgoodbye\s+(?:letters?|notes?)\b",
+    # "what dose of X would be deadly", "how many ... would stop my heart".
+    r"\b(?:dose|amount|quantity|how\s+many|how\s+much)\b[^.?!]{0,40}?\b(?:would|will|could|to)\s+"
+    r"(?:be\s+)?(?:deadly|lethal|fatal|stop\s+(?:my|your|a|the)\s+heart)\b",
+    r"\b(?:make|makes|making|tie|ties|tying)\s+a\s+noose\b",
 ]
 _URGENT = re.compile("|".join(f"(?:{pattern})" for pattern in _URGENT_PATTERNS), re.IGNORECASE)
 # Explicit risk plus a time, a means or a plan in the same message is urgent.
@@ -168,6 +172,27 @@ _WHEN_OR_HOW = re.compile(
     r"in\s+an?\s+(?:hour|few\s+hours)|on\s+(?:monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday)|(?:decided|planned|planning|plan|ready|made\s+up\s+my\s+mind)|"
     r"pills|tablets|rope|noose|gun|rifle|razor|blade|bridge|roof|ledge)\b",
+    re.IGNORECASE,
+)
+
+# "I'm ending it tonight": ending "it" or "everything" with no object is how people say they
+# will end their life, but "ending it" also ends relationships, subscriptions and shows, so it
+# counts only in the first person, with a time (_WHEN), and without any of those in the message.
+_ENDING_IT = re.compile(
+    r"\b(?:i'?m|i\s+am|i'?ll|i\s+will|i'?m\s+(?:going\s+to|gonna)|i\s+am\s+going\s+to)\s+"
+    r"(?:finally\s+)?(?:end|ending)\s+(?:it|everything)\b(?!\s+(?:with|between|off)\b)",
+    re.IGNORECASE,
+)
+_WHEN = re.compile(
+    r"\b(?:tonight|today|tomorrow|this\s+(?:weekend|week|evening|morning|afternoon)|"
+    r"in\s+an?\s+(?:hour|few\s+hours)|on\s+(?:monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday))\b",
+    re.IGNORECASE,
+)
+_ENDS_SOMETHING_ELSE = re.compile(
+    r"\b(?:with\s+(?:him|her|them|my|the|this|that|our|your)|relationship|boyfriend|"
+    r"girlfriend|partner|husband|wife|marriage|engagement|subscription|membership|contract|"
+    r"trial|account|lease|job|season|show|series|episode|game|meeting|call|party|book|chapter)\b",
     re.IGNORECASE,
 )
 
@@ -186,9 +211,14 @@ _FRAMED = re.compile(
     r"\b(?:essay|thesis|research|studying|study|class|course|lecture|degree|article|report|"
     r"documentary|statistics|rates?|percentage|risk\s+factors|warning\s+signs|signs\s+that|"
     r"prevention|novel|story|book|film|movie|series|play|poem|character|chapter|volunteer|"
-    r"helpline|crisis\s+line|caller|patient|student|nurse|teacher|training|someone|"
+    r"helpline|crisis\s+line|caller|patient|student|nurse|teacher|training|someone|charity|"
+    r"counsell?or|social\s+worker|youth\s+worker|officer|inmate|client|pupil|paramedic|"
     r"how\s+(?:do|should|can|could)\s+i\s+(?:respond|ask|help|support|talk|answer|reply|write)|"
-    r"what\s+(?:should|do|can)\s+i\s+say|years?\s+ago|last\s+year)\b",
+    # Helpers asking how to approach someone else: "the best way to ask a friend if ...".
+    r"(?:best|right|good|kind|gentle|safe)\s+way\s+to\s+(?:ask|help|support|talk|respond|reply|"
+    r"check)|how\s+to\s+(?:ask|help|support|talk|respond|reply|check)|"
+    r"ask\s+(?:a|my|your|their|our)\s+\w+\s+(?:if|whether)|"
+    r"what\s+(?:should|do|can)\s+i\s+(?:avoid\s+)?say(?:ing)?|years?\s+(?:ago|since)|last\s+year)\b",
     re.IGNORECASE,
 )
 # The writer speaking of themselves, which no frame excuses.
@@ -250,6 +280,12 @@ def rule_level(text: str) -> str:
     years ago) is left to the classifier: "what should I say to someone who is self-harming"."""
     flat = " ".join(text.replace("\u2019", "'").split())
     if _unnegated(_URGENT, flat):
+        return URGENT
+    if (
+        _unnegated(_ENDING_IT, flat)
+        and _WHEN.search(flat)
+        and not _ENDS_SOMETHING_ELSE.search(flat)
+    ):
         return URGENT
     matches = _unnegated(_RISK, flat)
     if matches and _FRAMED.search(flat) and not _FIRST_PERSON.search(flat):

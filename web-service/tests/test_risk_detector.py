@@ -71,6 +71,16 @@ def test_every_urgent_sentence_gets_the_crisis_support():
     assert not missed
 
 
+def test_every_urgent_sentence_is_decided_urgent():
+    # Not only the crisis text: the urgent note too (no method, "are you safe now").
+    below = [text for text, level in _by_gold("urgent") if level != "urgent"]
+    assert not below
+
+
+def _by_gold(gold: str) -> list[tuple[str, str]]:
+    return [(row["text"], level) for row, level in decided() if row["level"] == gold]
+
+
 def test_method_seeking_questions_are_urgent():
     levels = {row["text"]: level for row, level in decided() if row["kind"] == "method"}
     assert len(levels) >= 10
@@ -82,26 +92,26 @@ def test_recall_per_class():
         rows = [level for row, level in decided() if row["level"] == gold]
         return sum(rank(level) >= rank(gold) for level in rows) / len(rows)
 
-    # docs/safety.md: urgent 26/27 at urgent (all 27 at risk or above), risk 21/21,
+    # docs/safety.md: urgent 27/27 at urgent, risk 20/21 (one passive wish decided concern),
     # concern 11/11.
     assert recall("urgent") >= 0.95
     assert recall("risk") >= 0.95
     assert recall("concern") >= 0.9
 
 
-def test_false_alarms_on_hard_negatives_stay_at_the_measured_two_in_twenty():
-    # The aim is at most one in twenty; docs/safety.md lists the two it raises today (both
-    # volunteers asking how to help), so this guards against any further regression.
+def test_false_alarms_on_hard_negatives_are_at_most_one_in_twenty():
+    # docs/safety.md: none of the 20 is raised today; the aim is at most one in twenty.
     hard = [(row, level) for row, level in decided() if row["kind"] in HARD_NEGATIVE_KINDS]
     assert len(hard) >= 20
     alarms = [row["text"] for row, level in hard if rank(level) >= rank("risk")]
-    assert len(alarms) <= 2, alarms
+    assert len(alarms) <= len(hard) // 20, alarms
 
 
-def test_everyday_messages_raise_at_most_the_measured_one():
+def test_everyday_messages_raise_no_false_alarm():
+    # docs/safety.md: all six everyday messages are decided none.
     everyday = [(row["text"], level) for row, level in decided() if row["kind"] == "everyday"]
     assert len(everyday) >= 5
-    assert sum(level != "none" for _, level in everyday) <= 1, everyday
+    assert not [text for text, level in everyday if rank(level) >= rank("risk")], everyday
 
 
 def test_three_messages_of_concern_in_a_row_raise_the_level():

@@ -16,6 +16,7 @@ from chat_api.safety import (
     SYSTEM_NOTE,
     URGENT_NOTE,
     assess,
+    rule_level,
     with_crisis_support,
 )
 from support import sse_events
@@ -69,6 +70,48 @@ FIGURES_OF_SPEECH = [
     "shoot me an email when you can",
     "the plants died while I was away",
 ]
+
+
+# Ending "it" with a time is urgent in the first person, unless the message names what ends.
+ENDING_IT_URGENT = [
+    "I'll end it tomorrow",
+    "I'm going to end it on Sunday",
+    "I am finally ending everything this weekend",
+]
+ENDING_SOMETHING_ELSE = [
+    "I'm ending it with him tonight",
+    "I'm ending my gym membership tonight",
+    "tonight I'm ending it, the relationship has run its course",
+    "I'm ending it tomorrow, this subscription costs too much",
+    "I'm not ending it today, don't worry",
+    "I'm ending it",
+]
+# Helpers asking how to approach someone else name no first-person risk: left to the classifier.
+HELPER_QUESTIONS = [
+    "what's a good way to ask my brother whether he is suicidal",
+    "how to ask someone if they are thinking about killing themselves",
+    "what should I avoid saying to a pupil who self-harms",
+    "as a youth worker, what do I do when a client talks about suicide",
+]
+
+
+@pytest.mark.parametrize("text", ENDING_IT_URGENT)
+def test_ending_it_with_a_time_is_urgent(text):
+    assert rule_level(text) == "urgent"
+
+
+@pytest.mark.parametrize("text", ENDING_SOMETHING_ELSE)
+def test_ending_something_else_or_without_a_time_is_not_decided_by_the_rules(text):
+    assert rule_level(text) == "none"
+
+
+@pytest.mark.parametrize("text", HELPER_QUESTIONS)
+def test_helper_questions_are_not_decided_by_the_rules(text):
+    assert rule_level(text) == "none"
+
+
+def test_a_helper_frame_does_not_excuse_the_writer_speaking_of_themselves():
+    assert rule_level("how to ask for help when I want to kill myself") == "risk"
 
 
 @pytest.mark.parametrize("text", RISK)
