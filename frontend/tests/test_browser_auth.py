@@ -12,6 +12,7 @@ from conftest import (
     PASSWORD,
     Authenticator,
     assistant_bubbles,
+    fill_email,
     send_message,
     sign_in,
     wait_for_reply,
@@ -137,7 +138,7 @@ def test_sign_up_answers_the_same_for_an_address_with_an_account(page, stack):
 
 def _reset_answer(page, email: str) -> str:
     """Asks for a reset code from the reset page's e-mail step; returns the notice shown."""
-    page.get_by_label("E-mail address").fill(email)
+    fill_email(page, email)
     page.get_by_role("button", name="Send a reset code").click()
     notice = page.get_by_role("status")
     expect(notice).to_contain_text("reset code")
