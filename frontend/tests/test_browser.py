@@ -11,6 +11,7 @@ from conftest import (
     PASSWORD,
     PHONE,
     assistant_bubbles,
+    fill_email,
     send_message,
     sign_in,
     wait_for_reply,
@@ -32,7 +33,7 @@ def test_sign_up_confirm_chat_feedback_reload_delete_and_sign_out(page, stack, m
     email = f"new-{uuid.uuid4().hex[:8]}@example.com"
     page.goto("/signup")
     expect(page.get_by_text("At least 12 characters")).to_be_visible()  # rules shown up front
-    page.get_by_label("E-mail address").fill(email)
+    fill_email(page, email)
     page.get_by_label("Password").fill(PASSWORD)
     page.shots.take("sign-up")
     page.get_by_role("button", name="Create account").click()
@@ -117,7 +118,7 @@ def _stored_feedback(stack, message_id: str) -> dict:
 def test_wrong_password_shows_error_next_to_the_field(page, stack):
     email = stack.new_user()
     page.goto("/signin")
-    page.get_by_label("E-mail address").fill(email)
+    fill_email(page, email)
     page.get_by_label("Password").fill("Not-the-Passw0rd!")
     page.get_by_role("button", name="Sign in").click()
     error = page.locator("#password-error")
@@ -149,7 +150,7 @@ def test_reset_a_forgotten_password(page, stack):
     page.goto("/signin")
     page.get_by_role("link", name="Forgot your password?").click()
     page.wait_for_url("**/reset")
-    page.get_by_label("E-mail address").fill(email)
+    fill_email(page, email)
     page.get_by_role("button", name="Send a reset code").click()
     expect(page.get_by_role("status")).to_contain_text("reset code is on its way")
     page.get_by_label("Code from the e-mail").fill("123456")

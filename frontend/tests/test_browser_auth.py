@@ -58,7 +58,7 @@ def test_enrol_an_authenticator_app_then_sign_in_with_its_code(page, stack, mode
     page.wait_for_url("**/signin")
 
     # Password first, then the app's code: a wrong code is refused with a clear sentence.
-    page.get_by_label("E-mail address").fill(email)
+    fill_email(page, email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     code_field = page.get_by_label("Code from your authenticator app")
@@ -106,7 +106,7 @@ def test_sign_in_says_the_same_for_an_unknown_address_and_a_wrong_password(page,
     shown = []
     for email, password in ((unknown, PASSWORD), (existing, "Not-the-Passw0rd!")):
         page.goto("/signin")
-        page.get_by_label("E-mail address").fill(email)
+        fill_email(page, email)
         page.get_by_label("Password").fill(password)
         page.get_by_role("button", name="Sign in").click()
         error = page.locator("#password-error")
@@ -117,7 +117,7 @@ def test_sign_in_says_the_same_for_an_unknown_address_and_a_wrong_password(page,
 
 def _sign_up_answer(page, email: str) -> str:
     page.goto("/signup")
-    page.get_by_label("E-mail address").fill(email)
+    fill_email(page, email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url("**/confirm")

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import DESKTOP, PASSWORD, TIMEOUT_MS, Screenshots, send_message, wait_for_reply
+from conftest import (
+    DESKTOP,
+    PASSWORD,
+    TIMEOUT_MS,
+    Screenshots,
+    fill_email,
+    send_message,
+    wait_for_reply,
+)
 from playwright.sync_api import expect
 
 from chatbot_web.security_headers import externalize_build, header_set
@@ -95,7 +103,7 @@ def test_the_exported_site_runs_under_its_policy(browser, stack, model, static_s
     )
     try:
         page.goto("/signin")
-        page.get_by_label("E-mail address").fill(stack.new_user())
+        fill_email(page, stack.new_user())
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
