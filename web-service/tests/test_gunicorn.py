@@ -61,11 +61,10 @@ def test_sigterm_lets_a_running_stream_finish_then_exits_0(start_api, fresh_user
     assert server.stop(timeout=30) == 0
 
 
-def test_missing_setting_stops_gunicorn_with_one_line(stack):
-    env = child_env(api_env(stack))
-    env.pop("COGNITO_APP_CLIENT_ID")
+def start_gunicorn_to_fail(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Gunicorn with settings it must refuse at start; returns once it has exited."""
     env["CHAT_API_BIND"] = "127.0.0.1:0"
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"],
         cwd=WEB_SERVICE_DIR,
         env=env,
@@ -73,6 +72,12 @@ def test_missing_setting_stops_gunicorn_with_one_line(stack):
         text=True,
         timeout=60,
     )
+
+
+def test_missing_setting_stops_gunicorn_with_one_line(stack):
+    env = child_env(api_env(stack))
+    env.pop("COGNITO_APP_CLIENT_ID")
+    result = start_gunicorn_to_fail(env)
     assert result.returncode == 2
     assert (
         "chat-api: configuration error: COGNITO_APP_CLIENT_ID is required but not set"
@@ -84,30 +89,14 @@ def test_missing_setting_stops_gunicorn_with_one_line(stack):
 @pytest.mark.parametrize("app_env", ["dev", "prod"])
 def test_local_jwks_is_refused_outside_local(stack, app_env):
     env = child_env(api_env(stack, APP_ENV=app_env))
-    env["CHAT_API_BIND"] = "127.0.0.1:0"
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"],
-        cwd=WEB_SERVICE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = start_gunicorn_to_fail(env)
     assert result.returncode == 2
     assert f"COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV={app_env}" in result.stderr
 
 
 def test_a_malformed_extra_client_id_stops_gunicorn_with_one_line(stack):
     env = child_env(api_env(stack, COGNITO_EXTRA_APP_CLIENT_IDS="good,bad id"))
-    env["CHAT_API_BIND"] = "127.0.0.1:0"
-    result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"],
-        cwd=WEB_SERVICE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = start_gunicorn_to_fail(env)
     assert result.returncode == 2
     assert (
         "chat-api: configuration error: COGNITO_EXTRA_APP_CLIENT_IDS: 'bad id' is not a Cognito"
