@@ -21,10 +21,10 @@ $(FRONTEND_STAMP): $(FRONTEND_REQUIREMENTS) frontend/bun/package-lock.json
 	npm ci --prefix frontend/bun --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-frontend-browser: ## Debian's chromium and chromedriver for the browser tests (needs root)
-	@if [ -x /usr/bin/chromium ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	else echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver' (the browser tests use it)"; exit 1; fi
+frontend-browser: ## Debian's chromium, chromedriver and redis-server for the browser and session tests (needs root)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/redis-server ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver redis-server >/dev/null; \
+	else echo "chromium or redis-server is missing: run 'sudo apt-get install chromium chromium-driver redis-server' (the browser and session tests use them)"; exit 1; fi
 
 test-frontend: $(STAMP) $(CHALICE_STAMP) $(FRONTEND_STAMP) frontend-browser ## Web app: state unit tests and browser tests in headless chromium
 	cd frontend && $(FRONTEND_ENV) ../$(FRONTEND_PY) -m pytest

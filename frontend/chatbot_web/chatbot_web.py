@@ -1,15 +1,38 @@
-"""The Reflex app: routes, the security headers and start-up."""
+"""The Reflex app: routes, the session endpoints, the security headers and start-up."""
 
 import reflex as rx
 from reflex import constants
 from reflex.environment import environment
 from reflex.utils import prerequisites
 
-from . import pages, security_headers
+from . import security_headers, sessions
+from .components.browser import session_sync
+from .components.layout import CRISIS_ROUTE
+from .pages import auth, chat, crisis, security
 from .state import AuthState, check_settings
 
-# Every HTTP response of the server (pages, assets, /ping) carries the security headers.
-app = rx.App(stylesheets=["/styles.css"], api_transformer=security_headers.from_environment)
+
+def session_wrap(stateful: bool) -> rx.Component | None:
+    """Around every page, for the whole life of the tab: exchanges a sign-in's ticket for the
+    session cookie, clears it at sign-out, and keeps the other tabs in step (sessions.py). The
+    endpoints are on the backend, beside the websocket (REFLEX_API_URL when the pages are
+    built)."""
+    if not stateful:
+        return None
+    return session_sync(
+        ticket=AuthState.session_ticket,
+        ended=AuthState.session_ended,
+        endpoint=rx.config.get_config().api_url.rstrip("/") + sessions.ROUTE_PREFIX,
+    )
+
+
+# The session endpoints come before the Reflex app; every HTTP response of the server (pages,
+# assets, /ping, the session endpoints) carries the security headers.
+app = rx.App(
+    stylesheets=["/styles.css"],
+    api_transformer=[sessions.routes(), security_headers.from_environment],
+    extra_app_wraps={(3, "SessionSync"): session_wrap},
+)
 
 
 @app.register_lifespan_task
@@ -29,16 +52,17 @@ def externalize_inline_scripts():
             security_headers.externalize_build(build)
 
 
-app.add_page(pages.chat_page, route="/", title="Chat", on_load=AuthState.require_sign_in)
+app.add_page(chat.chat_page, route="/", title="Chat", on_load=AuthState.require_sign_in)
 app.add_page(
-    pages.sign_in_page, route="/signin", title="Sign in", on_load=AuthState.skip_sign_in_form
+    auth.sign_in_page, route="/signin", title="Sign in", on_load=AuthState.skip_sign_in_form
 )
-app.add_page(pages.sign_up_page, route="/signup", title="Create an account")
-app.add_page(pages.confirm_page, route="/confirm", title="Confirm your account")
-app.add_page(pages.reset_page, route="/reset", title="Reset your password")
+app.add_page(auth.sign_up_page, route="/signup", title="Create an account")
+app.add_page(auth.confirm_page, route="/confirm", title="Confirm your account")
+app.add_page(auth.reset_page, route="/reset", title="Reset your password")
 app.add_page(
-    pages.security_page,
+    security.security_page,
     route="/security",
     title="Security",
     on_load=AuthState.require_sign_in_for_security,
 )
+app.add_page(crisis.crisis_page, route=CRISIS_ROUTE, title="If you are in crisis")

@@ -239,7 +239,7 @@ def test_a_reply_the_guardrail_blocks_mid_stream_becomes_the_refusal(page, stack
     # The model streams its blocked text, then the guardrail stops the reply.
     model.model(fault="guardrail", fault_count=1)
     reply = wait_for_reply(page, send_message(page, "Tell me how to pick a lock"))
-    expect(reply).to_have_text(
+    expect(reply.locator(".reply-text")).to_have_text(
         "Sorry, I can't help with that request. Please rephrase it, or ask about something else."
     )
     expect(reply.get_by_text("(stopped)")).to_have_count(0)

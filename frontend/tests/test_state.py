@@ -12,10 +12,13 @@ import pytest
 import reflex as rx
 from async_run import run
 
-from chatbot_web import state as state_module
+from chatbot_web import sessions
 from chatbot_web.chat_api import ApiError
 from chatbot_web.cognito import AuthError, MfaChallenge, Tokens, UserContext
 from chatbot_web.state import AuthState, ChatMessage, ChatState, SessionExpired
+from chatbot_web.state import services as state_services
+from chatbot_web.state.models import message_from_api
+from chatbot_web.token_seal import token_seal
 
 
 def fake_access_token(name: str, username: str = "sub-1") -> str:
@@ -60,12 +63,27 @@ class FakeCognito:
         self.calls.append("sign_up")
         return True
 
+    def global_sign_out(self, access_token):
+        self.calls.append(f"global_sign_out {access_token.rsplit('.', 1)[-1]}")
+
 
 @pytest.fixture
 def fake_cognito(monkeypatch):
     fake = FakeCognito()
-    monkeypatch.setattr(state_module, "cognito", lambda: fake)
+    monkeypatch.setattr(state_services, "cognito", lambda: fake)
     return fake
+
+
+def session_record(auth: AuthState) -> sessions.SessionRecord:
+    record = run(sessions.session_store().load(auth._session_key))
+    assert record is not None
+    return record
+
+
+def expire_access_token(auth: AuthState, expires_at: float) -> None:
+    record = session_record(auth)
+    record.expires_at = expires_at
+    run(sessions.session_store().save(auth._session_key, record))
 
 
 @pytest.fixture
@@ -154,7 +172,7 @@ def test_the_access_token_is_refreshed_shortly_before_it_expires(auth, fake_cogn
     drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
     assert run(auth.access_token()).endswith(".access-1")
     assert fake_cognito.calls == ["sign_in"]
-    auth._expires_at = time.time() + 30  # inside the refresh margin
+    expire_access_token(auth, time.time() + 30)  # inside the refresh margin
     assert run(auth.access_token()).endswith(".access-2")
     assert fake_cognito.calls == ["sign_in", "refresh"]
     # The SECRET_HASH of a refresh names the user: the pool's username first, then the address.
@@ -198,11 +216,11 @@ def test_a_revoked_refresh_token_ends_the_session(auth, fake_cognito):
     with pytest.raises(SessionExpired):
         run(auth.access_token(force_refresh=True))
     assert not auth.signed_in
-    assert auth._refresh_token == ""
+    assert auth._session_key == ""
 
 
 def test_the_chat_page_sends_visitors_to_the_sign_in_form(auth):
-    event = auth.require_sign_in()
+    event = run(auth.require_sign_in())
     assert event.handler.fn.__name__ == rx.redirect("/signin").handler.fn.__name__
     assert "/signin" in str(event.args)
 
@@ -267,7 +285,7 @@ def test_choosing_a_rating_opens_the_comment_box_without_sending(chat):
 
 
 def test_a_stored_rating_is_shown_as_given():
-    rated = state_module._from_api(
+    rated = message_from_api(
         {
             "message_id": "M2",
             "role": "assistant",
@@ -277,7 +295,7 @@ def test_a_stored_rating_is_shown_as_given():
         }
     )
     assert (rated.rating, rated.rating_sent) == ("down", True)
-    unrated = state_module._from_api({"message_id": "M3", "role": "assistant", "text": "hi"})
+    unrated = message_from_api({"message_id": "M3", "role": "assistant", "text": "hi"})
     assert (unrated.rating, unrated.rating_sent) == ("", False)
 
 
@@ -324,7 +342,7 @@ def replay(monkeypatch):
 
     def stream(events, error=None) -> FakeChatApi:
         fake = FakeChatApi(events, error)
-        monkeypatch.setattr(state_module, "chat_api", lambda: fake)
+        monkeypatch.setattr(state_services, "chat_api", lambda: fake)
         return fake
 
     return stream
@@ -398,21 +416,53 @@ def test_a_stream_that_ends_without_done_is_a_failure(signed_in_chat, replay):
     assert chat.messages[-1].stopped
 
 
-def test_the_state_holds_only_sealed_tokens(auth, fake_cognito):
-    """What the state store keeps (backend vars) is no usable token; the handlers open it."""
+def test_the_session_record_holds_only_sealed_tokens(auth, fake_cognito):
+    """What the stores keep is no usable token: the tab's state has only the session's key,
+    the session record the sealed tokens; the handlers open them."""
     drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
-    assert auth._access_token and auth._refresh_token
-    assert "access-1" not in auth._access_token and "refresh-1" not in auth._refresh_token
+    record = session_record(auth)
+    assert record.access_token and record.refresh_token and record.email == "a@example.com"
+    assert "access-1" not in record.access_token and "refresh-1" not in record.refresh_token
     assert run(auth.access_token()) == fake_access_token("access-1")
-    auth._expires_at = 0  # expired: the refresh sends the opened refresh token
+    expire_access_token(auth, 0)  # expired: the refresh sends the opened refresh token
     assert run(auth.access_token()) == fake_access_token("access-2")
     assert fake_cognito.calls == ["sign_in", "refresh"]
+    assert "access-2" not in session_record(auth).access_token  # sealed again when stored
 
 
 def test_a_token_sealed_under_another_secret_ends_the_session(auth, fake_cognito):
     drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
-    auth._refresh_token = auth._refresh_token[:-4] + "AAAA"  # altered, or another key's
+    record = session_record(auth)
+    record.refresh_token = record.refresh_token[:-4] + "AAAA"  # altered, or another key's
+    run(sessions.session_store().save(auth._session_key, record))
     with pytest.raises(SessionExpired):
         run(auth.access_token(force_refresh=True))
     assert not auth.signed_in
     assert fake_cognito.calls == ["sign_in"]  # nothing was sent to Cognito
+
+
+def test_every_sign_in_starts_a_new_session_with_a_one_time_ticket(auth, fake_cognito):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    first_key, first_ticket = auth._session_key, auth.session_ticket
+    assert first_ticket and first_key and first_ticket not in first_key
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    assert auth._session_key != first_key and auth.session_ticket != first_ticket
+    # The earlier session of this tab is gone: nothing fixed before a sign-in outlives it.
+    assert run(sessions.session_store().load(first_key)) is None
+    store = sessions.session_store()
+    sealed = run(store.take_ticket(sessions.key_of(auth.session_ticket)))
+    assert sessions.key_of(token_seal().open(sealed)) == auth._session_key
+    assert run(store.take_ticket(sessions.key_of(auth.session_ticket))) == ""  # used once
+
+
+def test_signing_out_in_one_tab_ends_the_session_of_every_tab(auth, fake_cognito):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    other_tab = substate(rx.State(_reflex_internal_init=True), AuthState)
+    other_tab._session_key = auth._session_key  # adopted from the cookie (browser tests)
+    assert run(other_tab.access_token()) == fake_access_token("access-1")
+    run(auth.sign_out())
+    assert fake_cognito.calls[-1] == "global_sign_out access-1"  # the opened token
+    assert auth.session_ended and not auth.session_ticket
+    with pytest.raises(SessionExpired):
+        run(other_tab.access_token())
+    assert not other_tab.signed_in and other_tab._session_key == ""

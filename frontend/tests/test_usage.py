@@ -13,9 +13,9 @@ import pytest
 import test_state
 from test_state import drain, send
 
-from chatbot_web import state as state_module
 from chatbot_web.chat_api import ChatApi
 from chatbot_web.settings import Settings
+from chatbot_web.state import services as state_services
 from chatbot_web.usage import format_wait, limit_message, usage_summary
 
 # The state tests' fixtures: a signed-in chat (Cognito faked, one function at a time).
@@ -145,7 +145,7 @@ def contract(monkeypatch):
         api_max_attempts=3,
     )
     api = ChatApi(settings)
-    monkeypatch.setattr(state_module, "chat_api", lambda: api)
+    monkeypatch.setattr(state_services, "chat_api", lambda: api)
     yield server
     server.stop()
 

@@ -1,0 +1,60 @@
+"""The history sidebar (a drawer on a phone)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ..state import ChatState, ConversationItem, HistoryState
+
+
+def conversation_row(item: rx.Var[ConversationItem]) -> rx.Component:
+    active = ChatState.conversation_id == item.conversation_id
+    return rx.hstack(
+        rx.button(
+            rx.text(item.title, trim="end", class_name="conversation-title"),
+            variant=rx.cond(active, "soft", "ghost"),
+            color_scheme="gray",
+            class_name="conversation-open",
+            on_click=ChatState.open_conversation(item.conversation_id),
+            custom_attrs={"aria-current": rx.cond(active, "true", "false")},
+        ),
+        rx.icon_button(
+            rx.icon("trash-2", size=14),
+            variant="ghost",
+            color_scheme="red",
+            size="1",
+            on_click=HistoryState.delete_conversation(item.conversation_id),
+            custom_attrs={"aria-label": "Delete conversation " + item.title},
+        ),
+        width="100%",
+        align="center",
+        spacing="1",
+        class_name="conversation",
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.el.nav(
+        rx.button(
+            rx.icon("plus", size=16),
+            "New chat",
+            on_click=ChatState.new_conversation,
+            width="100%",
+            disabled=ChatState.streaming,
+            id="new-chat",
+            title="New chat (Ctrl+Shift+O)",
+            custom_attrs={"aria-keyshortcuts": "Control+Shift+O Meta+Shift+O"},
+        ),
+        rx.heading("History", size="2", as_="h2", color_scheme="gray"),
+        rx.cond(
+            HistoryState.history_error != "",
+            rx.text(HistoryState.history_error, role="alert", color_scheme="red", size="2"),
+        ),
+        rx.cond(
+            HistoryState.conversations.length() > 0,
+            rx.vstack(rx.foreach(HistoryState.conversations, conversation_row), spacing="1"),
+            rx.text("No conversations yet.", size="2", color_scheme="gray"),
+        ),
+        class_name=rx.cond(ChatState.sidebar_open, "sidebar open", "sidebar"),
+        custom_attrs={"aria-label": "Conversation history"},
+    )

@@ -1,0 +1,66 @@
+"""What every state class shares: the backend's clients (made once per process), the routes,
+the end of a session, and the sentence a user sees for an error."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ..chat_api import ApiError, ChatApi
+from ..cognito import AuthError, CognitoClient
+from ..settings import Settings, SettingsError, load_settings
+
+SIGN_IN_ROUTE = "/signin"
+CHAT_ROUTE = "/"
+SECURITY_ROUTE = "/security"
+
+
+@functools.cache
+def settings() -> Settings:
+    return load_settings()
+
+
+@functools.cache
+def cognito() -> CognitoClient:
+    return CognitoClient(settings())
+
+
+@functools.cache
+def chat_api() -> ChatApi:
+    return ChatApi(settings())
+
+
+def check_settings() -> None:
+    """Called when the backend starts: a bad configuration stops it with one line."""
+    try:
+        settings()
+    except SettingsError as error:
+        print(f"web-ui: configuration error: {error}", file=sys.stderr, flush=True)
+        # Straight out, without a traceback from the server's lifespan handler.
+        os._exit(2)
+
+
+class SessionExpired(Exception):
+    """The user has to sign in again (refresh token revoked or expired)."""
+
+
+def user_message(error: Exception) -> str:
+    """The sentence shown for a failed call (the clients already word their errors)."""
+    if isinstance(error, ApiError):
+        return error.user_message
+    if isinstance(error, AuthError):
+        return error.message
+    return "Something went wrong. Try again."
+
+
+async def cognito_call(call: Callable[..., Any], *args: Any) -> tuple[Any, AuthError | None]:
+    """Runs one Cognito call in a thread (boto3 blocks): (result, None), or (None, the refusal)
+    for the state to show where it belongs."""
+    try:
+        return await asyncio.to_thread(call, *args), None
+    except AuthError as error:
+        return None, error
