@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import math
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import reflex as rx
@@ -188,14 +189,20 @@ class ChatState(rx.State):
             self.messages.append(ChatMessage(role="assistant", streaming=True, created_at=sent_at))
             conversation_id = self.conversation_id
             token, outcome = await self._token_or_outcome()
+
+        def open_stream(token: str):
+            # The reply's events (`/chat/stream`); another turn (a regenerated or edited reply)
+            # streams through _stream_reply the same way.
+            return services.chat_api().stream_chat(token, text, conversation_id)
+
         try:
             if token:
-                outcome = await self._stream_reply(token, text, conversation_id)
+                outcome = await self._stream_reply(open_stream(token))
             if outcome == "unauthorized":  # revoked or expired early: refresh once
                 async with self:
                     token, outcome = await self._token_or_outcome(force_refresh=True)
                 if token:
-                    outcome = await self._stream_reply(token, text, conversation_id)
+                    outcome = await self._stream_reply(open_stream(token))
                 if outcome == "unauthorized":
                     outcome = "signed_out"
         finally:
@@ -232,12 +239,12 @@ class ChatState(rx.State):
             self._fail(error.message)
             return "", "failed"
 
-    async def _stream_reply(self, token: str, text: str, conversation_id: str) -> str:
-        """Streams one reply into the last message: "done" (the API stored the turn),
-        "stopped", "limited", "refused", "failed" or "unauthorized"."""
+    async def _stream_reply(self, stream: AsyncIterator[tuple[str, dict[str, Any]]]) -> str:
+        """Streams one reply (`stream`: the chat API's events) into the last message: "done"
+        (the API stored the turn), "stopped", "limited", "refused", "failed" or
+        "unauthorized"."""
         pending = ""
         last_flush = time.monotonic()
-        stream = services.chat_api().stream_chat(token, text, conversation_id)
         try:
             async with contextlib.aclosing(stream) as events:
                 async for event, data in events:
