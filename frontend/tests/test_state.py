@@ -466,3 +466,13 @@ def test_signing_out_in_one_tab_ends_the_session_of_every_tab(auth, fake_cognito
     with pytest.raises(SessionExpired):
         run(other_tab.access_token())
     assert not other_tab.signed_in and other_tab._session_key == ""
+
+
+def test_sign_out_after_a_long_idle_revokes_with_a_fresh_token(auth, fake_cognito):
+    """An expired access token cannot call GlobalSignOut: it is refreshed first, so the refresh
+    token is revoked rather than left valid."""
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    expire_access_token(auth, 0)
+    run(auth.sign_out())
+    assert fake_cognito.calls == ["sign_in", "refresh", "global_sign_out access-2"]
+    assert not auth.signed_in

@@ -369,14 +369,18 @@ class AuthState(rx.State):
 
     @rx.event
     async def sign_out(self):
-        record = await session_store().load(self._session_key)
+        # A current access token (refreshed if it expired while the tab was idle), so that
+        # GlobalSignOut can revoke the refresh token.
+        try:
+            access_token = await self.access_token()
+        except (SessionExpired, AuthError):
+            access_token = ""
         if self._session_key:
             # Every tab of this browser shares the record: their next call finds none.
             await session_store().delete(self._session_key)
         self._forget()
         for state_class in _per_user_states():
             (await self.get_state(state_class)).reset()
-        access_token = token_seal().open(record.access_token) if record else ""
         if access_token:
             # Revokes the refresh token everywhere; signing out here succeeds either way.
             with contextlib.suppress(AuthError):
