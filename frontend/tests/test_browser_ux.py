@@ -81,6 +81,10 @@ def test_copy_a_reply_and_see_when_messages_were_sent(page, stack, model):
 
 def test_keyboard_shortcuts(page, stack, model):
     sign_in(page, stack.new_user())
+    help_box = page.locator("#shortcuts-help")
+    help_box.get_by_text("Keyboard shortcuts").click()  # listed at the foot of the sidebar
+    for keys in ("Ctrl+Shift+O", "/ or Shift+Esc", "Esc"):
+        expect(help_box.locator("kbd", has_text=keys).first).to_be_visible()
     box = page.get_by_label("Message", exact=True)
     wait_for_reply(page, send_message(page, "First message"))
     page.locator("h1").click()  # the focus leaves the input

@@ -33,6 +33,25 @@ def conversation_row(item: rx.Var[ConversationItem]) -> rx.Component:
     )
 
 
+SHORTCUTS = (
+    ("Ctrl+Shift+O", "new chat"),
+    ("/ or Shift+Esc", "write a message"),
+    ("Esc", "stop a reply"),
+)
+
+
+def shortcuts_help() -> rx.Component:
+    """The keyboard shortcuts (components/browser.js), at the foot of the sidebar."""
+    return rx.el.details(
+        rx.el.summary("Keyboard shortcuts"),
+        rx.el.dl(
+            *[rx.fragment(rx.el.dt(rx.el.kbd(keys)), rx.el.dd(what)) for keys, what in SHORTCUTS],
+        ),
+        class_name="shortcuts-help",
+        id="shortcuts-help",
+    )
+
+
 def sidebar() -> rx.Component:
     return rx.el.nav(
         rx.button(
@@ -55,6 +74,7 @@ def sidebar() -> rx.Component:
             rx.vstack(rx.foreach(HistoryState.conversations, conversation_row), spacing="1"),
             rx.text("No conversations yet.", size="2", color_scheme="gray"),
         ),
+        shortcuts_help(),
         class_name=rx.cond(ChatState.sidebar_open, "sidebar open", "sidebar"),
         custom_attrs={"aria-label": "Conversation history"},
     )
