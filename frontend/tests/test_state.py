@@ -11,6 +11,7 @@ import time
 import pytest
 import reflex as rx
 from async_run import run
+from reflex.istate.data import RouterData
 
 from chatbot_web import sessions
 from chatbot_web.chat_api import ApiError
@@ -476,3 +477,45 @@ def test_sign_out_after_a_long_idle_revokes_with_a_fresh_token(auth, fake_cognit
     run(auth.sign_out())
     assert fake_cognito.calls == ["sign_in", "refresh", "global_sign_out access-2"]
     assert not auth.signed_in
+
+
+def new_tab(cookie: str, origin: str, host: str = "127.0.0.1:3000") -> AuthState:
+    """A fresh tab's state, as the websocket's handshake describes it."""
+    tab = substate(rx.State(_reflex_internal_init=True), AuthState)
+    headers = {"cookie": cookie, "origin": origin, "host": host}
+    tab.router = RouterData.from_router_data({"headers": headers})
+    return tab
+
+
+def signed_in_cookie(auth: AuthState) -> str:
+    """The cookie the browser got for the tab's sign-in ticket."""
+    sealed = run(sessions.session_store().take_ticket(sessions.key_of(auth.session_ticket)))
+    return f"{sessions.LOCAL_COOKIE}={token_seal().open(sealed)}"
+
+
+def test_a_new_tab_adopts_the_session_its_cookie_names(auth, fake_cognito):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    tab = new_tab(signed_in_cookie(auth), "http://127.0.0.1:3000")
+    assert tab.signed_in is False
+    event = run(tab.require_sign_in())
+    assert "restore" in str(event)  # the chat opens
+    assert tab.signed_in and tab.user_email == "a@example.com"
+    assert tab._session_key == auth._session_key
+    assert run(tab.access_token()) == fake_access_token("access-1")
+
+
+@pytest.mark.parametrize(
+    ("cookie_of", "origin"),
+    [
+        (lambda auth: signed_in_cookie(auth), "https://evil.example"),  # hijacked websocket
+        (lambda auth: signed_in_cookie(auth), ""),
+        (lambda auth: f"{sessions.LOCAL_COOKIE}={'A' * 43}", "http://127.0.0.1:3000"),
+        (lambda auth: f"other={signed_in_cookie(auth).split('=', 1)[1]}", "http://127.0.0.1:3000"),
+    ],
+)
+def test_a_tab_adopts_no_session_from_elsewhere(auth, fake_cognito, cookie_of, origin):
+    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
+    tab = new_tab(cookie_of(auth), origin)
+    event = run(tab.require_sign_in())
+    assert "/signin" in str(event.args)
+    assert not tab.signed_in and tab._session_key == ""
