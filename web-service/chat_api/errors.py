@@ -82,6 +82,11 @@ class ValidationFailed(ApiError):
     message = "The request body is not valid."
 
 
+class IdempotencyKeyReused(ApiError):
+    status, code = 422, "idempotency_key_reused"
+    message = "This idempotency key was sent with another request body; use a new key."
+
+
 class Throttled(ApiError):
     status, code = 429, "model_throttled"
     message = "The model is busy; retry after the indicated delay."

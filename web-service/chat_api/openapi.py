@@ -62,7 +62,8 @@ def _errors(*statuses: int) -> dict:
         422: (
             "The body or a parameter does not match the schema (`validation_error`); on chat, "
             "`guardrail_intervened`: the content guardrail blocked the message or the reply, and "
-            "`message` is a polite refusal to show the user."
+            "`message` is a polite refusal to show the user; on feedback, "
+            "`idempotency_key_reused`: the `Idempotency-Key` came with another rating before."
         ),
         429: (
             "Refused before anything is stored or the model is called, with `Retry-After` "
@@ -280,10 +281,26 @@ def build_document(version: str) -> dict:
                         "`GET /conversations/{conversation_id}` returns it as `feedback`; a later "
                         "rating replaces the earlier one. If it cannot be queued the answer is "
                         "503 `feedback_unavailable` and the reply keeps its earlier rating; "
-                        "sending it again is safe."
+                        "sending it again is safe. A client that cannot tell whether a rating "
+                        "arrived sends it again with the same `Idempotency-Key`: it is then "
+                        "recorded and ingested once, and the answer carries the same "
+                        "`feedback_id`. The same key with another rating or comment is refused "
+                        "with 422 `idempotency_key_reused`."
                     ),
                     "operationId": "submitFeedback",
                     "security": secured,
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": (
+                                "A key of the client's choosing, the same on every retry of "
+                                "one rating (a UUID, for example)."
+                            ),
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref(schemas.FeedbackRequest)}},

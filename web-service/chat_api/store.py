@@ -92,6 +92,15 @@ def _emotion_attr(emotion: Emotion) -> dict[str, Any]:
     }
 
 
+class FeedbackReplayed(Exception):
+    """The reply's current rating was sent with the same idempotency key: a retry of it."""
+
+    def __init__(self, reply: dict[str, Any], feedback: dict[str, Any]):
+        super().__init__("rating already recorded under this idempotency key")
+        self.reply = reply
+        self.feedback = feedback
+
+
 @dataclass(frozen=True)
 class Turn:
     """One exchange to store: the user's message and the assistant's reply."""
@@ -317,23 +326,44 @@ class ConversationStore:
             raise _unavailable("transact_write_items", exc) from exc
 
     def record_feedback(
-        self, user_id: str, conversation_id: str, message_id: str, feedback: dict[str, Any]
+        self,
+        user_id: str,
+        conversation_id: str,
+        message_id: str,
+        feedback: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Sets a reply's `feedback` map, replacing an earlier rating; returns the reply as it
-        was before. Only an existing assistant message of the caller's can be rated."""
+        was before. Only an existing assistant message of the caller's can be rated.
+
+        With an `idempotency_key`, a reply whose current rating was sent with the same key is
+        left as it is and FeedbackReplayed carries that rating: the request is a retry."""
+        condition = "attribute_exists(pk) AND #role = :assistant"
+        values: dict[str, Any] = {":feedback": _without_none(feedback), ":assistant": "assistant"}
+        if idempotency_key is not None:
+            condition += " AND NOT #feedback.idempotency_key = :key"
+            values[":key"] = idempotency_key
         try:
             response = self._call(
                 "update_item",
                 Key=_message_key(user_id, conversation_id, message_id),
                 UpdateExpression="SET #feedback = :feedback",
-                ConditionExpression="attribute_exists(pk) AND #role = :assistant",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#feedback": "feedback", "#role": "role"},
-                ExpressionAttributeValues=_to_item(
-                    {":feedback": _without_none(feedback), ":assistant": "assistant"}
-                ),
+                ExpressionAttributeValues=_to_item(values),
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:  # _call lets only a failed condition through
+            item = _from_item(exc.response.get("Item") or {})
+            earlier = item.get("feedback") or {}
+            if (
+                idempotency_key is not None
+                and item.get("role") == "assistant"
+                and earlier.get("idempotency_key") == idempotency_key
+            ):
+                raise FeedbackReplayed(item, earlier) from None
             raise NotFound("No such reply in your conversations.") from exc
         return _from_item(response["Attributes"])
 
