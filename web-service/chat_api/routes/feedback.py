@@ -18,44 +18,27 @@ often it is retried. The same key with another rating or comment is refused (422
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 
 from ..auth import require_user
-from ..errors import IdempotencyKeyReused, InvalidParameter, QueueUnavailable, StorageUnavailable
+from ..errors import IdempotencyKeyReused, QueueUnavailable, StorageUnavailable
 from ..feedback_message import FeedbackMessage
 from ..schemas import FeedbackRequest
 from ..store import FeedbackReplayed, now_iso
-from . import API_PREFIX, parse_body, services
+from . import API_PREFIX, idempotency_key, parse_body, services
 
 bp = Blueprint("feedback", __name__, url_prefix=API_PREFIX)
 log = logging.getLogger(__name__)
-
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def _idempotency_key() -> str | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not IDEMPOTENCY_KEY.fullmatch(key):
-        raise InvalidParameter(
-            IDEMPOTENCY_HEADER,
-            "The idempotency key must be 1 to 128 letters, digits or the characters . _ : -",
-        )
-    return key
 
 
 @bp.post("/feedback")
 @require_user
 def submit_feedback():
     body = parse_body(FeedbackRequest)
-    key = _idempotency_key()
+    key = idempotency_key()
     svc = services()
     feedback = {
         "feedback_id": str(uuid.uuid4()),
