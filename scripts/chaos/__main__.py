@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProcessStartError as error:
         print(f"chaos: could not start the stack: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("chaos: interrupted; the stack is stopped", file=sys.stderr)
+        return 130
     finally:
         stack.stop()
     print()

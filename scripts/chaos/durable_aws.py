@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import json
 import os
 import signal
@@ -89,22 +90,79 @@ def replay(app, path: str) -> tuple[int, int]:
     return replayed, skipped
 
 
+class _TableCopies:
+    """Stands in for the `copy` module inside moto's DynamoDB models: while `skip` is set, a
+    table is not deep-copied (moto copies every table a transaction touches, each time)."""
+
+    skip = False
+
+    def deepcopy(self, value, memo=None):
+        from moto.dynamodb.models.table import Table
+
+        if self.skip and isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+
+def _cancellation(backend, transact_items: list[dict]) -> list | None:
+    """moto's own condition checks of a transaction, made before anything is written: the
+    cancellation reasons when a condition fails, None when every one holds. Raises on anything
+    unusual (an item named twice, a missing table): moto's own code then handles it."""
+    from moto.dynamodb.models import get_filter_expression
+
+    reasons, failed, keys = [], False, set()
+    for entry in transact_items:
+        ((kind, op),) = entry.items()
+        table = backend.get_table(op["TableName"])
+        if kind == "Put":
+            names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+            key = {name: op["Item"][name] for name in names}
+        else:
+            key = op["Key"]
+        marker = (op["TableName"], json.dumps(key, sort_keys=True))
+        if marker in keys:
+            raise ValueError("an item named twice")
+        keys.add(marker)
+        current = backend.get_item(op["TableName"], key)
+        condition = op.get("ConditionExpression")
+        if condition is not None and not get_filter_expression(
+            condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current):
+            old = None
+            if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                old = current.to_json()["Attributes"]
+            reasons.append(("ConditionalCheckFailed", "The conditional request failed", old))
+            failed = True
+        else:
+            reasons.append((None, None, None))
+    return reasons if failed else None
+
+
 def serialize_dynamodb_writes() -> None:
-    """One lock over moto's DynamoDB writes.
+    """One lock over moto's DynamoDB writes, and transactions checked before they write.
 
     moto's TransactWriteItems copies every table it touches first and, when the transaction is
     cancelled, puts the copies back: whatever other requests wrote to those tables in between
-    (moto serves requests on threads) is erased. DynamoDB cancels only the transaction's own
-    writes. With the lock no other write runs in between, so a cancelled transaction undoes
-    only itself, as in DynamoDB.
+    (moto serves requests on threads) is erased, as DynamoDB never does. Under the lock no other
+    write runs in between. And since copying whole tables on every transaction makes moto
+    slower with each turn stored, the conditions are checked first (moto's own checks): a
+    transaction that would be cancelled is cancelled before it writes anything, and one whose
+    conditions hold is applied without the copies.
     """
     import functools
     import threading
 
+    from moto.dynamodb import models
+    from moto.dynamodb.exceptions import TransactionCanceledException
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    copies = _TableCopies()
+    models.copy = copies
+    for name in ("put_item", "update_item", "delete_item"):
         original = getattr(DynamoDBBackend, name)
 
         @functools.wraps(original)
@@ -113,6 +171,24 @@ def serialize_dynamodb_writes() -> None:
                 return _original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, locked)
+    transact = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(transact)
+    def checked_transaction(self, transact_items):
+        with lock:
+            try:
+                reasons = _cancellation(self, transact_items)
+            except Exception:  # noqa: BLE001 - moto's code below reports it its own way
+                return transact(self, transact_items)
+            if reasons is not None:
+                raise TransactionCanceledException(reasons)
+            copies.skip = True
+            try:
+                return transact(self, transact_items)
+            finally:
+                copies.skip = False
+
+    DynamoDBBackend.transact_write_items = checked_transaction
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,11 +103,11 @@ SCENARIOS = (
     Scenario(
         "worker-kill", "kill -9 a Gunicorn worker", kill_worker, kills_processes=True, people=50
     ),
-    Scenario("model-throttle", "model throttling (429)", _model_fault({"fault": "throttle"}, 2)),
+    Scenario("model-throttle", "model throttling (429)", _model_fault({"fault": "throttle"}, 5)),
     Scenario(
-        "model-mid-stream", "model fails mid-stream", _model_fault({"fault": "mid_stream"}, 2)
+        "model-mid-stream", "model fails mid-stream", _model_fault({"fault": "mid_stream"}, 5)
     ),
-    Scenario("model-stall", "model stalls mid-stream", _model_fault({"inter_token_ms": 30000}, 2)),
+    Scenario("model-stall", "model stalls mid-stream", _model_fault({"inter_token_ms": 30000}, 5)),
     Scenario("api-sigterm", "SIGTERM to the API under load", sigterm_api, kills_processes=True),
 )
 
@@ -163,34 +163,48 @@ def run(
 
 
 class Probe:
-    """A person who starts a new turn every PROBE_INTERVAL from the start of the fault, without
-    retrying, until a turn begun after the fault was lifted completes.
+    """Starts a new turn (a new conversation, no retry) every PROBE_INTERVAL from the start of
+    the fault, each on its own thread, until a turn begun after the fault was lifted completes.
 
-    recovery_s: from the lifting of the fault to the start of the first turn begun after it that
-    completes (so the probe's own pace bounds the resolution: PROBE_INTERVAL).
+    recovery_s: from the lifting of the fault to the start of the first such turn, so the
+    probe's pace bounds the resolution (PROBE_INTERVAL).
     """
 
     def __init__(self, api_url: str, token: str, tally: Tally, name: str, deadline: float):
-        self.person = Person(api_url, token, tally, deadline=deadline)
+        self.api_url, self.token, self.tally = api_url, token, tally
         self.name = name
         self.deadline = deadline
         self.lifted = threading.Event()
         self.lifted_at = 0.0
+        self.recovered = threading.Event()
         self.recovery_s: float | None = None
+        self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        attempt = 0
+    def _attempt(self, number: int) -> None:
+        person = Person(self.api_url, self.token, self.tally, deadline=self.deadline)
+        started = time.monotonic()
+        tag = f"{self.name}-probe-{number}"
         try:
-            while time.monotonic() < self.deadline:
-                started = time.monotonic()
-                tag = f"{self.name}-probe-{attempt}"
-                attempt += 1
-                if self.person.chat_turn(tag, "Just checking in.", retries=False):
-                    self.person.rate(tag)
-                    if self.lifted.is_set() and started >= self.lifted_at:
-                        self.recovery_s = started - self.lifted_at
-                        return
-                time.sleep(max(0.0, started + PROBE_INTERVAL - time.monotonic()))
+            if not person.chat_turn(tag, "Just checking in.", retries=False):
+                return
+            person.rate(tag)
         finally:
-            self.person.close()
+            person.close()
+        if self.lifted.is_set() and started >= self.lifted_at:
+            with self._lock:
+                if self.recovery_s is None or started - self.lifted_at < self.recovery_s:
+                    self.recovery_s = started - self.lifted_at
+            self.recovered.set()
+
+    def _run(self) -> None:
+        attempts = []
+        number = 0
+        while time.monotonic() < self.deadline and not self.recovered.is_set():
+            attempt = threading.Thread(target=self._attempt, args=(number,), daemon=True)
+            attempt.start()
+            attempts.append(attempt)
+            number += 1
+            self.recovered.wait(PROBE_INTERVAL)
+        for attempt in attempts:
+            attempt.join(max(0.0, self.deadline - time.monotonic()) + 5)

@@ -153,9 +153,40 @@ def test_the_local_aws_endpoint_keeps_its_data_through_sigkill(tmp_path):
         assert items == [{"pk": {"S": "kept"}}]
         (message,) = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
         assert message["Body"] == "waiting"
+        _transactions_write_all_or_nothing(dynamodb)
     finally:
         second.stop()
     assert "replayed" in (tmp_path / "2.log").read_text()
+
+
+def _transactions_write_all_or_nothing(dynamodb):
+    """Transactions on the durable endpoint: checked before they write, as DynamoDB does."""
+    new = "attribute_not_exists(pk)"
+
+    def put(pk: str, condition: str | None = new) -> dict:
+        op = {"TableName": "t", "Item": {"pk": {"S": pk}}}
+        return {"Put": {**op, "ConditionExpression": condition} if condition else op}
+
+    dynamodb.transact_write_items(TransactItems=[put("a"), put("b")])
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException) as cancelled:
+        dynamodb.transact_write_items(
+            TransactItems=[
+                put("c"),
+                {
+                    "Put": {
+                        "TableName": "t",
+                        "Item": {"pk": {"S": "kept"}, "v": {"S": "new"}},
+                        "ConditionExpression": new,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+    reasons = cancelled.value.response["CancellationReasons"]
+    assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
+    assert reasons[1]["Item"] == {"pk": {"S": "kept"}}
+    keys = sorted(i["pk"]["S"] for i in dynamodb.scan(TableName="t")["Items"])
+    assert keys == ["a", "b", "kept"]  # nothing of the cancelled one, nothing else undone
 
 
 @pytest.mark.timeout(900)
