@@ -30,7 +30,7 @@ class Scenario:
     # Injects the fault, returns when it is lifted: the monotonic time it was lifted at.
     inject: Callable[[ChaosStack, list[threading.Event]], float]
     kills_processes: bool = False  # transport errors (refused, cut) are expected
-    people: int = 20  # in the full form; the short form has a few
+    people: int = 10  # in the full form; the short form has a few
 
 
 def _wait_open(opened: list[threading.Event], timeout: float = OPEN_TIMEOUT) -> None:

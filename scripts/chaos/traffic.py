@@ -30,6 +30,7 @@ import httpx
 from local_stack.aws_bootstrap import create_user, sign_in
 
 RETRYABLE_STATUSES = (429, 502, 503, 504)
+CLIENT_READ_TIMEOUT = 90
 PASSWORD = "Chaos-Passw0rd!x"  # noqa: S105 - users of the run's own throw-away stack
 MESSAGES = (
     "I finally finished my project and I feel proud",
@@ -117,7 +118,9 @@ class Person:
         self.http = httpx.Client(
             base_url=f"{api_url}/api/v1",
             headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(30, connect=5),
+            # Longer than the chat API's own worst case (storage calls retried on the slow local
+            # endpoint, the model's deadline): an answer, even an error, must come before it.
+            timeout=httpx.Timeout(CLIENT_READ_TIMEOUT, connect=5),
         )
         self.tally = tally
         self.deadline = deadline
