@@ -15,10 +15,10 @@ from constructs import Construct
 import contract
 from config import EnvironmentConfig
 from firewall.infrastructure import WebFirewall
-from frontend_hosting.infrastructure import FrontendHosting
 from monitoring.infrastructure import Monitoring
-from platform_stacks import Platform, PlatformStateful
+from platform_stacks import PlatformStateful, PlatformStateless
 from retention import log_retention
+from web_ui_hosting.infrastructure import WebUiHosting
 
 
 class Edge(cdk.Stack):
@@ -29,7 +29,7 @@ class Edge(cdk.Stack):
         *,
         config: EnvironmentConfig,
         stateful: PlatformStateful,
-        platform: Platform,
+        platform: PlatformStateless,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -121,12 +121,12 @@ class Edge(cdk.Stack):
         frontend_certificate = (
             platform.certificates.frontend.certificate_arn if config.region == "us-east-1" else None
         )
-        self.frontend = FrontendHosting(
+        self.frontend = WebUiHosting(
             self,
             "Frontend",
             name_prefix=config.prefix,
-            repository_url=config.frontend_repository_url,
-            branch=config.frontend_branch,
+            repository_url=config.web_ui_repository_url,
+            branch=config.web_ui_branch,
             access_token_secret_name=contract.secret_name("AMPLIFY_GITHUB_TOKEN", config.name),
             domain_name=config.domain_name,
             certificate_arn=frontend_certificate,
@@ -140,7 +140,7 @@ class Edge(cdk.Stack):
                 "AWS_REGION": config.region,
             },
             production=config.is_production,
-            auto_build=config.frontend_auto_build,
+            auto_build=config.web_ui_auto_build,
             backend_origin=config.chat_api_url,
         )
 

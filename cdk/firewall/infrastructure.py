@@ -29,7 +29,7 @@ CORE_BODY_RULES = {
 }
 # The web-ui backend's paths on the API host (copilot/web-ui/manifest.yml).
 WEB_UI_PATHS = ("/_event", "/_upload")
-# The chat API's message endpoints (web-service/chat_api/routes/chat.py), matched exactly.
+# The chat API's message endpoints (chat-api/chat_api/routes/chat.py), matched exactly.
 CHAT_ENDPOINTS = ("/api/v1/chat", "/api/v1/chat/stream")
 
 
