@@ -13,6 +13,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 import contract
+import log_keys
 from config import EnvironmentConfig
 from firewall.infrastructure import WebFirewall
 from monitoring.infrastructure import Monitoring
@@ -47,30 +48,7 @@ class Edge(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsUse",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="aws-waf-logs-" + config.prefix,
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        log_keys.allow_log_groups(self.key, "aws-waf-logs-" + config.prefix, describe=True)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",

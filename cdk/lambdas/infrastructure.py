@@ -27,6 +27,8 @@ from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
+import log_keys
+
 SOURCE_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 CHALICE_APP_NAME = "chatbot-lambdas"
 # Handler name in app.py -> logical id of its function in Chalice's SAM template.
@@ -127,24 +129,7 @@ class LambdaFunctions(Construct):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        self.log_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsUse",
-                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
-                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name=f"/aws/lambda/{CHALICE_APP_NAME}-{environment}-*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        log_keys.allow_log_groups(self.log_key, f"/aws/lambda/{CHALICE_APP_NAME}-{environment}-*")
         self.roles: dict[str, iam.Role] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         for handler in HANDLERS:
