@@ -11,7 +11,7 @@ from chalice import Chalice
 
 from chalicelib import cognito, feedback, logs, settings
 
-app = Chalice(app_name="chatbot-lambdas", configure_logs=False)
+app = Chalice(app_name="chatbot-auth", configure_logs=False)
 logs.configure()
 
 FEEDBACK_QUEUE_NAME = os.environ.get("FEEDBACK_QUEUE_NAME", "chatbot-dev-feedback")

@@ -30,7 +30,7 @@ from constructs import Construct
 import log_keys
 
 SOURCE_DIR = Path(__file__).resolve().parents[2] / "lambdas"
-CHALICE_APP_NAME = "chatbot-lambdas"
+CHALICE_APP_NAME = "chatbot-auth"
 # Handler name in app.py -> logical id of its function in Chalice's SAM template.
 TRIGGERS = {
     "pre_sign_up": "PreSignUp",

@@ -23,7 +23,7 @@ def test_every_chalice_function_is_embedded_with_its_fixed_name(synthesised):
         assert set(functions) == set(HANDLERS)
         for logical_id, handler in HANDLERS.items():
             properties = functions[logical_id]["Properties"]
-            assert properties["FunctionName"] == f"chatbot-lambdas-{env}-{handler}"
+            assert properties["FunctionName"] == f"chatbot-auth-{env}-{handler}"
             assert properties["Handler"] == f"app.{handler}"
             assert properties["Environment"]["Variables"]["APP_ENV"] == env
             assert set(properties["CodeUri"]) == {"Bucket", "Key"}  # a CDK asset
@@ -44,12 +44,12 @@ def test_user_pool_triggers_are_the_chalice_functions(synthesised):
             ("PostConfirmation", "post_confirmation"),
         ):
             assert (
-                "".join(rendered[key]["Fn::Join"][1]) == f"{prefix}chatbot-lambdas-{env}-{handler}"
+                "".join(rendered[key]["Fn::Join"][1]) == f"{prefix}chatbot-auth-{env}-{handler}"
             )
         token = rendered["PreTokenGenerationConfig"]
         assert token["LambdaVersion"] == "V2_0"
         assert "".join(token["LambdaArn"]["Fn::Join"][1]) == (
-            f"{prefix}chatbot-lambdas-{env}-pre_token_generation"
+            f"{prefix}chatbot-auth-{env}-pre_token_generation"
         )
 
 
@@ -106,7 +106,7 @@ def test_each_function_has_its_own_least_privilege_role(dev):
 def test_function_log_groups_are_encrypted_with_retention(prod):
     groups = prod.template("PlatformStateless").find_resources("AWS::Logs::LogGroup")
     names = {g["Properties"]["LogGroupName"]: g["Properties"] for g in groups.values()}
-    assert set(names) == {f"/aws/lambda/chatbot-lambdas-prod-{h}" for h in HANDLERS.values()}
+    assert set(names) == {f"/aws/lambda/chatbot-auth-prod-{h}" for h in HANDLERS.values()}
     for properties in names.values():
         assert properties["RetentionInDays"] == 365
         assert "KmsKeyId" in properties

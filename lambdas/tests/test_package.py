@@ -182,7 +182,7 @@ def test_every_stage_policy_names_that_stages_own_resources(stage):
             resources = resources if isinstance(resources, list) else [resources]
             for action in statement["Action"]:
                 if action.startswith("logs:"):
-                    expected = f"log-group:/aws/lambda/chatbot-lambdas-{stage}-{handler}"
+                    expected = f"log-group:/aws/lambda/chatbot-auth-{stage}-{handler}"
                     assert all(expected in resource for resource in resources)
                     continue
                 for resource in resources:
