@@ -15,7 +15,7 @@ def test_amplify_builds_the_reflex_static_export(prod):
     build = spec["frontend"]["phases"]["build"]["commands"]
     assert any("reflex export --frontend-only" in command for command in build)
     assert spec["frontend"]["artifacts"]["files"] == ["**/*"]
-    assert app["PlatformStateless"] == "WEB"
+    assert app["Platform"] == "WEB"
     assert "resolve:secretsmanager:/chatbot/prod/secrets/amplify-github-token" in str(
         app["AccessToken"]
     )

@@ -74,7 +74,7 @@ def proxy_process(port: int, log_path: Path) -> ManagedProcess:
     return ManagedProcess(
         "moto-proxy",
         [sys.executable, "-m", "copilot_checks.proxy", "-H", "127.0.0.1", "-p", str(port)],
-        env=child_env({"PYTHONPATH": str(COPILOT_DIR)}),
+        env=child_env(),
         ready_port=port,
         log_path=log_path,
     )
