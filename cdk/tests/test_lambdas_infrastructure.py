@@ -43,9 +43,7 @@ def test_user_pool_triggers_are_the_chalice_functions(synthesised):
             ("PreSignUp", "pre_sign_up"),
             ("PostConfirmation", "post_confirmation"),
         ):
-            assert (
-                "".join(rendered[key]["Fn::Join"][1]) == f"{prefix}chatbot-auth-{env}-{handler}"
-            )
+            assert "".join(rendered[key]["Fn::Join"][1]) == f"{prefix}chatbot-auth-{env}-{handler}"
         token = rendered["PreTokenGenerationConfig"]
         assert token["LambdaVersion"] == "V2_0"
         assert "".join(token["LambdaArn"]["Fn::Join"][1]) == (
