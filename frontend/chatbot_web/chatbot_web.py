@@ -5,7 +5,7 @@ from reflex import constants
 from reflex.environment import environment
 from reflex.utils import prerequisites
 
-from . import pages, security_headers
+from . import federated, pages, security_headers
 from .state import AuthState, check_settings
 
 # Every HTTP response of the server (pages, assets, /ping) carries the security headers.
@@ -41,4 +41,10 @@ app.add_page(
     route="/security",
     title="Security",
     on_load=AuthState.require_sign_in_for_security,
+)
+app.add_page(
+    federated.callback_page,
+    route=federated.CALLBACK_ROUTE,
+    title="Signing in",
+    on_load=federated.FederatedState.finish,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from .federated import federated_buttons
 from .markdown import safe_markdown
 from .state import AuthState, ChatMessage, ChatState, ConversationItem, SecurityState
 
@@ -201,6 +202,7 @@ def sign_in_page() -> rx.Component:
                 width="100%",
             ),
         ),
+        federated_buttons(),
         rx.hstack(
             rx.link("Create an account", href="/signup"),
             rx.link("Forgot your password?", href="/reset"),

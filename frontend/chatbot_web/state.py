@@ -34,6 +34,7 @@ from .cognito import (
     password_checks,
     token_username,
 )
+from .oauth import federation
 from .settings import Settings, SettingsError, load_settings
 from .token_seal import token_seal
 from .usage import DEFAULT_WAIT_SECONDS, limit_message, usage_summary
@@ -80,6 +81,7 @@ def check_settings() -> None:
     """Called when the backend starts: a bad configuration stops it with one line."""
     try:
         settings()
+        federation()
     except SettingsError as error:
         print(f"web-ui: configuration error: {error}", file=sys.stderr, flush=True)
         # Straight out, without a traceback from the server's lifespan handler.
@@ -120,6 +122,8 @@ class AuthState(rx.State):
     _mfa_session: str = ""
     _mfa_username: str = ""
     _mfa_email: str = ""
+    # Signed in through the managed login (chatbot_web/federated.py): sign-out ends its session.
+    _federated: bool = False
 
     @rx.var
     def signed_in(self) -> bool:
@@ -150,6 +154,7 @@ class AuthState(rx.State):
     def _forget(self) -> None:
         self._access_token = self._refresh_token = self._cognito_username = ""
         self._expires_at = 0.0
+        self._federated = False
         self.user_email = ""
         self._end_mfa_step()
 
@@ -370,6 +375,8 @@ class AuthState(rx.State):
     @rx.event
     async def sign_out(self):
         access_token = token_seal().open(self._access_token)
+        refresh_token = token_seal().open(self._refresh_token)
+        federated = self._federated
         self._forget()
         chat = await self.get_state(ChatState)
         chat.reset()
@@ -380,6 +387,14 @@ class AuthState(rx.State):
             with contextlib.suppress(AuthError):
                 await asyncio.to_thread(cognito().global_sign_out, access_token)
         self.notice = "You are signed out."
+        client = federation()
+        if federated and client is not None:
+            if refresh_token:
+                # Best effort, like the global sign-out: signing out here succeeds either way.
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(client.revoke, refresh_token)
+            # End the managed login's session too; it sends the browser back to sign-in.
+            return rx.redirect(client.logout_url())
         return rx.redirect(SIGN_IN_ROUTE)
 
     @rx.event
