@@ -27,6 +27,7 @@ import json
 import secrets
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -385,15 +386,23 @@ _STYLE = (
 )
 
 
-def _page(title: str, body: str, status: int = 200) -> Response:
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _page(title: str, body: str, status: int = 200, form_targets=()) -> Response:
     document = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
         f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"
         "</body></html>"
     )
     response = Response(document, status=status, mimetype="text/html")
+    # form-action covers the redirect that answers the form: the app's callback origin.
+    targets = " ".join(["'self'", *sorted({_origin(url) for url in form_targets})])
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+        f"default-src 'none'; style-src 'unsafe-inline'; form-action {targets}; "
+        "frame-ancestors 'none'"
     )
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Cache-Control"] = "no-store"
@@ -428,7 +437,9 @@ def _sign_in_page(client: RegisteredClient, provider: str | None, error: str = "
             f'<button type="submit" id="federated">Continue as {FEDERATED_USER_NAME}</button>'
             "</form>"
         )
-        return _page(f"Sign in with {provider}", alert + body, 401 if error else 200)
+        return _page(
+            f"Sign in with {provider}", alert + body, 401 if error else 200, client.callback_urls
+        )
     providers = "".join(
         f'<button type="submit" name="federated" value="{html.escape(name, quote=True)}">'
         f"Continue with {html.escape(name)}</button>"
@@ -446,7 +457,7 @@ def _sign_in_page(client: RegisteredClient, provider: str | None, error: str = "
     )
     if providers:
         body += f'<form method="post" action="{action}">{csrf}{providers}</form>'
-    return _page("Sign in", alert + body, 401 if error else 200)
+    return _page("Sign in", alert + body, 401 if error else 200, client.callback_urls)
 
 
 def create_app(login: LocalManagedLogin, *, base_url: str) -> Flask:

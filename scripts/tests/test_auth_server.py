@@ -162,6 +162,9 @@ def test_the_federated_test_user_signs_in_through_a_provider(stack, browser):
     params = authorize_params(stack, identity_provider="Google")
     page = browser.get("/oauth2/authorize?" + _query(params))
     assert "Sign in with Google" in page.text and 'name="email"' not in page.text
+    # The form's answer redirects to the app: its origin is the one other form target.
+    policy = page.headers["content-security-policy"]
+    assert f"form-action 'self' {WEB_APP_URL};" in policy and "script-src" not in policy
     response = sign_in(browser, params, {"federated": "Google"})
     tokens = exchange(stack, code_from(response, params), params["_verifier"]).json()
     claims = verified_claims(stack, tokens["id_token"])
