@@ -242,8 +242,9 @@ def test_run_stop_and_run_again_on_the_same_ports(stack_env, stacks):
     assert_thumbs_up_reaches_the_feedback_table(chat_api_url, tokens["AccessToken"], config)
 
     servers, everything = first.children(recursive=False), first.children()
-    # moto, model server, Gunicorn (+ worker), feedback runner, web app (+ its frontend server)
-    assert len(servers) == 5 and len(everything) > 5
+    # moto, managed login, model server, Gunicorn (+ worker), feedback runner, web app (+ its
+    # frontend server)
+    assert len(servers) == 6 and len(everything) > 6
     first.process.send_signal(signal.SIGTERM)
     assert first.finish() == 0, first.output
     assert_all_stopped(servers, everything)
