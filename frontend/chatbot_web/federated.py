@@ -14,11 +14,22 @@ import logging
 import reflex as rx
 
 from .oauth import BUTTON_LABELS, FederationRefused, PendingSignIn, federation
+from .settings import SettingsError
 from .state import CHAT_ROUTE, AuthState
 
 CALLBACK_ROUTE = "/oauth/callback"
 
 log = logging.getLogger("chatbot_web.federated")
+
+
+def _offered(button: str) -> bool:
+    # The static export compiles the initial state without any settings: nothing is offered
+    # there until the backend, which has them, answers.
+    try:
+        client = federation()
+    except SettingsError:
+        return False
+    return bool(client and client.settings.provider_for(button))
 
 
 class FederatedState(rx.State):
@@ -32,13 +43,11 @@ class FederatedState(rx.State):
 
     @rx.var
     def google_offered(self) -> bool:
-        client = federation()
-        return bool(client and client.settings.provider_for("google"))
+        return _offered("google")
 
     @rx.var
     def organisation_offered(self) -> bool:
-        client = federation()
-        return bool(client and client.settings.provider_for("organisation"))
+        return _offered("organisation")
 
     def _take_pending(self) -> PendingSignIn | None:
         """The pending sign-in, forgotten as it is read: a second callback finds nothing."""

@@ -215,7 +215,7 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/signin")
     fill_email(page, email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # The page is hydrated and the input is ready for typing.
     expect(page.get_by_label("Message", exact=True)).to_be_enabled()
