@@ -123,7 +123,7 @@ def test_the_web_backend_client_uses_the_code_grant_with_exact_urls(each):
 
 
 def test_the_pre_sign_up_function_may_link_identities(dev):
-    template = dev.template("Platform")
+    template = dev.template("PlatformStateless")
     template.has_resource_properties(
         "AWS::IAM::Policy",
         {
