@@ -36,6 +36,77 @@ class DeniedTopic:
     examples: tuple[str, ...] = ()
 
 
+_PROVIDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
+_PROVIDER_TYPES = ("OIDC", "SAML")
+
+
+@dataclass(frozen=True)
+class EnterpriseProvider:
+    """An organisation's identity provider: OpenID Connect (issuer URL, discovered through its
+    /.well-known/openid-configuration) or SAML (metadata URL); attribute names for e-mail and
+    name as the provider sends them."""
+
+    name: str
+    type: str
+    metadata_url: str
+    email_attribute: str
+    name_attribute: str
+    client_id: str = ""  # OIDC only; its secret is in Secrets Manager
+
+
+@dataclass(frozen=True)
+class Federation:
+    """Sign-in through the managed login on auth.<domain>: Google and, optionally, one
+    enterprise provider. The client secrets are in Secrets Manager, never in cdk.json."""
+
+    google_client_id: str
+    enterprise: EnterpriseProvider | None = None
+    # The managed login's certificate must be in us-east-1: the stack issues it there itself;
+    # an environment in another region names one issued in us-east-1 beforehand.
+    certificate_arn: str = ""
+
+
+def _federation(env: str, raw: object) -> Federation | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _fail(env, "federation", "must be an object")
+    google = str(raw.get("google_client_id", ""))
+    if not google.endswith(".apps.googleusercontent.com"):
+        raise _fail(env, "federation.google_client_id", "is not a Google OAuth client id")
+    enterprise = raw.get("enterprise_provider")
+    provider = None
+    if enterprise is not None:
+        key = "federation.enterprise_provider"
+        name = str(enterprise.get("name", ""))
+        if not _PROVIDER_NAME.match(name) or name in ("Google", "Cognito", "COGNITO"):
+            raise _fail(env, f"{key}.name", "must be 3-32 letters, digits or '-' (not Google)")
+        kind = str(enterprise.get("type", ""))
+        if kind not in _PROVIDER_TYPES:
+            raise _fail(env, f"{key}.type", f"must be one of {_PROVIDER_TYPES}")
+        url = str(enterprise.get("metadata_url", ""))
+        if not url.startswith("https://"):
+            raise _fail(env, f"{key}.metadata_url", "must be an https URL")
+        attributes = enterprise.get("attributes") or {}
+        if not attributes.get("email"):
+            raise _fail(env, f"{key}.attributes.email", "missing")
+        client_id = str(enterprise.get("client_id", ""))
+        if kind == "OIDC" and not client_id:
+            raise _fail(env, f"{key}.client_id", "is required for OIDC")
+        provider = EnterpriseProvider(
+            name=name,
+            type=kind,
+            metadata_url=url,
+            email_attribute=str(attributes["email"]),
+            name_attribute=str(attributes.get("name", "name")),
+            client_id=client_id,
+        )
+    certificate_arn = str(raw.get("certificate_arn", ""))
+    if certificate_arn and not certificate_arn.startswith("arn:aws:acm:us-east-1:"):
+        raise _fail(env, "federation.certificate_arn", "must be an ACM certificate in us-east-1")
+    return Federation(google_client_id=google, enterprise=provider, certificate_arn=certificate_arn)
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     name: str
@@ -71,6 +142,8 @@ class EnvironmentConfig:
     alarm_bedrock_output_tokens_per_hour: int
     backup_retention_days: int
     guardrail_denied_topics: tuple[DeniedTopic, ...] = field(default_factory=tuple)
+    # Federated sign-in (Google, an enterprise provider); None: password sign-in only.
+    federation: Federation | None = None
 
     @property
     def api_domain_name(self) -> str:
@@ -79,6 +152,15 @@ class EnvironmentConfig:
     @property
     def chat_api_url(self) -> str:
         return f"https://{self.api_domain_name}"
+
+    @property
+    def auth_domain_name(self) -> str:
+        """The managed login's custom domain."""
+        return f"auth.{self.domain_name}"
+
+    @property
+    def web_app_url(self) -> str:
+        return f"https://{self.domain_name}"
 
     @property
     def prefix(self) -> str:
@@ -108,7 +190,7 @@ def from_mapping(
     unknown = sorted(set(values) - known)
     if unknown:
         raise _fail(name, unknown[0], "unknown setting")
-    missing = sorted(known - set(values) - {"guardrail_denied_topics"})
+    missing = sorted(known - set(values) - {"guardrail_denied_topics", "federation"})
     if missing:
         raise _fail(name, missing[0], "missing")
     if not _ACCOUNT.match(str(values["account"])):
@@ -158,6 +240,7 @@ def from_mapping(
         )
         for topic in values.get("guardrail_denied_topics", ())  # type: ignore[union-attr]
     )
+    federation = _federation(name, values.get("federation"))
     return EnvironmentConfig(
         name=name,
         account=str(values["account"]),
@@ -186,6 +269,7 @@ def from_mapping(
         alarm_bedrock_output_tokens_per_hour=int(values["alarm_bedrock_output_tokens_per_hour"]),  # type: ignore[arg-type]
         backup_retention_days=backup_days,
         guardrail_denied_topics=topics,
+        federation=federation,
     )
 
 

@@ -21,7 +21,7 @@ from deploy_access.infrastructure import GithubDeployRole
 from dns.infrastructure import Certificates, HostedZone
 from feedback.infrastructure import FeedbackQueue
 from guardrail.infrastructure import Guardrail
-from identity.infrastructure import SesSender, UserPool, UserPoolFirewall
+from identity.infrastructure import ManagedLogin, SesSender, UserPool, UserPoolFirewall
 from lambdas.infrastructure import LambdaFunctions, function_arn
 from retention import log_retention
 from storage.infrastructure import Tables
@@ -53,6 +53,21 @@ class PlatformStateful(cdk.Stack):
             backend_client_secret_name=contract.secret_name(
                 "COGNITO_WEB_BACKEND_CLIENT", config.name
             ),
+        )
+        # Sign-in with Google and the organisation's provider through the managed login.
+        self.managed_login = (
+            ManagedLogin(
+                self,
+                "ManagedLogin",
+                environment=config.name,
+                user_pool=self.identity,
+                federation=config.federation,
+                zone=self.hosted_zone.zone,
+                auth_domain_name=config.auth_domain_name,
+                web_app_url=config.web_app_url,
+            )
+            if config.federation is not None
+            else None
         )
         self.tables = Tables(
             self,

@@ -51,6 +51,9 @@ def main(argv: list[str]) -> int:
                 print(f"compose bootstrap: {type(error).__name__}: {error}", file=sys.stderr)
                 return 1
             time.sleep(1)
+    # The compose stack has no stand-in for the managed login (make run starts one): without
+    # its URL the web app offers the password sign-in only.
+    config.pop("COGNITO_DOMAIN_URL", None)
     write_env_file(Path(argv[0]), config)
     print(f"compose bootstrap: wrote {len(config)} settings to {argv[0]}")
     return 0

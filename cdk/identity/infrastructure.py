@@ -4,6 +4,7 @@ and the WAF web ACL in front of its API."""
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -13,6 +14,7 @@ from constructs import Construct
 
 import nag
 import waf_rules
+from config import Federation
 
 USERS_GROUP = "users"
 # A stolen access token stays valid after sign-out until it expires (Cognito revokes refresh
@@ -243,3 +245,144 @@ class UserPoolFirewall(Construct):
             resource_arn=user_pool_arn,
             web_acl_arn=self.web_acl.attr_arn,
         )
+
+
+# Secrets Manager names of the identity providers' client secrets. An operator stores each
+# value before the deploy that first needs it (docs/cdk.md); CloudFormation resolves it.
+GOOGLE_CLIENT_SECRET_NAME = "/chatbot/{env}/secrets/google-oauth-client-secret"  # noqa: S105
+ENTERPRISE_CLIENT_SECRET_NAME = "/chatbot/{env}/secrets/enterprise-oidc-client-secret"  # noqa: S105
+# The web app's callback and where the managed login's sign-out returns to.
+OAUTH_CALLBACK_PATH = "/oauth/callback"
+# The hosted zone of every CloudFront distribution, the target of alias records to one.
+CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
+SIGNED_OUT_PATH = "/signin"
+
+
+class ManagedLogin(Construct):
+    """Federated sign-in: Google and an optional enterprise OIDC or SAML provider in the user
+    pool, the managed login on `auth.<domain>` (certificate in us-east-1, alias record), and
+    the web-ui backend's client set up for the authorization-code grant (the web app always
+    sends PKCE, state and nonce) with the exact callback and sign-out URLs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        environment: str,
+        user_pool: UserPool,
+        federation: Federation,
+        zone: route53.IHostedZone,
+        auth_domain_name: str,
+        web_app_url: str,
+    ) -> None:
+        super().__init__(scope, id_)
+        pool = user_pool.user_pool
+        google = cognito.UserPoolIdentityProviderGoogle(
+            self,
+            "Google",
+            user_pool=pool,
+            client_id=federation.google_client_id,
+            client_secret_value=cdk.SecretValue.secrets_manager(
+                GOOGLE_CLIENT_SECRET_NAME.format(env=environment)
+            ),
+            scopes=["openid", "email", "profile"],
+            attribute_mapping=cognito.AttributeMapping(
+                email=cognito.ProviderAttribute.GOOGLE_EMAIL,
+                email_verified=cognito.ProviderAttribute.GOOGLE_EMAIL_VERIFIED,
+                fullname=cognito.ProviderAttribute.GOOGLE_NAME,
+            ),
+        )
+        providers = [cognito.UserPoolClientIdentityProvider.COGNITO]
+        providers.append(cognito.UserPoolClientIdentityProvider.GOOGLE)
+        self.provider_names = ["Google"]
+        self.providers: list[Construct] = [google]
+        enterprise = federation.enterprise
+        if enterprise is not None:
+            mapping = cognito.AttributeMapping(
+                email=cognito.ProviderAttribute.other(enterprise.email_attribute),
+                fullname=cognito.ProviderAttribute.other(enterprise.name_attribute),
+            )
+            if enterprise.type == "OIDC":
+                provider = cognito.UserPoolIdentityProviderOidc(
+                    self,
+                    "Enterprise",
+                    user_pool=pool,
+                    name=enterprise.name,
+                    client_id=enterprise.client_id,
+                    client_secret=cdk.SecretValue.secrets_manager(
+                        ENTERPRISE_CLIENT_SECRET_NAME.format(env=environment)
+                    ).unsafe_unwrap(),
+                    issuer_url=enterprise.metadata_url,
+                    scopes=["openid", "email", "profile"],
+                    attribute_mapping=mapping,
+                    attribute_request_method=cognito.OidcAttributeRequestMethod.GET,
+                )
+            else:
+                provider = cognito.UserPoolIdentityProviderSaml(
+                    self,
+                    "Enterprise",
+                    user_pool=pool,
+                    name=enterprise.name,
+                    metadata=cognito.UserPoolIdentityProviderSamlMetadata.url(
+                        enterprise.metadata_url
+                    ),
+                    attribute_mapping=mapping,
+                    idp_signout=True,
+                )
+            providers.append(cognito.UserPoolClientIdentityProvider.custom(enterprise.name))
+            self.provider_names.append(enterprise.name)
+            self.providers.append(provider)
+
+        # Cognito takes the managed login's certificate from us-east-1 only.
+        if federation.certificate_arn:
+            self.certificate = acm.Certificate.from_certificate_arn(
+                self, "Certificate", federation.certificate_arn
+            )
+        elif cdk.Stack.of(self).region == "us-east-1":
+            self.certificate = acm.Certificate(
+                self,
+                "Certificate",
+                domain_name=auth_domain_name,
+                validation=acm.CertificateValidation.from_dns(zone),
+            )
+        else:
+            raise ValueError(
+                f"federation: the stack is in {cdk.Stack.of(self).region}; issue a certificate "
+                f"for {auth_domain_name} in us-east-1 and set federation.certificate_arn"
+            )
+        self.domain = pool.add_domain(
+            "Domain",
+            custom_domain=cognito.CustomDomainOptions(
+                domain_name=auth_domain_name, certificate=self.certificate
+            ),
+            managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+        )
+        # The alias points at the domain's CloudFront distribution (CloudFormation's own
+        # attribute: no custom resource reads it at deploy time).
+        route53.CfnRecordSet(
+            self,
+            "Alias",
+            hosted_zone_id=zone.hosted_zone_id,
+            name=f"{auth_domain_name}.",
+            type="A",
+            alias_target=route53.CfnRecordSet.AliasTargetProperty(
+                dns_name=self.domain.cloud_front_endpoint,
+                hosted_zone_id=CLOUDFRONT_HOSTED_ZONE_ID,
+            ),
+        )
+        self.domain_url = f"https://{auth_domain_name}"
+
+        # The web-ui backend's confidential client (user_pool.backend_client) gets the code
+        # grant through L1 overrides: its L2 was created without OAuth settings.
+        client = user_pool.backend_client.node.default_child
+        client.add_property_override("AllowedOAuthFlowsUserPoolClient", True)
+        client.add_property_override("AllowedOAuthFlows", ["code"])
+        client.add_property_override("AllowedOAuthScopes", ["openid", "email", "profile"])
+        client.add_property_override("CallbackURLs", [web_app_url + OAUTH_CALLBACK_PATH])
+        client.add_property_override("LogoutURLs", [web_app_url + SIGNED_OUT_PATH])
+        client.add_property_override(
+            "SupportedIdentityProviders", [provider.name for provider in providers]
+        )
+        for provider in self.providers:
+            user_pool.backend_client.node.add_dependency(provider)

@@ -171,6 +171,15 @@ class LambdaFunctions(Construct):
                 resources=[user_pool_arn],
             )
         )
+        # Pre sign-up links a first federated sign-in to the account with the same verified
+        # e-mail (one account per person): it looks the address up and links the identity.
+        self.roles["pre_sign_up"].add_to_policy(
+            iam.PolicyStatement(
+                sid="LinkFederatedSignIn",
+                actions=["cognito-idp:ListUsers", "cognito-idp:AdminLinkProviderForUser"],
+                resources=[user_pool_arn],
+            )
+        )
         # Pre token generation repairs a user whose post-confirmation setup failed (creates the
         # profile, adds the default group) rather than issuing tokens without them.
         self.roles["pre_token_generation"].add_to_policy(

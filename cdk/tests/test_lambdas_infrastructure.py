@@ -86,7 +86,7 @@ def _role_statements(synthesised, logical_id):
 def test_each_function_has_its_own_least_privilege_role(dev):
     roles = {_functions(dev)[lid]["Properties"]["Role"]["Fn::GetAtt"][0] for lid in HANDLERS}
     assert len(roles) == 4
-    assert set(_role_statements(dev, "PreSignUp")) == {"OwnLogStreams"}
+    assert set(_role_statements(dev, "PreSignUp")) == {"OwnLogStreams", "LinkFederatedSignIn"}
     post = _role_statements(dev, "PostConfirmation")
     assert post["Profiles"]["Action"] == "dynamodb:PutItem"
     assert post["DefaultGroup"]["Action"] == "cognito-idp:AdminAddUserToGroup"

@@ -145,8 +145,58 @@ def check_sign_up_address(raw: str, settings: SignUpSettings) -> str:
 # --- triggers ----------------------------------------------------------------------------------
 
 
+# The username Cognito gives a user who first signs in through an identity provider:
+# "<provider name>_<the provider's subject>", e.g. "Google_1234567890".
+_EXTERNAL_USERNAME = re.compile(r"^(?P<provider>[^_\s]+)_(?P<subject>\S+)$")
+# Cognito's provider name for the pool's own users.
+NATIVE_PROVIDER = "Cognito"
+
+
+def _is_verified(attributes: dict[str, str]) -> bool:
+    return str(attributes.get("email_verified", "")).lower() == "true"
+
+
+def _native_users_with_email(pool_id: str, email: str) -> list[dict]:
+    """The pool's own (not federated) users whose e-mail is `email`."""
+    # `email` is normalised: no quote or backslash can reach the filter expression.
+    users = aws.cognito().list_users(UserPoolId=pool_id, Filter=f'email = "{email}"', Limit=10)[
+        "Users"
+    ]
+    return [user for user in users if user.get("UserStatus") != "EXTERNAL_PROVIDER"]
+
+
+def link_federated_user(parsed: PreSignUpEvent, email: str) -> str | None:
+    """Link a first federated sign-in to the pool's user with the same verified e-mail.
+
+    Returns the linked user's username, or None when there is nobody to link to (a new
+    person) or the provider did not vouch for the address (an unverified e-mail could name
+    somebody else's account). The federated identity then signs in as that user: same `sub`,
+    same profile, same `tier`, one history.
+    """
+    identity = _EXTERNAL_USERNAME.match(parsed.user_name)
+    if identity is None or not _is_verified(parsed.request.user_attributes):
+        return None
+    candidates = _native_users_with_email(parsed.user_pool_id, email)
+    if not candidates:
+        return None
+    # A confirmed account wins over one still waiting for its code.
+    candidates.sort(key=lambda user: user.get("UserStatus") != "CONFIRMED")
+    destination = candidates[0]["Username"]
+    aws.cognito().admin_link_provider_for_user(
+        UserPoolId=parsed.user_pool_id,
+        DestinationUser={"ProviderName": NATIVE_PROVIDER, "ProviderAttributeValue": destination},
+        SourceUser={
+            "ProviderName": identity["provider"],
+            "ProviderAttributeName": "Cognito_Subject",
+            "ProviderAttributeValue": identity["subject"],
+        },
+    )
+    return destination
+
+
 def pre_sign_up(event: dict, settings_source) -> dict:
-    """Refuse blocked (or not allowed) domains; auto-confirm where the stage allows it.
+    """Refuse blocked (or not allowed) domains; auto-confirm where the stage allows it; link a
+    federated sign-in to the existing account with the same verified e-mail.
 
     Cognito does not let this trigger rewrite attributes, so the normalised address decides
     (`User@Blocked.COM.` is blocked like `user@blocked.com`) and is what the profile stores.
@@ -169,6 +219,25 @@ def pre_sign_up(event: dict, settings_source) -> dict:
         )
         raise
     response = dict(event.get("response") or {})
+    if parsed.trigger_source == "PreSignUp_ExternalProvider":
+        try:
+            linked = link_federated_user(parsed, normalise_email(email))
+        except (ClientError, BotoCoreError) as error:
+            # Fail closed: a second account would split the person's history.
+            log.error(
+                "federated link failed",
+                extra={"error": type(error).__name__, "code": aws.error_code(error)},
+            )
+            raise TriggerRejected(UNAVAILABLE) from None
+        log.info(
+            "federated sign-up accepted",
+            extra={
+                "provider": parsed.user_name.split("_", 1)[0],
+                "linked": linked is not None,
+                "email_verified": _is_verified(parsed.request.user_attributes),
+            },
+        )
+        return {**event, "response": response}
     auto_confirm = settings.auto_confirm and parsed.trigger_source == "PreSignUp_SignUp"
     response["autoConfirmUser"] = auto_confirm
     # A confirmed but unverified address could not receive a password reset.

@@ -1,7 +1,8 @@
 """`make run`: start the whole local stack on 127.0.0.1 and stop it on Ctrl-C.
 
-Order: local AWS endpoint (moto) -> its resources -> local Bedrock-compatible model server ->
-chat API. The configuration goes to `<state dir>/stack.env`, each server's output to
+Order: local AWS endpoint (moto) -> its resources -> local managed login (authorization
+server) -> local Bedrock-compatible model server -> chat API -> feedback ingestion -> web app.
+The configuration goes to `<state dir>/stack.env`, each server's output to
 `<state dir>/logs/<name>.log`. The state dir is $LOCAL_STACK_DIR, by default `<repo>/.local`.
 """
 
@@ -20,6 +21,7 @@ from local_stack.processes import (
     REPO_ROOT,
     ManagedProcess,
     ProcessStartError,
+    auth_server_process,
     bedrock_process,
     chat_api_process,
     feedback_runner_process,
@@ -33,6 +35,7 @@ PORT_VARIABLES = {
     "LOCAL_BEDROCK_PORT": 4567,
     "CHAT_API_PORT": 8080,
     "WEB_APP_PORT": 3000,
+    "LOCAL_AUTH_PORT": 4568,
 }
 START_TIMEOUT = 60
 # The web app builds its frontend when it starts (bun install the first time).
@@ -123,6 +126,8 @@ def run(environ) -> int:
     aws_url = f"http://127.0.0.1:{ports['LOCAL_AWS_PORT']}"
     bedrock_url = f"http://127.0.0.1:{ports['LOCAL_BEDROCK_PORT']}"
     chat_api_url = f"http://127.0.0.1:{ports['CHAT_API_PORT']}"
+    auth_url = f"http://127.0.0.1:{ports['LOCAL_AUTH_PORT']}"
+    web_app_url = f"http://127.0.0.1:{ports['WEB_APP_PORT']}"
     state = state_dir(environ)
     logs = state / "logs"
 
@@ -134,7 +139,19 @@ def run(environ) -> int:
         moto = moto_process(ports["LOCAL_AWS_PORT"], log_path=logs / "local-aws.log")
         children.append(moto)
         moto.start(START_TIMEOUT)
-        config = bootstrap(aws_url, chat_api_url=chat_api_url, bedrock_url=bedrock_url)
+        config = bootstrap(
+            aws_url,
+            chat_api_url=chat_api_url,
+            bedrock_url=bedrock_url,
+            web_app_url=web_app_url,
+            auth_url=auth_url,
+        )
+
+        auth = auth_server_process(
+            ports["LOCAL_AUTH_PORT"], config, log_path=logs / "local-auth.log"
+        )
+        children.append(auth)
+        auth.start(START_TIMEOUT)
 
         bedrock = bedrock_process(ports["LOCAL_BEDROCK_PORT"], log_path=logs / "local-bedrock.log")
         children.append(bedrock)
@@ -159,11 +176,12 @@ def run(environ) -> int:
         say(
             "\n".join(
                 [
-                    f"  Web app          http://127.0.0.1:{ports['WEB_APP_PORT']}",
+                    f"  Web app          {web_app_url}",
                     f"  Chat API         {chat_api_url}/api/v1",
                     f"  OpenAPI document {chat_api_url}/api/v1/openapi.json",
                     f"  Local AWS        {aws_url}",
                     f"  Model server     {bedrock_url}",
+                    f"  Managed login    {auth_url} (federated test user: Continue with Google)",
                     f"  Demo user        {DEMO_USER_EMAIL} / {DEMO_USER_PASSWORD}",
                     f"  Configuration    {env_file}",
                     f"  Logs             {logs}",

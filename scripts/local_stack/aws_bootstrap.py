@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 
 import boto3
@@ -46,6 +47,14 @@ _TABLE_ACTIVE_TIMEOUT = 60
 # Access tokens live 15 minutes, as in AWS; the web app refreshes them before they expire.
 # (moto 5.2 issues every token for an hour whatever the client says.)
 ACCESS_TOKEN_MINUTES = 15
+
+# The local stand-ins for the identity providers of the managed login (local_stack/auth_server):
+# both sign in the one federated test user.
+LOCAL_IDENTITY_PROVIDERS = ("Google", "Organisation")
+FEDERATED_USER_EMAIL = "federated.user@example.com"
+# The web app's OAuth callback and where the managed login's sign-out returns to.
+OAUTH_CALLBACK_PATH = "/oauth/callback"
+SIGN_OUT_PATH = "/signin"
 
 
 # moto accepts any credentials; fixed dummies keep a developer's real ones out of the picture.
@@ -93,8 +102,23 @@ def _ensure_user_pool(cognito, name: str) -> str:
     return pool["UserPool"]["Id"]
 
 
-def _ensure_app_client(cognito, pool_id: str, name: str) -> tuple[str, str]:
+def oauth_client_settings(web_app_url: str) -> dict:
+    """The web app client's managed-login settings, as the CDK identity stack sets them: the
+    code grant only, the exact callback and sign-out URLs, and the providers it may use."""
+    web_app_url = web_app_url.rstrip("/")
+    return {
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email", "profile"],
+        "CallbackURLs": [web_app_url + OAUTH_CALLBACK_PATH],
+        "LogoutURLs": [web_app_url + SIGN_OUT_PATH],
+        "SupportedIdentityProviders": ["COGNITO", *LOCAL_IDENTITY_PROVIDERS],
+    }
+
+
+def _ensure_app_client(cognito, pool_id: str, name: str, web_app_url: str) -> tuple[str, str]:
     """The web app's app client: (client id, client secret)."""
+    oauth = oauth_client_settings(web_app_url)
     for page in cognito.get_paginator("list_user_pool_clients").paginate(
         UserPoolId=pool_id, MaxResults=60
     ):
@@ -103,6 +127,12 @@ def _ensure_app_client(cognito, pool_id: str, name: str) -> tuple[str, str]:
                 found = cognito.describe_user_pool_client(
                     UserPoolId=pool_id, ClientId=client["ClientId"]
                 )["UserPoolClient"]
+                if any(found.get(key) != value for key, value in oauth.items()):
+                    # The web app moved to another port: register its new URLs. (moto keeps
+                    # the settings not named here; Cognito would reset them.)
+                    cognito.update_user_pool_client(
+                        UserPoolId=pool_id, ClientId=found["ClientId"], **oauth
+                    )
                 return found["ClientId"], found.get("ClientSecret", "")
     client = cognito.create_user_pool_client(
         UserPoolId=pool_id,
@@ -121,6 +151,7 @@ def _ensure_app_client(cognito, pool_id: str, name: str) -> tuple[str, str]:
         RefreshTokenValidity=30,
         TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"},
         EnableTokenRevocation=True,
+        **oauth,
     )["UserPoolClient"]
     return client["ClientId"], client["ClientSecret"]
 
@@ -342,14 +373,22 @@ def bootstrap(
     prefix: str = "chatbot-local",
     chat_api_url: str = "http://127.0.0.1:8080",
     bedrock_url: str = "http://127.0.0.1:4567",
+    web_app_url: str = "http://127.0.0.1:3000",
+    auth_url: str = "http://127.0.0.1:4568",
 ) -> dict[str, str]:
     """Create (or find) every local AWS resource and return the stack's configuration."""
     endpoint_url = endpoint_url.rstrip("/")
     cognito = _client("cognito-idp", endpoint_url, region)
     pool_id = _ensure_user_pool(cognito, prefix)
-    client_id, client_secret_value = _ensure_app_client(cognito, pool_id, f"{prefix}-web")
+    client_id, client_secret_value = _ensure_app_client(
+        cognito, pool_id, f"{prefix}-web", web_app_url
+    )
     _ensure_group(cognito, pool_id, USERS_GROUP)
     create_user(endpoint_url, region, pool_id, DEMO_USER_EMAIL, DEMO_USER_PASSWORD)
+    # Nobody signs in with this password: the managed login sets a fresh one each time the
+    # stand-in provider vouches for the user.
+    unused_password = "Fed-" + secrets.token_urlsafe(18) + "1!"
+    create_user(endpoint_url, region, pool_id, FEDERATED_USER_EMAIL, unused_password)
 
     queue_url, dlq_url = _ensure_feedback_queues(_client("sqs", endpoint_url, region), prefix)
     tables = _ensure_tables(_client("dynamodb", endpoint_url, region), prefix)
@@ -370,6 +409,10 @@ def bootstrap(
         "FEEDBACK_QUEUE_URL": queue_url,
         "FEEDBACK_DLQ_URL": dlq_url,
         "CHAT_API_URL": chat_api_url,
+        # The managed login (the local authorization server) and the web app's public URL.
+        "COGNITO_DOMAIN_URL": auth_url.rstrip("/"),
+        "COGNITO_IDENTITY_PROVIDERS": ",".join(LOCAL_IDENTITY_PROVIDERS),
+        "WEB_APP_URL": web_app_url.rstrip("/"),
         "LOG_LEVEL": "INFO",
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,

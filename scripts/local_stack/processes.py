@@ -286,6 +286,20 @@ def bedrock_process(port: int, *, extra_args=(), log_path=None) -> ManagedProces
     )
 
 
+def auth_server_process(port: int, env: dict, *, log_path=None) -> ManagedProcess:
+    """The local managed login (Cognito's /oauth2/* endpoints) for the local user pool."""
+    settings = ("AWS_REGION", "AWS_ENDPOINT_URL", "COGNITO_USER_POOL_ID", "COGNITO_ISSUER")
+    overrides = {key: env[key] for key in (*settings, "COGNITO_JWKS_URL")}
+    argv = [sys.executable, "-m", "local_stack.auth_server", "--host", "127.0.0.1"]
+    return ManagedProcess(
+        "local-auth",
+        [*argv, "--port", str(port)],
+        env=child_env(overrides),
+        ready_url=f"http://127.0.0.1:{port}/_local/health",
+        log_path=log_path,
+    )
+
+
 # Settings of the stack that only the web app may see.
 WEB_APP_ONLY_SETTINGS = ("COGNITO_WEB_CLIENT_SECRET",)
 
@@ -354,6 +368,12 @@ WEB_UI_SETTINGS = (
     "COGNITO_WEB_CLIENT_SECRET",
     "CHAT_API_URL",
     "AWS_ENDPOINT_URL",
+    # The federated sign-in (web_ui/oauth.py).
+    "COGNITO_DOMAIN_URL",
+    "COGNITO_IDENTITY_PROVIDERS",
+    "COGNITO_ISSUER",
+    "COGNITO_JWKS_URL",
+    "WEB_APP_URL",
 )
 
 

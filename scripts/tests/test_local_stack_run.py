@@ -119,6 +119,7 @@ def stack_env(tmp_path):
     ports = {"LOCAL_AWS_PORT": free_port(), "LOCAL_BEDROCK_PORT": free_port()}
     ports["CHAT_API_PORT"] = free_port()
     ports["WEB_APP_PORT"] = free_port()
+    ports["LOCAL_AUTH_PORT"] = free_port()
     env = dict(os.environ)
     env.update({name: str(port) for name, port in ports.items()})
     env["LOCAL_STACK_DIR"] = str(tmp_path / "state")
@@ -224,7 +225,10 @@ def test_run_stop_and_run_again_on_the_same_ports(stack_env, stacks):
         assert expected in first.output
     assert http_status(f"{chat_api_url}/api/v1/health") == 200
     assert http_status(f"http://127.0.0.1:{ports['WEB_APP_PORT']}/") == 200
-    for name in ("local-aws", "local-bedrock", "chat-api", "feedback-ingestion", "web-app"):
+    assert config["COGNITO_DOMAIN_URL"] == f"http://127.0.0.1:{ports['LOCAL_AUTH_PORT']}"
+    assert http_status(config["COGNITO_DOMAIN_URL"] + "/.well-known/openid-configuration") == 200
+    names = ("local-aws", "local-auth", "local-bedrock", "chat-api", "feedback-ingestion")
+    for name in (*names, "web-app"):
         assert (state / "logs" / f"{name}.log").exists()
     # The printed demo credentials work against the printed configuration.
     tokens = sign_in(
@@ -238,8 +242,9 @@ def test_run_stop_and_run_again_on_the_same_ports(stack_env, stacks):
     assert_thumbs_up_reaches_the_feedback_table(chat_api_url, tokens["AccessToken"], config)
 
     servers, everything = first.children(recursive=False), first.children()
-    # moto, model server, Gunicorn (+ worker), feedback runner, web app (+ its frontend server)
-    assert len(servers) == 5 and len(everything) > 5
+    # moto, managed login, model server, Gunicorn (+ worker), feedback runner, web app (+ its
+    # frontend server)
+    assert len(servers) == 6 and len(everything) > 6
     first.process.send_signal(signal.SIGTERM)
     assert first.finish() == 0, first.output
     assert_all_stopped(servers, everything)

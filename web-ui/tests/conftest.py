@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap, create_user
 from local_stack.processes import (
     REPO_ROOT,
+    auth_server_process,
     bedrock_process,
     chat_api_process,
     feedback_runner_process,
@@ -84,7 +85,7 @@ def stack(tmp_path_factory) -> Stack:
     if not ROOT_PYTHON.exists():
         pytest.fail(f"{ROOT_PYTHON} is missing: run `make .venv/.installed` first")
     logs = tmp_path_factory.mktemp("logs")
-    aws_port, model_port, api_port, web_port = (free_port() for _ in range(4))
+    aws_port, model_port, api_port, web_port, auth_port = (free_port() for _ in range(5))
     started = []
     try:
         aws = _with_root_python(moto_process(aws_port, log_path=logs / "aws.log"))
@@ -97,8 +98,16 @@ def stack(tmp_path_factory) -> Stack:
         aws_url, model_url = f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{model_port}"
         api_url = f"http://127.0.0.1:{api_port}"
         config = bootstrap(
-            aws_url, bedrock_url=model_url, chat_api_url=api_url, prefix="chatbot-web-test"
+            aws_url,
+            bedrock_url=model_url,
+            chat_api_url=api_url,
+            prefix="chatbot-web-test",
+            web_app_url=f"http://127.0.0.1:{web_port}",
+            auth_url=f"http://127.0.0.1:{auth_port}",
         )
+        # The local managed login, for the federated sign-in.
+        auth = auth_server_process(auth_port, config, log_path=logs / "auth.log")
+        started.append(_with_root_python(auth).start())
         # One model attempt per request: an injected fault reaches the web app at once.
         # A short read timeout: a slow model becomes the API's 504 within seconds.
         # A guardrail (any id locally): the model server's `guardrail` fault then intervenes.
@@ -206,7 +215,7 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.goto("/signin")
     fill_email(page, email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # The page is hydrated and the input is ready for typing.
     expect(page.get_by_label("Message", exact=True)).to_be_enabled()

@@ -120,7 +120,7 @@ def test_wrong_password_shows_error_next_to_the_field(page, stack):
     page.goto("/signin")
     fill_email(page, email)
     page.get_by_label("Password").fill("Not-the-Passw0rd!")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     error = page.locator("#password-error")
     expect(error).to_have_text("The e-mail address or the password is not right.")
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")

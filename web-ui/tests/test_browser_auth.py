@@ -60,7 +60,7 @@ def test_enrol_an_authenticator_app_then_sign_in_with_its_code(page, stack, mode
     # Password first, then the app's code: a wrong code is refused with a clear sentence.
     fill_email(page, email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     code_field = page.get_by_label("Code from your authenticator app")
     expect(code_field).to_be_focused()
     page.shots.take("mfa-step")
@@ -108,7 +108,7 @@ def test_sign_in_says_the_same_for_an_unknown_address_and_a_wrong_password(page,
         page.goto("/signin")
         fill_email(page, email)
         page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         error = page.locator("#password-error")
         expect(error).to_be_visible()
         shown.append(error.inner_text())

@@ -105,7 +105,7 @@ def test_the_exported_site_runs_under_its_policy(browser, stack, model, static_s
         page.goto("/signin")
         fill_email(page, stack.new_user())
         page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         expect(page.get_by_label("Message", exact=True)).to_be_enabled()
         reply = wait_for_reply(page, send_message(page, "Hello from the static site"))

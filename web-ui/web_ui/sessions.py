@@ -150,6 +150,8 @@ class SessionRecord:
     refresh_token: str
     expires_at: float  # of the access token
     ends_at: float  # of the session (the refresh token's life)
+    # Signed in through the managed login (federated.py): sign-out ends its session too.
+    federated: bool = False
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -5,7 +5,7 @@ from reflex import constants
 from reflex.environment import environment
 from reflex.utils import prerequisites
 
-from . import security_headers, sessions
+from . import federated, security_headers, sessions
 from .components.browser import session_sync
 from .components.layout import CRISIS_ROUTE
 from .pages import auth, chat, crisis, security
@@ -66,3 +66,9 @@ app.add_page(
     on_load=AuthState.require_sign_in_for_security,
 )
 app.add_page(crisis.crisis_page, route=CRISIS_ROUTE, title="If you are in crisis")
+app.add_page(
+    federated.callback_page,
+    route=federated.CALLBACK_ROUTE,
+    title="Signing in",
+    on_load=federated.FederatedState.finish,
+)

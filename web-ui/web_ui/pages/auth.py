@@ -15,6 +15,7 @@ from ..components.forms import (
     secondary_button,
 )
 from ..components.layout import centered_page
+from ..federated import federated_buttons
 from ..state import AuthState
 
 
@@ -59,6 +60,7 @@ def sign_in_page() -> rx.Component:
                 on_submit=AuthState.sign_in,
             ),
         ),
+        federated_buttons(),
         rx.hstack(
             rx.link("Create an account", href="/signup"),
             rx.link("Forgot your password?", href="/reset"),

@@ -27,6 +27,7 @@ from ..cognito import (
     password_checks,
     token_username,
 )
+from ..oauth import federation
 from ..sessions import (
     SessionRecord,
     key_of,
@@ -215,7 +216,7 @@ class AuthState(rx.State):
         await self._signed_in(result, email)
         yield rx.redirect(CHAT_ROUTE)
 
-    async def _signed_in(self, tokens: Tokens, email: str) -> None:
+    async def _signed_in(self, tokens: Tokens, email: str, *, federated: bool = False) -> None:
         """A new session for every sign-in (an earlier one of this tab ends): its record holds
         the sealed tokens (token_seal.py), so no store holds a usable token."""
         self._end_mfa_step()
@@ -228,6 +229,7 @@ class AuthState(rx.State):
             refresh_token=token_seal().seal(tokens.refresh_token),
             expires_at=tokens.expires_at,
             ends_at=time.time() + session_days() * 86400,
+            federated=federated,
         )
         self._session_key, self.session_ticket = await start_session(record)
         self.user_email = email
@@ -375,6 +377,7 @@ class AuthState(rx.State):
             access_token = await self.access_token()
         except (SessionExpired, AuthError):
             access_token = ""
+        record = await self._session()
         if self._session_key:
             # Every tab of this browser shares the record: their next call finds none.
             await session_store().delete(self._session_key)
@@ -388,6 +391,15 @@ class AuthState(rx.State):
         self.session_ticket = ""
         self.session_ended = new_secret()  # the browser clears the cookie, tells the tabs
         self.notice = "You are signed out."
+        client = federation() if record is not None and record.federated else None
+        if client is not None:
+            refresh_token = token_seal().open(record.refresh_token)
+            if refresh_token:
+                # Best effort, like the global sign-out: signing out here succeeds either way.
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(client.revoke, refresh_token)
+            # End the managed login's session too; it sends the browser back to sign-in.
+            return rx.redirect(client.logout_url())
         return rx.redirect(SIGN_IN_ROUTE)
 
     @rx.event

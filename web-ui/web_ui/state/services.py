@@ -12,6 +12,7 @@ from typing import Any
 
 from ..chat_api import ApiError, ChatApi
 from ..cognito import AuthError, CognitoClient
+from ..oauth import federation
 from ..settings import Settings, SettingsError, load_settings
 
 SIGN_IN_ROUTE = "/signin"
@@ -38,6 +39,7 @@ def check_settings() -> None:
     """Called when the backend starts: a bad configuration stops it with one line."""
     try:
         settings()
+        federation()
     except SettingsError as error:
         print(f"web-ui: configuration error: {error}", file=sys.stderr, flush=True)
         # Straight out, without a traceback from the server's lifespan handler.
