@@ -11,6 +11,9 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY web-service/requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
+# The shared package (standard library only; the venv's setuptools builds it).
+COPY common /tmp/common
+RUN /opt/venv/bin/pip install --no-compile --no-deps --no-build-isolation /tmp/common
 
 # --- chat API: runtime image -----------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS chat-api
@@ -35,6 +38,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY frontend/requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
+COPY common /tmp/common
+RUN /opt/venv/bin/pip install --no-compile --no-deps --no-build-isolation /tmp/common
 
 # --- web UI: runtime image -------------------------------------------------------------------
 # Serves the Reflex backend only; the static frontend is exported for Amplify

@@ -6,7 +6,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := web-service/requirements.txt requirements-dev.txt
+# The shared package's definition: every venv's stamp depends on it (see install-common).
+COMMON := common/pyproject.toml
+REQUIREMENTS := web-service/requirements.txt requirements-dev.txt $(COMMON)
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/web-service
 
 # $(call make-venv,DIR) in a recipe: check for Python 3.11 and its venv module (installing the
@@ -17,6 +19,13 @@ define make-venv
   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null; \
   else echo "Python's venv module is missing: run 'sudo apt-get install python3.11-venv'"; exit 1; fi; }
 $(PYTHON) -m venv $(1)
+endef
+
+# The shared package (common/chatbot_common, standard library only) goes into every venv as an
+# editable install: `$(call install-common,PY)` in a venv's recipe. setuptools comes with the
+# venv, so the install needs no download.
+define install-common
+$(1) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e common
 endef
 
 # Each component adds its own targets in mk/<component>.mk, its test target to TEST_TARGETS and
@@ -33,6 +42,7 @@ help: ## List the targets
 $(STAMP): $(REQUIREMENTS)
 	$(call make-venv,$(VENV))
 	$(PY) -m pip install --quiet --disable-pip-version-check -r web-service/requirements.txt -r requirements-dev.txt
+	$(call install-common,$(PY))
 	@touch $@
 
 run: $(STAMP) $(RUN_DEPS) ## Start the local stack on 127.0.0.1 (web app 3000, chat API 8080, AWS 4566, model 4567)

@@ -12,7 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-import contract
+from chatbot_common import contract
 from config import EnvironmentConfig
 from firewall.infrastructure import WebFirewall
 from frontend_hosting.infrastructure import FrontendHosting

@@ -12,9 +12,10 @@ RUN_DEPS += $(CHALICE_STAMP)
 
 .PHONY: test-chalice chalice-package feedback-redrive chalice-lock
 
-$(CHALICE_STAMP): $(CHALICE_REQUIREMENTS)
+$(CHALICE_STAMP): $(CHALICE_REQUIREMENTS) $(COMMON)
 	$(call make-venv,$(CHALICE_VENV))
 	$(CHALICE_PY) -m pip install --quiet --disable-pip-version-check -r $(CHALICE_DIR)/requirements-dev.txt
+	$(call install-common,$(CHALICE_PY))
 	@touch $@
 
 test-chalice: $(CHALICE_STAMP) ## pytest for the Chalice app (triggers, feedback ingestion, packaging)

@@ -14,11 +14,12 @@ RUN_DEPS += $(FRONTEND_STAMP)
 
 .PHONY: test-frontend frontend-export frontend-browser frontend-lock
 
-$(FRONTEND_STAMP): $(FRONTEND_REQUIREMENTS) frontend/bun/package-lock.json
+$(FRONTEND_STAMP): $(FRONTEND_REQUIREMENTS) frontend/bun/package-lock.json $(COMMON)
 	@command -v npm >/dev/null || { echo "npm is missing: run 'sudo apt-get install nodejs npm' (bun comes from the npm registry)"; exit 1; }
 	$(call make-venv,$(FRONTEND_VENV))
 	$(FRONTEND_PY) -m pip install --quiet --disable-pip-version-check -r frontend/requirements.txt -r frontend/requirements-test.txt
 	npm ci --prefix frontend/bun --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(call install-common,$(FRONTEND_PY))
 	@touch $@
 
 frontend-browser: ## Debian's chromium and chromedriver for the browser tests (needs root)

@@ -21,7 +21,8 @@ from conftest import PROJECT_DIR
 from fault_proxy import FaultProxy
 
 from chalicelib.feedback_message import FeedbackMessage
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap
+from chatbot_common.aws import LOCAL_CREDENTIALS
+from local_stack.aws_bootstrap import bootstrap
 from local_stack.processes import feedback_runner_process
 
 pytestmark = pytest.mark.timeout(240)
@@ -43,7 +44,7 @@ class Stack:
     def __init__(self, endpoint: str, *, visibility_timeout: int, max_receive_count: int):
         self.endpoint = endpoint
         self.config = bootstrap(endpoint, region=REGION, prefix=f"it-{uuid.uuid4().hex[:8]}")
-        session = boto3.session.Session(**DUMMY_CREDENTIALS, region_name=REGION)
+        session = boto3.session.Session(**LOCAL_CREDENTIALS, region_name=REGION)
         self.sqs = session.client("sqs", endpoint_url=endpoint)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
         self.queue_url = self.config["FEEDBACK_QUEUE_URL"]

@@ -20,7 +20,8 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap, create_user
+from chatbot_common.aws import LOCAL_CREDENTIALS
+from local_stack.aws_bootstrap import bootstrap, create_user
 from local_stack.processes import (
     REPO_ROOT,
     bedrock_process,
@@ -68,7 +69,7 @@ class Stack:
         return email
 
     def aws(self, service: str):
-        return boto3.session.Session(**DUMMY_CREDENTIALS).client(
+        return boto3.session.Session(**LOCAL_CREDENTIALS).client(
             service, region_name=self.config["AWS_REGION"], endpoint_url=self.aws_url
         )
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from chatbot_common.environments import SettingsError
 from chatbot_web.cognito import (
     auth_error,
     otpauth_uri,
@@ -15,7 +16,7 @@ from chatbot_web.cognito import (
     secret_hash,
     token_username,
 )
-from chatbot_web.settings import SettingsError, load_settings
+from chatbot_web.settings import load_settings
 
 GOOD = {
     "APP_ENV": "local",
@@ -66,7 +67,7 @@ def test_the_otpauth_uri_names_the_account_and_carries_the_secret():
         ({"CHAT_API_URL": ""}, "CHAT_API_URL is not set"),
         ({"COGNITO_APP_CLIENT_ID": ""}, "COGNITO_APP_CLIENT_ID is not set"),
         ({"COGNITO_USER_POOL_ID": "eu-west-1_AbC"}, "not a user pool id of region us-east-1"),
-        ({"APP_ENV": "production"}, "APP_ENV=production is not one of"),
+        ({"APP_ENV": "production"}, "APP_ENV='production' must be one of"),
         ({"APP_ENV": "prod"}, "CHAT_API_URL must use https when APP_ENV=prod"),
         ({"CHAT_API_URL": "ftp://x"}, "is not an http(s) URL"),
         ({"CHAT_API_MAX_ATTEMPTS": "0"}, "CHAT_API_MAX_ATTEMPTS >= 1"),

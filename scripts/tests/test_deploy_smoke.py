@@ -11,7 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap
+from chatbot_common.aws import LOCAL_CREDENTIALS
+from local_stack.aws_bootstrap import bootstrap
 from local_stack.processes import bedrock_process, chat_api_process, free_port, moto_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,8 +40,8 @@ def sdk_to_local_aws(local_stack, monkeypatch):
     """The smoke test's own SDK calls (Cognito admin) go to the local AWS endpoint."""
     config = local_stack["config"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", config["AWS_ENDPOINT_URL"])
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_CREDENTIALS["aws_secret_access_key"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS["aws_secret_access_key"])
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return boto3.client("cognito-idp", region_name=REGION)
 

@@ -33,6 +33,9 @@ def test_dockerfile_installs_only_the_runtime_requirements():
     assert "COPY web-service/requirements.txt /tmp/requirements.txt" in DOCKERFILE
     assert re.search(r"pip install --no-compile -r /tmp/requirements.txt", DOCKERFILE)
     assert "COPY web-service/chat_api ./chat_api" in DOCKERFILE
+    # The shared package, without dependencies of its own.
+    assert "COPY common /tmp/common" in DOCKERFILE
+    assert "pip install --no-compile --no-deps --no-build-isolation /tmp/common" in DOCKERFILE
     assert "USER 10001:10001" in DOCKERFILE
 
 
@@ -56,6 +59,14 @@ def runtime_venv(tmp_path_factory):
         check=True,
         capture_output=True,
         timeout=600,
+    )
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-compile"]
+        + ["--disable-pip-version-check", "--no-deps", "--no-build-isolation"]
+        + [str(REPO_ROOT / "common")],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return target
 
