@@ -180,14 +180,6 @@ def sqs_event(client: Client, bodies: list[str]) -> dict:
 
 
 # --- a real local AWS endpoint -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory):
-    """moto in server mode as its own process on a free port (as `make run` starts it)."""
-    from local_stack.processes import free_port, moto_process
-
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "local-aws.log"
-    with moto_process(port, log_path=log_path).start(timeout=60) as process:
-        yield f"http://127.0.0.1:{port}", process
+# The local stack's harness (local_stack.pytest_plugin): `local_aws_endpoint` is moto in server
+# mode as its own process on a free port, as `make run` starts it.
+pytest_plugins = ["local_stack.pytest_plugin"]

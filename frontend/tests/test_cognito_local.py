@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 import pytest
-from conftest import PASSWORD, ROOT_PYTHON, Authenticator
+from conftest import PASSWORD, Authenticator
 
 from chatbot_web.cognito import (
     WRONG_CREDENTIALS,
@@ -27,7 +27,6 @@ from chatbot_web.cognito import (
 )
 from chatbot_web.settings import load_settings
 from local_stack.aws_bootstrap import bootstrap, create_user
-from local_stack.processes import free_port, moto_process
 
 BROWSER = UserContext(ip_address="203.0.113.7")
 # The operations that take UserContextData, and those that name a user (SecretHash).
@@ -42,15 +41,8 @@ CONTEXT_OPERATIONS = {
 
 
 @pytest.fixture(scope="module")
-def local_aws(tmp_path_factory):
-    if not ROOT_PYTHON.exists():
-        pytest.fail(f"{ROOT_PYTHON} is missing: run `make .venv/.installed` first")
-    port = free_port()
-    process = moto_process(port, log_path=tmp_path_factory.mktemp("aws") / "aws.log")
-    process.argv[0] = str(ROOT_PYTHON)
-    with process:
-        url = f"http://127.0.0.1:{port}"
-        yield url, bootstrap(url, prefix="chatbot-cognito-test")
+def local_aws(local_aws_endpoint):
+    return local_aws_endpoint, bootstrap(local_aws_endpoint, prefix="chatbot-cognito-test")
 
 
 class Recorder:
