@@ -11,9 +11,6 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY web-service/requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
-# The shared package (standard library only; the venv's setuptools builds it).
-COPY common /tmp/common
-RUN /opt/venv/bin/pip install --no-compile --no-deps --no-build-isolation /tmp/common
 
 # --- chat API: runtime image -----------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS chat-api
@@ -25,6 +22,8 @@ COPY --from=chat-api-build /opt/venv /opt/venv
 WORKDIR /app
 COPY web-service/gunicorn.conf.py ./
 COPY web-service/chat_api ./chat_api
+# The shared package (standard library only) beside the app, on the path as the working folder.
+COPY common/chatbot_common ./chatbot_common
 # A numeric, unprivileged user: Kubernetes- and ECS-style runAsNonRoot checks need the number.
 USER 10001:10001
 EXPOSE 8080
@@ -38,8 +37,6 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY frontend/requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
-COPY common /tmp/common
-RUN /opt/venv/bin/pip install --no-compile --no-deps --no-build-isolation /tmp/common
 
 # --- web UI: runtime image -------------------------------------------------------------------
 # Serves the Reflex backend only; the static frontend is exported for Amplify
@@ -58,6 +55,7 @@ COPY --from=web-ui-build /opt/venv /opt/venv
 WORKDIR /app
 COPY frontend/rxconfig.py ./
 COPY frontend/chatbot_web ./chatbot_web
+COPY common/chatbot_common ./chatbot_common
 COPY frontend/assets ./assets
 USER 10001:10001
 EXPOSE 8000

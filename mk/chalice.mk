@@ -7,10 +7,11 @@ CHALICE_STAMP := $(CHALICE_VENV)/.installed
 CHALICE_REQUIREMENTS := $(CHALICE_DIR)/requirements.txt $(CHALICE_DIR)/requirements-dev.txt
 
 TEST_TARGETS += test-chalice
+TEST_FAST_TARGETS += test-fast-chalice
 # `make run` starts the feedback ingestion runner with this venv's interpreter.
 RUN_DEPS += $(CHALICE_STAMP)
 
-.PHONY: test-chalice chalice-package feedback-redrive chalice-lock
+.PHONY: test-chalice test-fast-chalice chalice-package feedback-redrive chalice-lock
 
 $(CHALICE_STAMP): $(CHALICE_REQUIREMENTS) $(COMMON)
 	$(call make-venv,$(CHALICE_VENV))
@@ -21,6 +22,9 @@ $(CHALICE_STAMP): $(CHALICE_REQUIREMENTS) $(COMMON)
 test-chalice: $(CHALICE_STAMP) ## pytest for the Chalice app (triggers, feedback ingestion, packaging)
 	@# No compiled files under chalicelib/: the packaging tests bundle that folder.
 	cd $(CHALICE_DIR) && PYTHONDONTWRITEBYTECODE=1 ../$(CHALICE_PY) -m pytest
+
+test-fast-chalice: $(CHALICE_STAMP) ## The Chalice app's unit tier (in-process moto, Chalice's test client)
+	cd $(CHALICE_DIR) && PYTHONDONTWRITEBYTECODE=1 ../$(CHALICE_PY) -m pytest -q -m "$(FAST_TESTS)"
 
 chalice-package: $(CHALICE_STAMP) ## CloudFormation (SAM) + bundle of the Chalice app in chalice-auth/out (STAGE=dev)
 	cd $(CHALICE_DIR) && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \

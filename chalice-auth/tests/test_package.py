@@ -11,6 +11,9 @@ import zipfile
 import pytest
 from conftest import PROJECT_DIR, REPO_ROOT
 
+# `chalice package` in a child process, tens of seconds: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 FUNCTIONS = {
     "PreSignUp": "app.pre_sign_up",
     "PostConfirmation": "app.post_confirmation",

@@ -64,3 +64,26 @@ def model_control(local_stack) -> Iterator[ModelControl]:
 @pytest.fixture
 def signed_in_user(local_stack) -> User:
     return new_user(local_stack)
+
+
+# --- the fast tier ---------------------------------------------------------------------------
+# A test that needs one of these fixtures (directly or through another fixture) needs servers
+# on sockets: it is marked `stack`, and `make test-fast` (-m "not stack") leaves it out.
+STACK_FIXTURES = frozenset({"local_aws_endpoint", "local_stack"})
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "stack: needs the local stack's servers (moto, the model server, Gunicorn, the web app) "
+        "or starts processes; `make test-fast` leaves it out",
+    )
+    config.addinivalue_line(
+        "markers", "slow: a unit test that takes more than a few seconds; not in `make test-fast`"
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)

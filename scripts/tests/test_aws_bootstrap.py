@@ -22,7 +22,8 @@ from local_stack.aws_bootstrap import (
 )
 from local_stack.harness import local_aws
 
-pytestmark = pytest.mark.timeout(120)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
 
 REGION = "us-east-1"
 CONTRACT_NAMES = {

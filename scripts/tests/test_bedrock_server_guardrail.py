@@ -11,7 +11,8 @@ from local_stack.bedrock_server import GUARDRAIL_MESSAGE, GUARDRAIL_STOP_REASON
 from local_stack.harness import model_server
 from local_stack.processes import bedrock_process, free_port
 
-pytestmark = pytest.mark.timeout(120)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
 
 GUARDRAIL = {"guardrailIdentifier": "gr-local-test", "guardrailVersion": "1"}
 

@@ -20,6 +20,9 @@ from local_stack import harness
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import deploy  # noqa: E402
 
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
+
 REGION = "us-east-1"
 APP_ID = "d2x7example"
 BRANCH = "main"

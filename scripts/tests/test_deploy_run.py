@@ -17,6 +17,9 @@ import pytest
 
 from local_stack import harness
 
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "scripts" / "deploy.py"
 REGION = "us-east-1"

@@ -20,7 +20,8 @@ import pytest
 from local_stack.aws_bootstrap import DEMO_USER_EMAIL, DEMO_USER_PASSWORD, sign_in
 from local_stack.processes import REPO_ROOT, free_port, port_is_free
 
-pytestmark = pytest.mark.timeout(240)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(240), pytest.mark.stack]
 
 READY_LINE = "Ready. Press Ctrl-C to stop."
 CHAT_API_FILES = ("web-service/chat_api/__init__.py", "web-service/gunicorn.conf.py")
