@@ -10,9 +10,10 @@ FRONTEND_ENV := REFLEX_BUN_PATH=$(CURDIR)/$(FRONTEND_BUN) REFLEX_TELEMETRY_ENABL
 FRONTEND_EXPORT := frontend/export
 
 TEST_TARGETS += test-frontend
+TEST_FAST_TARGETS += test-fast-frontend
 RUN_DEPS += $(FRONTEND_STAMP)
 
-.PHONY: test-frontend frontend-export frontend-browser frontend-lock
+.PHONY: test-frontend test-fast-frontend frontend-export frontend-browser frontend-lock
 
 $(FRONTEND_STAMP): $(FRONTEND_REQUIREMENTS) frontend/bun/package-lock.json $(COMMON)
 	@command -v npm >/dev/null || { echo "npm is missing: run 'sudo apt-get install nodejs npm' (bun comes from the npm registry)"; exit 1; }
@@ -29,6 +30,9 @@ frontend-browser: ## Debian's chromium and chromedriver for the browser tests (n
 
 test-frontend: $(STAMP) $(CHALICE_STAMP) $(FRONTEND_STAMP) frontend-browser ## Web app: state unit tests and browser tests in headless chromium
 	cd frontend && $(FRONTEND_ENV) ../$(FRONTEND_PY) -m pytest
+
+test-fast-frontend: $(FRONTEND_STAMP) ## The web app's unit tier (state, settings, the API client; no browser)
+	cd frontend && $(FRONTEND_ENV) ../$(FRONTEND_PY) -m pytest -q -m "$(FAST_TESTS)"
 
 frontend-export: $(FRONTEND_STAMP) ## Static frontend for Amplify in frontend/export (REFLEX_API_URL: the web-ui backend's URL)
 	rm -rf $(FRONTEND_EXPORT) && mkdir -p $(FRONTEND_EXPORT)
