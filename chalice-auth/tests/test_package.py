@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from conftest import PROJECT_DIR, REPO_ROOT
 
+from local_stack.harness import run_command
+
 # `chalice package` in a child process, tens of seconds: not in `make test-fast`.
 pytestmark = pytest.mark.slow
 
@@ -147,14 +149,8 @@ def test_the_bundle_imports_from_a_clean_directory(packaged, tmp_path):
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(tmp_path)
     code = "import app; print(sorted(app.app.handler_map))"
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {code}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    argv = [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {code}"]
+    result = run_command(argv, cwd=tmp_path, timeout=60)
     assert "ingest_feedback" in result.stdout
 
 

@@ -15,7 +15,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from chatbot_common import aws
+from chatbot_common import aws, contract
 from chatbot_common.aws import LOCAL_CREDENTIALS
 from chatbot_common.aws import error_code as _error_code
 from chatbot_common.contract import LOCAL_PREFIX, resource_name
@@ -28,20 +28,11 @@ LOCAL_MODEL_ID = "local.emotion-aware-responder-v1"
 USERS_GROUP = "users"
 SSM_PREFIX = "/chatbot/local"
 
-# Values published as SSM parameters, like the CDK platform stack publishes them in AWS.
-# Credentials and the SDK's endpoint overrides are local plumbing, not published values.
-PUBLISHED_NAMES = (
-    "BEDROCK_MODEL_ID",
-    "COGNITO_USER_POOL_ID",
-    "COGNITO_APP_CLIENT_ID",
-    "COGNITO_ISSUER",
-    "COGNITO_JWKS_URL",
-    "CONVERSATIONS_TABLE",
-    "FEEDBACK_QUEUE_URL",
-    "FEEDBACK_DLQ_URL",
-    "FEEDBACK_TABLE",
-    "PROFILES_TABLE",
-    "CHAT_API_URL",
+# Values published as SSM parameters: the contract's, as the CDK platform stack publishes them
+# in AWS, less the guardrail's (the local stack has none). Credentials and the SDK's endpoint
+# overrides are local plumbing, not published values.
+PUBLISHED_NAMES = tuple(
+    key for key in contract.ssm_parameter_keys() if not key.startswith("BEDROCK_GUARDRAIL_")
 )
 
 _DAY = 24 * 60 * 60

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -160,3 +162,24 @@ def start_local_stack(
         bootstrap_args.setdefault("prefix", f"chatbot-test-{uuid.uuid4().hex[:6]}")
         config = bootstrap(aws_url, bedrock_url=model_url, **bootstrap_args)
         yield LocalStack(aws_url=aws_url, model_url=model_url, config=config, logs=logs)
+
+
+def offline_aws(patch, region: str = "us-east-1") -> None:
+    """Keeps the SDK away from any real account (tests on moto's in-process mock): every AWS_*
+    variable removed, the local credentials and `region` set. `patch`: a pytest MonkeyPatch."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            patch.delenv(name)
+    patch.setenv("AWS_ACCESS_KEY_ID", aws.LOCAL_CREDENTIALS["aws_access_key_id"])
+    patch.setenv("AWS_SECRET_ACCESS_KEY", aws.LOCAL_CREDENTIALS["aws_secret_access_key"])
+    patch.setenv("AWS_DEFAULT_REGION", region)
+
+
+def run_command(argv: list[str], *, cwd, timeout: float, env=None) -> subprocess.CompletedProcess:
+    """Runs a command to its end with its output captured as text; a non-zero exit fails the
+    caller with the command's stderr."""
+    result = subprocess.run(
+        argv, cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, f"{argv[0]} exited {result.returncode}: {result.stderr}"
+    return result

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import uuid
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from moto import mock_aws
 
 from chat_api import create_app
 from local_stack import aws_bootstrap
+from local_stack.harness import offline_aws
 
 REGION = "us-east-1"
 PASSWORD = "Unit-Passw0rd!x"
@@ -44,12 +44,7 @@ class MotoJwks:
 @pytest.fixture(scope="module")
 def aws():
     with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for name in list(os.environ):
-            if name.startswith("AWS_"):
-                patch.delenv(name)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        offline_aws(patch, REGION)
         yield {
             service: boto3.client(service, region_name=REGION)
             for service in ("dynamodb", "sqs", "cognito-idp")
