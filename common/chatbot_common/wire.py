@@ -19,6 +19,7 @@ ERROR_CODES: dict[str, int] = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "validation_error": 422,
+    "guardrail_intervened": 422,
     "rate_limited": 429,
     "quota_exceeded": 429,
     "model_throttled": 429,
