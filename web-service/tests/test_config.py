@@ -57,7 +57,6 @@ def test_local_jwks_allowed_locally():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"APP_ENV": "production"}, "APP_ENV"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"BEDROCK_DEADLINE": "soon"}, "BEDROCK_DEADLINE"),
         ({"COGNITO_USER_POOL_ID": "eu-west-1_Other"}, "COGNITO_ISSUER must end"),
@@ -167,3 +166,9 @@ def test_a_malformed_app_client_id_is_refused(client_id):
         SettingsError, match="^COGNITO_APP_CLIENT_ID=.* is not a Cognito app client"
     ):
         Settings.from_env({**BASE, "COGNITO_APP_CLIENT_ID": client_id})
+
+
+def test_an_unknown_environment_stops_the_api_with_the_shared_check():
+    # The check and its sentence are chatbot_common.environments' (tested there).
+    with pytest.raises(SettingsError, match=r"^APP_ENV='production' must be one of"):
+        Settings.from_env({**BASE, "APP_ENV": "production"})
