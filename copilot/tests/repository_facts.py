@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 import yaml
-from offline_render import render
+from copilot_checks import render
 
 from chatbot_common.contract import CONTRACT_PATH
 
