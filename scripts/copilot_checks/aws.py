@@ -67,7 +67,7 @@ class Proxy:
             region=self.region,
             local=True,
             verify=self.ca_bundle,
-            attempts=1,
+            attempts=2,  # one retry, as before: the proxy may drop a connection under load
             proxies={"https": self.url},
         )
 
