@@ -22,6 +22,8 @@ COPY --from=chat-api-build /opt/venv /opt/venv
 WORKDIR /app
 COPY chat-api/gunicorn.conf.py ./
 COPY chat-api/chat_api ./chat_api
+# The shared package (standard library only) beside the app, on the path as the working folder.
+COPY common/chatbot_common ./chatbot_common
 # A numeric, unprivileged user: Kubernetes- and ECS-style runAsNonRoot checks need the number.
 USER 10001:10001
 EXPOSE 8080
@@ -53,6 +55,7 @@ COPY --from=web-ui-build /opt/venv /opt/venv
 WORKDIR /app
 COPY web-ui/rxconfig.py ./
 COPY web-ui/web_ui ./web_ui
+COPY common/chatbot_common ./chatbot_common
 COPY web-ui/assets ./assets
 USER 10001:10001
 EXPOSE 8000

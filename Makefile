@@ -6,7 +6,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := chat-api/requirements.txt requirements-dev.txt
+# The shared package's definition: every venv's stamp depends on it (see install-common).
+COMMON := common/pyproject.toml
+REQUIREMENTS := chat-api/requirements.txt requirements-dev.txt $(COMMON)
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/chat-api
 
 # $(call make-venv,DIR) in a recipe: check for Python 3.11 and its venv module (installing the
@@ -19,13 +21,25 @@ define make-venv
 $(PYTHON) -m venv $(1)
 endef
 
+# The shared package (common/chatbot_common, standard library only) goes into every venv as a
+# path: `$(call install-common,PY)` in a venv's recipe writes a .pth file naming common/, so
+# nothing is built (some venvs pin a setuptools that cannot build it) and edits apply at once.
+define install-common
+echo "$(CURDIR)/common" > "$$($(1) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/chatbot_common.pth"
+$(1) -c "import chatbot_common"
+endef
+
 # Each component adds its own targets in mk/<component>.mk, its test target to TEST_TARGETS and
 # what `make run` needs installed (its venv stamp) to RUN_DEPS.
 TEST_TARGETS := test-python
+# The fast tier: unit tests only, no server and no child process (pytest -m "$(FAST_TESTS)";
+# local_stack.pytest_plugin marks every test that needs the stack). Components add theirs.
+FAST_TESTS := not stack and not slow
+TEST_FAST_TARGETS := test-fast-python
 RUN_DEPS :=
 -include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help run test test-python lint format bench token emotion-predict feedback-schema lock system-deps clean
+.PHONY: help run test test-fast test-fast-python test-python lint format bench token emotion-predict feedback-schema lock system-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,12 +47,18 @@ help: ## List the targets
 $(STAMP): $(REQUIREMENTS)
 	$(call make-venv,$(VENV))
 	$(PY) -m pip install --quiet --disable-pip-version-check -r chat-api/requirements.txt -r requirements-dev.txt
+	$(call install-common,$(PY))
 	@touch $@
 
 run: $(STAMP) $(RUN_DEPS) ## Start the local stack on 127.0.0.1 (web app 3000, chat API 8080, AWS 4566, model 4567)
 	$(PY) -m local_stack
 
 test: lint $(TEST_TARGETS) ## Run every test of the repository
+
+test-fast: $(TEST_FAST_TARGETS) ## The unit tier of every component (no servers; under a minute)
+
+test-fast-python: $(STAMP) ## The unit tier of the chat API, the shared package and the tools
+	$(PY) -m pytest -q -m "$(FAST_TESTS)"
 
 # The local stack's own test runs `make run` whole, so it needs what `make run` needs.
 test-python: $(STAMP) $(RUN_DEPS) ## pytest for the chat API and the local stack

@@ -13,8 +13,8 @@ import os
 import shutil
 import sys
 
-import config
 from application import CHALICE_OUTDIR, DEFAULT_OUTDIR, HERE, build_app, under_cli
+from chatbot_common.environments import SettingsError
 
 
 def main() -> int:
@@ -27,7 +27,7 @@ def main() -> int:
     try:
         app = build_app()
         app.synth()
-    except config.ConfigurationError as error:
+    except SettingsError as error:
         print(f"cdk: configuration error: {error}", file=sys.stderr)
         return 2
     except RuntimeError as error:  # jsii surfaces ValidationFailed as a RuntimeError

@@ -8,8 +8,8 @@ from pathlib import Path
 import aws_cdk as cdk
 
 import config
-import contract
 import nag
+from chatbot_common import contract
 from checkov_skips import CheckovSkips
 from edge_stack import Edge
 from platform_stacks import PlatformStateful, PlatformStateless

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import contract
+from chatbot_common import contract
+from chatbot_common.environments import SettingsError
 
 CDK_JSON = Path(__file__).with_name("cdk.json")
 CONTEXT_KEY = "chatbot:environments"
@@ -23,10 +24,6 @@ _THREAT_MODES = ("AUDIT", "ENFORCED")
 _EMAIL_SENDERS = ("COGNITO", "SES")
 # Retention values CloudWatch Logs accepts.
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
-
-
-class ConfigurationError(ValueError):
-    """A missing or invalid setting; the message names the environment and the key."""
 
 
 @dataclass(frozen=True)
@@ -172,8 +169,8 @@ class EnvironmentConfig:
         return self.name == "prod"
 
 
-def _fail(env: str, key: str, problem: str) -> ConfigurationError:
-    return ConfigurationError(f"{CONTEXT_KEY}.{env}.{key}: {problem}")
+def _fail(env: str, key: str, problem: str) -> SettingsError:
+    return SettingsError(f"{CONTEXT_KEY}.{env}.{key}: {problem}")
 
 
 def from_mapping(
@@ -281,9 +278,9 @@ def cdk_json_context(path: Path = CDK_JSON) -> dict:
 def load(name: str, context: Mapping[str, object]) -> EnvironmentConfig:
     environments = context.get(CONTEXT_KEY)
     if not isinstance(environments, Mapping):
-        raise ConfigurationError(f"context {CONTEXT_KEY!r} is missing (cdk.json)")
+        raise SettingsError(f"context {CONTEXT_KEY!r} is missing (cdk.json)")
     if name not in environments:
-        raise ConfigurationError(
+        raise SettingsError(
             f"unknown environment {name!r}; expected one of {', '.join(sorted(environments))}"
         )
     return from_mapping(name, environments[name])  # type: ignore[arg-type]

@@ -12,8 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-import contract
 import log_keys
+from chatbot_common import contract
 from config import EnvironmentConfig
 from firewall.infrastructure import WebFirewall
 from monitoring.infrastructure import Monitoring

@@ -12,9 +12,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-import contract
 import nag
 from backup.infrastructure import TableBackups
+from chatbot_common import contract
 from config import EnvironmentConfig
 from configuration.infrastructure import PublishedExports, PublishedParameters
 from deploy_access.infrastructure import GithubDeployRole

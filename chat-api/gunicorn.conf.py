@@ -39,12 +39,8 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{asctime}{levelname}{name}{message}",
-            "style": "{",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        }
+        # The app's own JSON lines (chatbot_common.logs), for Gunicorn's lines too.
+        "json": {"()": "chatbot_common.logs.JsonFormatter"}
     },
     "handlers": {
         "stderr": {
@@ -63,10 +59,11 @@ logconfig_dict = {
 
 def on_starting(server):
     """Checks the configuration once in the master, so a bad value stops it with one line."""
-    from chat_api.config import ConfigError, Settings
+    from chat_api.config import Settings
+    from chatbot_common.environments import SettingsError
 
     try:
         Settings.from_env()
-    except ConfigError as exc:
+    except SettingsError as exc:
         print(f"chat-api: configuration error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)

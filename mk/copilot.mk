@@ -10,9 +10,10 @@ TEST_TARGETS += test-copilot
 
 .PHONY: copilot-package test-copilot compose-validator deploy deploy-plan rollback copilot-lock
 
-$(COPILOT_STAMP): copilot/requirements.txt
+$(COPILOT_STAMP): copilot/requirements.txt $(COMMON)
 	$(call make-venv,$(COPILOT_VENV))
 	$(COPILOT_PY) -m pip install --quiet --disable-pip-version-check -r copilot/requirements.txt
+	$(call install-common,$(COPILOT_PY))
 	@touch $@
 
 copilot-package: $(COPILOT_STAMP) ## Check the manifests, then render every Copilot environment and service template offline into copilot/build/

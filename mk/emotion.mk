@@ -10,9 +10,10 @@ EMOTION_TESTS := chat-api/tests/test_emotion.py chat-api/tests/test_emotion_mode
 
 .PHONY: train-emotion emotion-eval bench-emotion test-emotion train-risk risk-eval
 
-$(EMOTION_TRAIN_STAMP): $(EMOTION_TRAIN_REQUIREMENTS)
+$(EMOTION_TRAIN_STAMP): $(EMOTION_TRAIN_REQUIREMENTS) $(COMMON)
 	$(call make-venv,$(EMOTION_TRAIN_VENV))
 	$(EMOTION_TRAIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(EMOTION_TRAIN_REQUIREMENTS)
+	$(call install-common,$(EMOTION_TRAIN_VENV)/bin/python)
 	@touch $@
 
 train-emotion: $(EMOTION_TRAIN_STAMP) ## Rebuild the emotion model artifact from ../shared/datasets (fixed seed)

@@ -7,19 +7,24 @@ LAMBDAS_STAMP := $(LAMBDAS_VENV)/.installed
 LAMBDAS_REQUIREMENTS := $(LAMBDAS_DIR)/requirements.txt $(LAMBDAS_DIR)/requirements-dev.txt
 
 TEST_TARGETS += test-lambdas
+TEST_FAST_TARGETS += test-fast-lambdas
 # `make run` starts the feedback ingestion runner with this venv's interpreter.
 RUN_DEPS += $(LAMBDAS_STAMP)
 
-.PHONY: test-lambdas lambdas-package feedback-redrive lambdas-lock
+.PHONY: test-lambdas test-fast-lambdas lambdas-package feedback-redrive lambdas-lock
 
-$(LAMBDAS_STAMP): $(LAMBDAS_REQUIREMENTS)
+$(LAMBDAS_STAMP): $(LAMBDAS_REQUIREMENTS) $(COMMON)
 	$(call make-venv,$(LAMBDAS_VENV))
 	$(LAMBDAS_PY) -m pip install --quiet --disable-pip-version-check -r $(LAMBDAS_DIR)/requirements-dev.txt
+	$(call install-common,$(LAMBDAS_PY))
 	@touch $@
 
 test-lambdas: $(LAMBDAS_STAMP) ## pytest for the Chalice app (triggers, feedback ingestion, packaging)
 	@# No compiled files under chalicelib/: the packaging tests bundle that folder.
 	cd $(LAMBDAS_DIR) && PYTHONDONTWRITEBYTECODE=1 ../$(LAMBDAS_PY) -m pytest
+
+test-fast-lambdas: $(LAMBDAS_STAMP) ## The Lambdas' unit tier (in-process moto, Chalice's test client)
+	cd $(LAMBDAS_DIR) && PYTHONDONTWRITEBYTECODE=1 ../$(LAMBDAS_PY) -m pytest -q -m "$(FAST_TESTS)"
 
 lambdas-package: $(LAMBDAS_STAMP) ## CloudFormation (SAM) + bundle of the Chalice app in lambdas/out (STAGE=dev)
 	cd $(LAMBDAS_DIR) && AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \

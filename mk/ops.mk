@@ -10,9 +10,10 @@ DURATION ?=
 
 .PHONY: load-test dr-drill cost load-lock
 
-$(LOAD_STAMP): scripts/load/requirements.txt
+$(LOAD_STAMP): scripts/load/requirements.txt $(COMMON)
 	$(call make-venv,$(LOAD_VENV))
 	$(LOAD_PY) -m pip install --quiet --disable-pip-version-check -r scripts/load/requirements.txt
+	$(call install-common,$(LOAD_PY))
 	@touch $@
 
 # The test of the load run (scripts/tests/test_load_run.py) drives Locust from this venv.

@@ -10,15 +10,17 @@ WEB_UI_ENV := REFLEX_BUN_PATH=$(CURDIR)/$(WEB_UI_BUN) REFLEX_TELEMETRY_ENABLED=f
 WEB_UI_EXPORT := web-ui/export
 
 TEST_TARGETS += test-web-ui
+TEST_FAST_TARGETS += test-fast-web-ui
 RUN_DEPS += $(WEB_UI_STAMP)
 
-.PHONY: test-web-ui web-ui-export web-ui-browser web-ui-lock
+.PHONY: test-web-ui test-fast-web-ui web-ui-export web-ui-browser web-ui-lock
 
-$(WEB_UI_STAMP): $(WEB_UI_REQUIREMENTS) web-ui/bun/package-lock.json
+$(WEB_UI_STAMP): $(WEB_UI_REQUIREMENTS) web-ui/bun/package-lock.json $(COMMON)
 	@command -v npm >/dev/null || { echo "npm is missing: run 'sudo apt-get install nodejs npm' (bun comes from the npm registry)"; exit 1; }
 	$(call make-venv,$(WEB_UI_VENV))
 	$(WEB_UI_PY) -m pip install --quiet --disable-pip-version-check -r web-ui/requirements.txt -r web-ui/requirements-test.txt
 	npm ci --prefix web-ui/bun --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(call install-common,$(WEB_UI_PY))
 	@touch $@
 
 web-ui-browser: ## Debian's chromium, chromedriver and redis-server for the browser and session tests (needs root)
@@ -28,6 +30,9 @@ web-ui-browser: ## Debian's chromium, chromedriver and redis-server for the brow
 
 test-web-ui: $(STAMP) $(LAMBDAS_STAMP) $(WEB_UI_STAMP) web-ui-browser ## Web app: state unit tests and browser tests in headless chromium
 	cd web-ui && $(WEB_UI_ENV) ../$(WEB_UI_PY) -m pytest
+
+test-fast-web-ui: $(WEB_UI_STAMP) ## The web app's unit tier (state, settings, the API client; no browser)
+	cd web-ui && $(WEB_UI_ENV) ../$(WEB_UI_PY) -m pytest -q -m "$(FAST_TESTS)"
 
 web-ui-export: $(WEB_UI_STAMP) ## Static frontend for Amplify in web-ui/export (REFLEX_API_URL: the web-ui backend's URL)
 	rm -rf $(WEB_UI_EXPORT) && mkdir -p $(WEB_UI_EXPORT)

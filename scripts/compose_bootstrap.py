@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from chatbot_common.env_file import write_env_file
 from local_stack.aws_bootstrap import bootstrap
 
 DEFAULTS = {
@@ -23,14 +24,6 @@ DEFAULTS = {
     "PUBLIC_CHAT_API_URL": "http://localhost:8080",
 }
 ATTEMPTS = 30
-
-
-def write_env_file(path: Path, config: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text("".join(f"{key}={value}\n" for key, value in config.items()))
-    temporary.chmod(0o644)
-    os.replace(temporary, path)
 
 
 def main(argv: list[str]) -> int:

@@ -38,10 +38,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chatbot_common import aws, contract
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK_DIR = REPO_ROOT / "cdk"
 COPILOT_DIR = REPO_ROOT / "copilot"
-APP = "chatbot"
+APP = contract.COPILOT_APP
 SERVICES = ("chat-api", "web-ui")
 ECR_LIFECYCLE_POLICY = "copilot/ecr-lifecycle-policy.json"
 # The CDK CLI's construct ids of the stacks (cdk/application.py) and their stack names.
@@ -110,9 +112,8 @@ class Context:
 
     def client(self, service: str):
         if service not in self.clients:
-            import boto3  # only a running deploy calls AWS; `plan` must not need the SDK
-
-            self.clients[service] = boto3.client(service, region_name=self.region)
+            # chatbot_common.aws imports boto3 on first use: `plan` must not need the SDK.
+            self.clients[service] = aws.client(service, region=self.region)
         return self.clients[service]
 
     def resolve(self, value: Arg) -> str:
@@ -925,7 +926,7 @@ def _http(method: str, url: str, *, token: str | None = None, body: dict | None 
 
 
 def _parameter(ssm, env: str, key: str) -> str:
-    return ssm.get_parameter(Name=f"/{APP}/{env}/{key}")["Parameter"]["Value"]
+    return ssm.get_parameter(Name=contract.ssm_parameter_name(key, env))["Parameter"]["Value"]
 
 
 def smoke(
@@ -936,8 +937,6 @@ def smoke(
     Returns the lines of a report; raises DeployError on the first failed check. The user is
     removed whatever happens after it was created.
     """
-    import boto3  # only the smoke test needs the SDK
-
     base_url = base_url.rstrip("/")
     report = []
     for attempt in range(1, attempts + 1):
@@ -949,7 +948,7 @@ def smoke(
         time.sleep(min(2 * attempt, 10))
     report.append(f"health: 200 {body}")
 
-    cognito = boto3.client("cognito-idp", region_name=region)
+    cognito = aws.client("cognito-idp", region=region)
     email = f"smoke-{uuid.uuid4().hex[:12]}@example.com"
     password = f"Smoke-{uuid.uuid4().hex}!A1"
     cognito.admin_create_user(
@@ -999,9 +998,7 @@ def smoke_from_environment(env: str, args: argparse.Namespace) -> list[str]:
     region = settings["region"]
     user_pool_id, client_id = args.user_pool_id, args.client_id
     if not (user_pool_id and client_id):
-        import boto3
-
-        ssm = boto3.client("ssm", region_name=region)
+        ssm = aws.client("ssm", region=region)
         user_pool_id = user_pool_id or _parameter(ssm, env, "COGNITO_USER_POOL_ID")
         client_id = client_id or _parameter(ssm, env, "COGNITO_APP_CLIENT_ID")
     url = args.url or f"https://api.{settings['domain_name']}"

@@ -32,12 +32,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import boto3
 import httpx
 from boto3.dynamodb.types import TypeDeserializer
 
+from chatbot_common import aws
 from local_stack.aws_bootstrap import (
-    DUMMY_CREDENTIALS,
     SSM_PREFIX,
     bootstrap,
     create_user,
@@ -71,7 +70,7 @@ class Measures:
 
 
 def _client(service: str, endpoint: str, region: str):
-    return boto3.client(service, endpoint_url=endpoint, region_name=region, **DUMMY_CREDENTIALS)
+    return aws.client(service, endpoint_url=endpoint, region=region, local=True)
 
 
 def scan_items(dynamodb, table: str) -> dict[tuple, dict]:

@@ -1,7 +1,7 @@
-"""Publishes the containers' configuration under the contract's names (platform_outputs.json):
-SSM parameters that Copilot injects as `secrets`, and CloudFormation exports for `from_cfn`.
-Each export lives in the stack that owns its value (an export of an import cannot be removed
-cleanly later)."""
+"""Publishes the containers' configuration under the contract's names
+(common/chatbot_common/contract.json): SSM parameters that Copilot injects as `secrets`, and
+CloudFormation exports for `from_cfn`. Each export lives in the stack that owns its value (an
+export of an import cannot be removed cleanly later)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-import contract
+from chatbot_common import contract
 
 
 class PublishedParameters(Construct):
@@ -25,7 +25,7 @@ class PublishedParameters(Construct):
         unknown = sorted(set(values) - set(contract.ssm_parameter_keys()))
         if missing or unknown:
             raise ValueError(
-                f"SSM parameters differ from platform_outputs.json: missing {missing}, "
+                f"SSM parameters differ from chatbot_common/contract.json: missing {missing}, "
                 f"unknown {unknown}"
             )
         self.parameters: dict[str, ssm.StringParameter] = {
@@ -50,7 +50,7 @@ class PublishedExports(Construct):
         super().__init__(scope, id_)
         unknown = sorted(set(values) - set(contract.export_keys()))
         if unknown:
-            raise ValueError(f"exports not in platform_outputs.json: {', '.join(unknown)}")
+            raise ValueError(f"exports not in chatbot_common/contract.json: {', '.join(unknown)}")
         self.outputs = {
             key: cdk.CfnOutput(
                 self,

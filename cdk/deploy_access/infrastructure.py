@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-import contract
 import nag
+from chatbot_common import contract
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # The reusable workflow whose job assumes the role (its job_workflow_ref claim names it).

@@ -7,6 +7,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 import nag
+from chatbot_common import contract
 
 MAX_RECEIVE_COUNT = 5
 # Six times the consumer's timeout, as Lambda's SQS integration recommends.
@@ -20,11 +21,11 @@ class FeedbackQueue(Construct):
     ) -> None:
         super().__init__(scope, id_)
         # Literal names: the Chalice consumer's event source is written from the name at packaging.
-        self.queue_name = f"{name_prefix}-feedback"
+        self.queue_name = contract.resource_name("FEEDBACK_QUEUE", name_prefix)
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
-            queue_name=f"{name_prefix}-feedback-dlq",
+            queue_name=contract.resource_name("FEEDBACK_DLQ", name_prefix),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),

@@ -6,6 +6,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from chatbot_common import contract
+
 CONVERSATIONS_INDEX = "gsi1"
 CONVERSATIONS_TTL_ATTRIBUTE = "expires_at"
 
@@ -38,7 +40,7 @@ class Tables(Construct):
         self.conversations = dynamodb.Table(
             self,
             "Conversations",
-            table_name=f"{name_prefix}-conversations",
+            table_name=contract.resource_name("CONVERSATIONS_TABLE", name_prefix),
             partition_key=_string("pk"),
             sort_key=_string("sk"),
             time_to_live_attribute=CONVERSATIONS_TTL_ATTRIBUTE,
@@ -53,14 +55,14 @@ class Tables(Construct):
         self.feedback = dynamodb.Table(
             self,
             "Feedback",
-            table_name=f"{name_prefix}-feedback",
+            table_name=contract.resource_name("FEEDBACK_TABLE", name_prefix),
             partition_key=_string("feedback_id"),
             **common,
         )
         self.profiles = dynamodb.Table(
             self,
             "Profiles",
-            table_name=f"{name_prefix}-profiles",
+            table_name=contract.resource_name("PROFILES_TABLE", name_prefix),
             partition_key=_string("user_id"),
             **common,
         )

@@ -13,7 +13,7 @@ import pytest
 from aws_cdk import assertions
 
 import application as cdk_app
-import contract
+from chatbot_common import contract
 
 
 @dataclass

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import config
+from chatbot_common.environments import SettingsError
 
 CDK_DIR = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ def test_account_and_region_come_from_the_environment_when_set():
     ],
 )
 def test_invalid_settings_are_refused_naming_the_key(env, changes, message):
-    with pytest.raises(config.ConfigurationError, match=message):
+    with pytest.raises(SettingsError, match=message):
         config.from_mapping(env, _raw(env, **changes), environ={})
 
 
@@ -67,7 +68,7 @@ def test_the_web_app_builds_on_push_in_dev_only():
 def test_missing_setting_is_refused():
     raw = _raw()
     del raw["alarm_email"]
-    with pytest.raises(config.ConfigurationError, match="alarm_email: missing"):
+    with pytest.raises(SettingsError, match="alarm_email: missing"):
         config.from_mapping("dev", raw, environ={})
 
 

@@ -1,4 +1,5 @@
-"""The names shared with Copilot and the containers: platform_outputs.json is the one source."""
+"""The names shared with Copilot and the containers: common/chatbot_common/contract.json is the
+one source."""
 
 import importlib.util
 import json
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import contract
+from chatbot_common import contract
 from conftest import resources_of
 
 REPO = Path(__file__).resolve().parents[2]

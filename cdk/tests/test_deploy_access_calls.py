@@ -15,7 +15,7 @@ import yaml
 from botocore import xform_name
 
 import config
-import contract
+from chatbot_common import contract
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CALLS = REPO_ROOT / "cdk" / "deploy_access" / "deploy_calls.yml"

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 import config
-import contract
+from chatbot_common import contract
 from conftest import only
 from web_ui_hosting.infrastructure import SECURITY_HEADERS_FILE, security_headers
 

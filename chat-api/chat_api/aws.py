@@ -5,17 +5,18 @@ from __future__ import annotations
 import boto3
 from botocore.config import Config
 
+from chatbot_common.aws import client_config
+
 from .config import Settings
 
 
 def _config(settings: Settings, *, connect: float, read: float, attempts: int) -> Config:
-    return Config(
-        region_name=settings.aws_region,
+    return client_config(
+        region=settings.aws_region,
         connect_timeout=connect,
         read_timeout=read,
-        retries={"mode": "standard", "total_max_attempts": attempts},
+        attempts=attempts,
         max_pool_connections=settings.max_pool_connections,
-        tcp_keepalive=True,
     )
 
 

@@ -8,11 +8,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-APP_ENVS = ("local", "dev", "staging", "prod")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# Environments where tokens minted by a local stand-in (whose key is public) must never be
-# accepted: every one but `local`.
-STRICT_ENVS = ("dev", "staging", "prod")
+from chatbot_common.environments import APP_ENVS, STRICT_ENVS, SettingsError
+from chatbot_common.logs import LEVELS as LOG_LEVELS
+
 _TIER_NAME = re.compile(r"^[a-z0-9_-]{1,32}$")
 LIMIT_NAMES = ("messages_per_minute", "tokens_per_day", "concurrent_streams")
 # Per-tier limits when USAGE_TIERS does not say otherwise. `free` is the tier every new profile
@@ -26,10 +24,6 @@ _COGNITO_CLIENT_ID = re.compile(r"^[\w+]{1,128}$", re.ASCII)
 _COGNITO_ISSUER = re.compile(
     r"^https://cognito-idp\.(?P<region>[a-z]{2}(-[a-z]+)+-\d)\.amazonaws\.com/(?P<pool>[\w-]+_\w+)$"
 )
-
-
-class ConfigError(ValueError):
-    """A missing or invalid setting; the message is one line naming the variable."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +81,7 @@ class Settings:
             if not value and name == "COGNITO_JWKS_URL" and env.get("COGNITO_ISSUER"):
                 value = env["COGNITO_ISSUER"].rstrip("/") + "/.well-known/jwks.json"
             if not value:
-                raise ConfigError(f"{name} is required but not set")
+                raise SettingsError(f"{name} is required but not set")
             values[name.lower()] = value
         for field in fields(cls):
             if field.name in values:
@@ -98,37 +92,37 @@ class Settings:
             try:
                 values[field.name] = type(field.default)(raw)
             except ValueError:
-                raise ConfigError(f"{field.name.upper()}={raw!r} is not a valid number") from None
+                raise SettingsError(f"{field.name.upper()}={raw!r} is not a valid number") from None
         return cls(**values).validated()
 
     def validated(self) -> Settings:
         if self.app_env not in APP_ENVS:
-            raise ConfigError(f"APP_ENV={self.app_env!r} must be one of {', '.join(APP_ENVS)}")
+            raise SettingsError(f"APP_ENV={self.app_env!r} must be one of {', '.join(APP_ENVS)}")
         if self.log_level.upper() not in LOG_LEVELS:
-            raise ConfigError(
+            raise SettingsError(
                 f"LOG_LEVEL={self.log_level!r} must be one of {', '.join(LOG_LEVELS)}"
             )
         if not _COGNITO_CLIENT_ID.match(self.cognito_app_client_id):
-            raise ConfigError(
+            raise SettingsError(
                 f"COGNITO_APP_CLIENT_ID={self.cognito_app_client_id!r} is not a Cognito app "
                 "client id"
             )
         self.accepted_client_ids()
         if not self.cognito_issuer.rstrip("/").endswith("/" + self.cognito_user_pool_id):
-            raise ConfigError("COGNITO_ISSUER must end with the COGNITO_USER_POOL_ID")
+            raise SettingsError("COGNITO_ISSUER must end with the COGNITO_USER_POOL_ID")
         if self.app_env in STRICT_ENVS:
             match = _COGNITO_ISSUER.match(self.cognito_issuer)
             if not match or match["pool"] != self.cognito_user_pool_id:
-                raise ConfigError(
+                raise SettingsError(
                     f"COGNITO_ISSUER must be https://cognito-idp.<region>.amazonaws.com/<pool id> "
                     f"when APP_ENV={self.app_env}"
                 )
             if self.cognito_jwks_url != self.cognito_issuer + "/.well-known/jwks.json":
-                raise ConfigError(
+                raise SettingsError(
                     f"COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV={self.app_env}"
                 )
         if bool(self.bedrock_guardrail_id) != bool(self.bedrock_guardrail_version):
-            raise ConfigError(
+            raise SettingsError(
                 "BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION must be set together"
             )
         for name in (
@@ -139,12 +133,12 @@ class Settings:
             "retention_days",
         ):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{name.upper()} must be positive")
+                raise SettingsError(f"{name.upper()} must be positive")
         if self.jwks_failure_cache_seconds < 0:
-            raise ConfigError("JWKS_FAILURE_CACHE_SECONDS must not be negative")
+            raise SettingsError("JWKS_FAILURE_CACHE_SECONDS must not be negative")
         tiers = self.tiers()
         if self.usage_default_tier not in tiers:
-            raise ConfigError(
+            raise SettingsError(
                 f"USAGE_DEFAULT_TIER={self.usage_default_tier!r} is not a configured tier "
                 f"({', '.join(sorted(tiers))})"
             )
@@ -158,7 +152,7 @@ class Settings:
             for client_id in self.cognito_extra_app_client_ids.split(","):
                 client_id = client_id.strip()
                 if not _COGNITO_CLIENT_ID.match(client_id):
-                    raise ConfigError(
+                    raise SettingsError(
                         f"COGNITO_EXTRA_APP_CLIENT_IDS: {client_id!r} is not a Cognito app "
                         "client id (comma-separated ids)"
                     )
@@ -178,23 +172,23 @@ def parse_tiers(raw: str) -> dict[str, dict[str, int]]:
     try:
         configured = json.loads(raw)
     except ValueError:
-        raise ConfigError("USAGE_TIERS is not valid JSON") from None
+        raise SettingsError("USAGE_TIERS is not valid JSON") from None
     if not isinstance(configured, dict):
-        raise ConfigError("USAGE_TIERS must be a JSON object of tier names")
+        raise SettingsError("USAGE_TIERS must be a JSON object of tier names")
     for name, limits in configured.items():
         if not _TIER_NAME.match(name):
-            raise ConfigError(f"USAGE_TIERS: {name!r} is not a tier name ([a-z0-9_-])")
+            raise SettingsError(f"USAGE_TIERS: {name!r} is not a tier name ([a-z0-9_-])")
         if not isinstance(limits, dict) or set(limits) - set(LIMIT_NAMES):
-            raise ConfigError(
+            raise SettingsError(
                 f"USAGE_TIERS: {name} must be an object with {', '.join(LIMIT_NAMES)}"
             )
         merged = {**tiers.get(name, {}), **limits}
         if set(merged) != set(LIMIT_NAMES):
-            raise ConfigError(f"USAGE_TIERS: {name} must set {', '.join(LIMIT_NAMES)}")
+            raise SettingsError(f"USAGE_TIERS: {name} must set {', '.join(LIMIT_NAMES)}")
         for limit, value in merged.items():
             # bool is an int in Python; `true` is not a limit.
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"USAGE_TIERS: {name}.{limit} must be a positive integer")
+                raise SettingsError(f"USAGE_TIERS: {name}.{limit} must be a positive integer")
         tiers[name] = merged
     return tiers
 

@@ -1,7 +1,8 @@
 """The feedback queue message: the one definition shared by the chat API (producer) and the
-feedback ingestion Lambda (consumer). It imports nothing from the rest of the chat API so the
-consumer can take this file as it is. `feedback-message.schema.json` beside it is generated
-from this model for readers outside Python (`make feedback-schema`).
+feedback ingestion Lambda (consumer). It imports nothing from the rest of the chat API (only
+the shared package `chatbot_common`, which both have), so the consumer can take this file as it
+is. `feedback-message.schema.json` beside it is generated from this model for readers outside
+Python (`make feedback-schema`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SCHEMA_VERSION = 1
+from chatbot_common.wire import FEEDBACK_SCHEMA_VERSION, RATINGS
+
+SCHEMA_VERSION = FEEDBACK_SCHEMA_VERSION
 SCHEMA_PATH = Path(__file__).with_name("feedback-message.schema.json")
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -24,12 +27,12 @@ class FeedbackMessage(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="FeedbackMessage")
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[FEEDBACK_SCHEMA_VERSION] = SCHEMA_VERSION
     feedback_id: Id = Field(description="Unique per rating; the consumer's idempotency key.")
     user_id: Id = Field(description="Cognito `sub` of the rater.")
     conversation_id: Id
     message_id: Id = Field(description="The rated assistant message.")
-    rating: Literal["up", "down"]
+    rating: Literal[RATINGS]
     comment: Annotated[str, Field(max_length=1000)] | None = None
     emotion: str | None = Field(None, description="Emotion of the user message answered.")
     model_id: str | None = None

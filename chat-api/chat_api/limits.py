@@ -27,7 +27,7 @@ import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,11 +52,7 @@ class TierLimits:
     concurrent_streams: int
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "messages_per_minute": self.messages_per_minute,
-            "tokens_per_day": self.tokens_per_day,
-            "concurrent_streams": self.concurrent_streams,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -5,42 +5,28 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import time
 import uuid
 
 from flask import Flask, Response, g, request
-from pythonjsonlogger.json import JsonFormatter
 
-REQUEST_ID_HEADER = "X-Request-ID"
+from chatbot_common import logs
+from chatbot_common.wire import REQUEST_ID_HEADER
+
 # A caller's id is echoed into logs and headers, so only a short, safe alphabet is accepted.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class _RequestContext(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            record.request_id = g.get("request_id")
-        except RuntimeError:  # outside a request
-            record.request_id = None
-        return True
+def _request_id() -> str | None:
+    try:
+        return g.get("request_id")
+    except RuntimeError:  # outside a request
+        return None
 
 
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter(
-            "{asctime}{levelname}{name}{message}",
-            style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        )
-    )
-    handler.addFilter(_RequestContext())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # botocore logs request bodies at DEBUG and chatter at INFO; only its warnings matter here.
-    logging.getLogger("botocore").setLevel(max(logging.WARNING, root.level))
+    """JSON lines on stderr (the root logger), each with the request id of Flask's `g`."""
+    logs.configure(level=level, stream="stderr", request_id_source=_request_id)
 
 
 # The load balancer and the container probe these every few seconds; a successful probe is

@@ -15,7 +15,7 @@ ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"  # ULID, Crockford base32
 # The conversation list's cursor: unpadded base64url, as the API writes it.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,1024}$"
 
-EmotionLabel = Literal["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+EmotionLabel = Literal[LABELS]
 ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 

@@ -16,30 +16,24 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from chat_api import create_app
-from local_stack.aws_bootstrap import bootstrap
-from local_stack.processes import (
-    ManagedProcess,
-    bedrock_process,
-    chat_api_process,
-    free_port,
-    moto_process,
-)
-from support import ModelServer, Stack, User, api_env, moto_key, new_user
+from local_stack.processes import ManagedProcess, chat_api_process, free_port
+from support import LocalStack, User, api_env, moto_key, new_user
+
+# The local stack's fixtures (local_stack, model_control, signed_in_user): one harness for
+# every component's tests.
+pytest_plugins = ["local_stack.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
-    logs = tmp_path_factory.mktemp("logs")
-    aws_port, model_port = free_port(), free_port()
-    aws = moto_process(aws_port, log_path=logs / "aws.log").start()
-    model = bedrock_process(model_port, log_path=logs / "model.log").start()
-    try:
-        aws_url, model_url = f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{model_port}"
-        config = bootstrap(aws_url, bedrock_url=model_url, prefix="chatbot-test")
-        yield Stack(aws_url=aws_url, model_url=model_url, config=config, logs=logs)
-    finally:
-        model.stop()
-        aws.stop()
+def local_stack_options() -> dict:
+    # The model server keeps its default pacing, as `make run` starts it; a test that needs
+    # it instant, slow or failing sets that through `model`.
+    return {"prefix": "chatbot-test", "model_args": ()}
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack) -> LocalStack:
+    return local_stack
 
 
 @pytest.fixture(scope="session")
@@ -78,12 +72,9 @@ def api(api_server):
 
 
 @pytest.fixture
-def model(stack):
-    """The local model server; its latency and faults are reset after the test."""
-    server = ModelServer(stack.model_url)
-    server.reset()
-    yield server
-    server.reset()
+def model(model_control):
+    """The local model server's control client; its latency and faults are reset after."""
+    return model_control
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +88,8 @@ def bob(stack) -> User:
 
 
 @pytest.fixture
-def fresh_user(stack) -> User:
-    return new_user(stack)
+def fresh_user(signed_in_user) -> User:
+    return signed_in_user
 
 
 @pytest.fixture(scope="session")

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import moto.cognitoidp
-from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from local_stack.aws_bootstrap import create_user, sign_in
+from chatbot_common.sse import json_events
+from local_stack.harness import LocalStack, User, new_user
 
-PASSWORD = "Test-Passw0rd!x"
+__all__ = ["LocalStack", "User", "api_env", "iter_sse", "moto_key", "new_user", "sse_events"]
+
 UNLIMITED_TIER = {
     "messages_per_minute": 100_000,
     "tokens_per_day": 1_000_000_000,
@@ -23,53 +22,7 @@ UNLIMITED_TIER = {
 }
 
 
-@dataclass
-class Stack:
-    aws_url: str
-    model_url: str
-    config: dict[str, str]
-    logs: Path
-
-
-@dataclass
-class User:
-    email: str
-    token: str
-    id_token: str
-    sub: str = field(default="")
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-class ModelServer:
-    """Controls the local model server's latency and faults (its /_local endpoints)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._http = httpx.Client(base_url=url, timeout=10)
-
-    def configure(self, **settings) -> None:
-        response = self._http.put("/_local/config", json=settings)
-        response.raise_for_status()
-
-    def reset(self) -> None:
-        self.configure(ttft_ms=0, inter_token_ms=0, fault=None, fault_count=None)
-        self._http.post("/_local/stats/reset").raise_for_status()
-
-    def stats(self) -> dict[str, int]:
-        """Model requests received so far, per operation (converse, converse_stream)."""
-        return self._http.get("/_local/stats").json()["requests"]
-
-    def last_request(self) -> dict:
-        """The latest model request: its operation, system prompt text and guardrail config."""
-        response = self._http.get("/_local/last-request")
-        response.raise_for_status()
-        return response.json()
-
-
-def api_env(stack: Stack, **overrides: str) -> dict[str, str]:
+def api_env(stack: LocalStack, **overrides: str) -> dict[str, str]:
     env = {
         **stack.config,
         "WEB_CONCURRENCY": "1",
@@ -85,40 +38,14 @@ def api_env(stack: Stack, **overrides: str) -> dict[str, str]:
     return env
 
 
-def new_user(stack: Stack, *, client_id: str | None = None) -> User:
-    """A new user of the local pool, signed in through `client_id` (default: the app client)."""
-    email = f"user-{uuid.uuid4().hex[:10]}@example.com"
-    config = stack.config
-    create_user(
-        stack.aws_url, config["AWS_REGION"], config["COGNITO_USER_POOL_ID"], email, PASSWORD
-    )
-    tokens = sign_in(
-        stack.aws_url,
-        config["AWS_REGION"],
-        client_id or config["COGNITO_APP_CLIENT_ID"],
-        email,
-        PASSWORD,
-    )
-    claims = jwt.decode(tokens["AccessToken"], moto_key()).claims
-    return User(email, tokens["AccessToken"], tokens["IdToken"], sub=claims["sub"])
-
-
 def moto_key() -> RSAKey:
     path = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-private.json.gz"
     return RSAKey.import_key(json.loads(gzip.decompress(path.read_bytes())))
 
 
 def iter_sse(response: httpx.Response):
-    """Parses a text/event-stream body into (event, data) pairs as they arrive."""
-    name, data = None, []
-    for line in response.iter_lines():
-        if line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
-        elif line == "" and name:
-            yield name, json.loads("\n".join(data))
-            name, data = None, []
+    """(event, data) pairs of a text/event-stream body as they arrive."""
+    return json_events(response.iter_lines())
 
 
 def sse_events(response: httpx.Response) -> list[tuple[str, dict]]:

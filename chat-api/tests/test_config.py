@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from chat_api.config import DEFAULT_TIERS, ConfigError, Settings
+from chat_api.config import DEFAULT_TIERS, Settings
+from chatbot_common.environments import SettingsError
 
 POOL = "eu-west-1_AbCdEf123"
 ISSUER = f"https://cognito-idp.eu-west-1.amazonaws.com/{POOL}"
@@ -30,17 +31,17 @@ def test_jwks_url_is_derived_from_the_issuer():
 @pytest.mark.parametrize("name", ["APP_ENV", "COGNITO_ISSUER", "CONVERSATIONS_TABLE"])
 def test_missing_required_setting(name):
     env = {k: v for k, v in BASE.items() if k != name}
-    with pytest.raises(ConfigError, match=f"^{name} is required"):
+    with pytest.raises(SettingsError, match=f"^{name} is required"):
         Settings.from_env(env)
 
 
 @pytest.mark.parametrize("app_env", ["dev", "staging", "prod"])
 def test_local_jwks_and_issuer_refused_outside_local(app_env):
-    with pytest.raises(ConfigError, match="COGNITO_JWKS_URL"):
+    with pytest.raises(SettingsError, match="COGNITO_JWKS_URL"):
         Settings.from_env(
             {**BASE, "APP_ENV": app_env, "COGNITO_JWKS_URL": f"http://127.0.0.1:4566/{POOL}/x"}
         )
-    with pytest.raises(ConfigError, match="COGNITO_ISSUER"):
+    with pytest.raises(SettingsError, match="COGNITO_ISSUER"):
         Settings.from_env(
             {**BASE, "APP_ENV": app_env, "COGNITO_ISSUER": f"http://127.0.0.1/{POOL}"}
         )
@@ -56,7 +57,6 @@ def test_local_jwks_allowed_locally():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"APP_ENV": "production"}, "APP_ENV"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"BEDROCK_DEADLINE": "soon"}, "BEDROCK_DEADLINE"),
         ({"COGNITO_USER_POOL_ID": "eu-west-1_Other"}, "COGNITO_ISSUER must end"),
@@ -64,14 +64,14 @@ def test_local_jwks_allowed_locally():
     ],
 )
 def test_invalid_values(change, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(SettingsError, match=message):
         Settings.from_env({**BASE, **change})
 
 
 def test_moto_style_local_issuer_refused_in_dev_accepted_locally():
     # What the local stack configures: the real issuer host with a local JWKS.
     local = {**BASE, "COGNITO_JWKS_URL": f"http://127.0.0.1:4566/{POOL}/.well-known/jwks.json"}
-    with pytest.raises(ConfigError, match="COGNITO_JWKS_URL must be the issuer's own JWKS"):
+    with pytest.raises(SettingsError, match="COGNITO_JWKS_URL must be the issuer's own JWKS"):
         Settings.from_env({**local, "APP_ENV": "dev"})
     assert Settings.from_env({**local, "APP_ENV": "local"}).app_env == "local"
 
@@ -123,7 +123,7 @@ def test_usage_tiers_are_merged_over_the_defaults():
     ],
 )
 def test_invalid_limit_settings(change, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(SettingsError, match=message):
         Settings.from_env({**BASE, **change})
 
 
@@ -156,11 +156,19 @@ def test_extra_app_clients_are_accepted_after_the_app_client():
     ],
 )
 def test_malformed_extra_app_client_ids_are_refused(extra):
-    with pytest.raises(ConfigError, match="^COGNITO_EXTRA_APP_CLIENT_IDS: .* is not a Cognito"):
+    with pytest.raises(SettingsError, match="^COGNITO_EXTRA_APP_CLIENT_IDS: .* is not a Cognito"):
         Settings.from_env({**BASE, "COGNITO_EXTRA_APP_CLIENT_IDS": extra})
 
 
 @pytest.mark.parametrize("client_id", ["abc 123", "abc,def", "x" * 129])
 def test_a_malformed_app_client_id_is_refused(client_id):
-    with pytest.raises(ConfigError, match="^COGNITO_APP_CLIENT_ID=.* is not a Cognito app client"):
+    with pytest.raises(
+        SettingsError, match="^COGNITO_APP_CLIENT_ID=.* is not a Cognito app client"
+    ):
         Settings.from_env({**BASE, "COGNITO_APP_CLIENT_ID": client_id})
+
+
+def test_an_unknown_environment_stops_the_api_with_the_shared_check():
+    # The check and its sentence are chatbot_common.environments' (tested there).
+    with pytest.raises(SettingsError, match=r"^APP_ENV='production' must be one of"):
+        Settings.from_env({**BASE, "APP_ENV": "production"})

@@ -12,7 +12,7 @@ import pytest
 
 from chat_api.ids import new_id
 from chat_api.store import ConversationStore
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS
+from chatbot_common.aws import LOCAL_CREDENTIALS
 
 
 def _dynamodb(stack):
@@ -20,7 +20,7 @@ def _dynamodb(stack):
         "dynamodb",
         endpoint_url=stack.aws_url,
         region_name=stack.config["AWS_REGION"],
-        **DUMMY_CREDENTIALS,
+        **LOCAL_CREDENTIALS,
     )
 
 

@@ -60,6 +60,7 @@ def test_empty_text_is_neutral():
     assert load_detector().detect("").label == "neutral"
 
 
+@pytest.mark.slow  # runs make in a child process
 def test_make_emotion_predict_reads_lines_and_writes_json_lines():
     lines = [text for text, _ in EXAMPLES]
     result = subprocess.run(

@@ -56,6 +56,7 @@ def test_the_encoder_reads_only_the_first_wordpieces():
     assert (late_furious == late_delighted).all()
 
 
+@pytest.mark.slow  # scores the whole dev split
 def test_dev_score_matches_the_documented_figure():
     if not (ev.DATA_DIR / "dev.tsv").exists():
         pytest.skip(f"{ev.DATA_DIR} is not here: the dev-score check needs the shared datasets")

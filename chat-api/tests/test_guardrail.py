@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from chat_api.config import ConfigError, Settings
+from chat_api.config import Settings
 from chat_api.safety import CRISIS_SUPPORT
+from chatbot_common.environments import SettingsError
 from support import sse_events
 
 GUARDRAIL = {"BEDROCK_GUARDRAIL_ID": "gr-local-test", "BEDROCK_GUARDRAIL_VERSION": "3"}
@@ -23,7 +24,7 @@ def guarded_api(start_api):
 @pytest.mark.parametrize("missing", list(GUARDRAIL))
 def test_guardrail_id_and_version_go_together(stack, missing):
     env = {**stack.config, **GUARDRAIL, missing: ""}
-    with pytest.raises(ConfigError, match="BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION"):
+    with pytest.raises(SettingsError, match="BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION"):
         Settings.from_env(env)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -33,6 +34,8 @@ def test_dockerfile_installs_only_the_runtime_requirements():
     assert "COPY chat-api/requirements.txt /tmp/requirements.txt" in DOCKERFILE
     assert re.search(r"pip install --no-compile -r /tmp/requirements.txt", DOCKERFILE)
     assert "COPY chat-api/chat_api ./chat_api" in DOCKERFILE
+    # The shared package beside the app (it has no dependencies of its own).
+    assert "COPY common/chatbot_common ./chatbot_common" in DOCKERFILE
     assert "USER 10001:10001" in DOCKERFILE
 
 
@@ -60,7 +63,20 @@ def runtime_venv(tmp_path_factory):
     return target
 
 
-def test_runtime_requirements_run_the_chat_api(runtime_venv, stack, fresh_user, tmp_path):
+@pytest.fixture
+def image_app_dir(tmp_path):
+    """The image's /app: the Gunicorn settings, the app package and the shared package."""
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    shutil.copy(REPO_ROOT / "chat-api" / "gunicorn.conf.py", app_dir)
+    shutil.copytree(REPO_ROOT / "chat-api" / "chat_api", app_dir / "chat_api")
+    shutil.copytree(REPO_ROOT / "common" / "chatbot_common", app_dir / "chatbot_common")
+    return app_dir
+
+
+def test_runtime_requirements_run_the_chat_api(
+    runtime_venv, image_app_dir, stack, fresh_user, tmp_path
+):
     site = next((runtime_venv / "lib").glob("python3.*/site-packages"))
     size = _du_mb(site)
     print(f"chat API runtime dependencies: {size:.0f} MB in {site}")
@@ -79,7 +95,7 @@ def test_runtime_requirements_run_the_chat_api(runtime_venv, stack, fresh_user, 
             "chat_api:create_app()",
         ],
         env=env,
-        cwd=REPO_ROOT / "chat-api",
+        cwd=image_app_dir,
         log_path=tmp_path / "chat-api.log",
         ready_url=f"http://127.0.0.1:{port}/api/v1/health",
     )

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from chat_api.limits import UsageLimiter
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS
+from chatbot_common.aws import LOCAL_CREDENTIALS
 from local_stack.processes import chat_api_process, free_port
 from support import api_env, iter_sse, new_user
 
@@ -220,7 +220,7 @@ def _limiter(stack, clock) -> UsageLimiter:
         "dynamodb",
         endpoint_url=stack.aws_url,
         region_name=stack.config["AWS_REGION"],
-        **DUMMY_CREDENTIALS,
+        **LOCAL_CREDENTIALS,
     )
     return UsageLimiter(
         client,

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import yaml
 from copilot_checks import render
 
+from chatbot_common.contract import CONTRACT_PATH
+
 COPILOT_DIR = render.COPILOT_DIR
 REPO_ROOT = render.REPO_ROOT
 CDK_DIR = REPO_ROOT / "cdk"
-CONTRACT_PATH = CDK_DIR / "platform_outputs.json"
 CDK_JSON = CDK_DIR / "cdk.json"
 
 

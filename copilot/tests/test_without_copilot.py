@@ -17,6 +17,8 @@ import pytest
 from copilot_checks import render
 from repository_facts import CDK_DIR, REPO_ROOT
 
+from local_stack.harness import run_command
+
 ENV = "prod"
 CDK_VENV = REPO_ROOT / ".venvs" / "cdk"
 SYNTH = (
@@ -176,14 +178,11 @@ def test_the_templates_command_wants_every_account_value(build):
 
 def test_make_deploy_plan_without_copilot_prints_the_plan():
     environ = {k: v for k, v in os.environ.items() if k != "ENV"}
-    completed = subprocess.run(
+    completed = run_command(
         ["make", "-s", "--no-print-directory", "deploy-plan", f"ENV={ENV}", "WITHOUT_COPILOT=1"],
         cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
         env=environ,
         timeout=600,
     )
-    assert completed.returncode == 0, completed.stderr
     assert "aws cloudformation deploy --stack-name chatbot-prod-web-ui" in completed.stdout
     assert "copilot svc deploy" not in completed.stdout

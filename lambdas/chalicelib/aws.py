@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import threading
 
-import boto3
-from botocore.config import Config
+from chatbot_common import aws
+from chatbot_common.aws import error_code
 
-CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=3,
-    retries={"max_attempts": 3, "mode": "standard"},
-)
+CLIENT_CONFIG = aws.client_config(connect_timeout=2, read_timeout=3, attempts=3)
 
 _clients: dict[str, object] = {}
 _lock = threading.Lock()
@@ -28,7 +24,7 @@ def client(service: str):
         return existing
     with _lock:
         if service not in _clients:
-            _clients[service] = boto3.session.Session().client(service, config=CLIENT_CONFIG)
+            _clients[service] = aws.client(service, config=CLIENT_CONFIG)
         return _clients[service]
 
 
@@ -50,6 +46,4 @@ def reset() -> None:
         _clients.clear()
 
 
-def error_code(error: Exception) -> str:
-    response = getattr(error, "response", None) or {}
-    return response.get("Error", {}).get("Code", "")
+__all__ = ["CLIENT_CONFIG", "client", "cognito", "dynamodb", "error_code", "reset", "sqs"]

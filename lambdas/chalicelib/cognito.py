@@ -16,8 +16,10 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chatbot_common.environments import SettingsError
+
 from . import aws, logs
-from .settings import ConfigurationError, ProfileSettings, SignUpSettings, normalise_domain
+from .settings import ProfileSettings, SignUpSettings, normalise_domain
 
 log = logs.get("cognito")
 
@@ -204,7 +206,7 @@ def pre_sign_up(event: dict, settings_source) -> dict:
     parsed = _parse(PreSignUpEvent, event)
     try:
         settings = settings_source()
-    except ConfigurationError as error:
+    except SettingsError as error:
         log.error("configuration error", extra={"trigger": "pre_sign_up", "error": str(error)})
         raise TriggerRejected(UNAVAILABLE) from None
     email = parsed.request.user_attributes.get("email")
@@ -297,7 +299,7 @@ def post_confirmation(event: dict, settings_source) -> dict:
     try:
         settings = settings_source()
         created = provision_user(parsed.user_pool_id, parsed.user_name, user_id, email, settings)
-    except (ConfigurationError, ClientError, BotoCoreError) as error:
+    except (SettingsError, ClientError, BotoCoreError) as error:
         log.error(
             "profile setup failed",
             extra={
@@ -349,7 +351,7 @@ def pre_token_generation(event: dict, settings_source) -> dict:
             log.warning("profile repaired at sign-in", extra={"user_id": user_id})
             tier = settings.default_tier
             repaired = settings.default_group not in groups
-    except (ConfigurationError, ClientError, BotoCoreError, ValueError) as error:
+    except (SettingsError, ClientError, BotoCoreError, ValueError) as error:
         log.error(
             "token claims unavailable",
             extra={

@@ -23,9 +23,11 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from chatbot_common.environments import SettingsError
+
 from . import aws, logs
 from .feedback_message import FeedbackMessage
-from .settings import ConfigurationError, FeedbackSettings, feedback_settings
+from .settings import FeedbackSettings, feedback_settings
 
 log = logs.get("feedback")
 
@@ -169,7 +171,7 @@ def handle(records: list[dict], settings_source=feedback_settings) -> dict:
     """
     try:
         settings = settings_source()
-    except ConfigurationError as error:
+    except SettingsError as error:
         log.error("configuration error", extra={"error": str(error), "records": len(records)})
         raise
     return process_batch(records, settings).response()

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-APP_ENVS = ("local", "dev", "staging", "prod")
-# Auto-confirming skips the e-mail check; only stages without real users may do it.
-AUTO_CONFIRM_ENVS = ("local", "dev")
+from chatbot_common.environments import AUTO_CONFIRM_ENVS, SettingsError, app_env
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
@@ -23,16 +22,12 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:/-]{1,256}$")
 _TIER = re.compile(r"^[a-z0-9_-]{1,32}$")
 
 
-class ConfigurationError(RuntimeError):
-    """A setting is missing or invalid; the message names it (and never holds a secret)."""
-
-
 def _required(environ: Mapping[str, str], name: str) -> str:
     value = environ.get(name, "").strip()
     if not value:
-        raise ConfigurationError(f"{name} is not set")
+        raise SettingsError(f"{name} is not set")
     if not _NAME.match(value):
-        raise ConfigurationError(f"{name}={value!r} is not a valid resource name or URL")
+        raise SettingsError(f"{name}={value!r} is not a valid resource name or URL")
     return value
 
 
@@ -42,14 +37,7 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise ConfigurationError(f"{name}={raw!r} is not a boolean (true/false)")
-
-
-def _app_env(environ: Mapping[str, str]) -> str:
-    value = environ.get("APP_ENV", "").strip()
-    if value not in APP_ENVS:
-        raise ConfigurationError(f"APP_ENV={value!r} is not one of {', '.join(APP_ENVS)}")
-    return value
+    raise SettingsError(f"{name}={raw!r} is not a boolean (true/false)")
 
 
 def normalise_domain(domain: str) -> str:
@@ -72,7 +60,7 @@ def domain_list(environ: Mapping[str, str], name: str) -> frozenset[str]:
         except ValueError:
             domain = ""
         if not _DOMAIN.match(domain):
-            raise ConfigurationError(f"{name} holds {raw.strip()!r}, which is not a domain name")
+            raise SettingsError(f"{name} holds {raw.strip()!r}, which is not a domain name")
         domains.add(domain)
     return frozenset(domains)
 
@@ -86,15 +74,15 @@ class SignUpSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> SignUpSettings:
-        app_env = _app_env(environ)
+        env = app_env(environ)
         auto_confirm = _flag(environ, "AUTO_CONFIRM_USERS")
-        if auto_confirm and app_env not in AUTO_CONFIRM_ENVS:
-            raise ConfigurationError(
+        if auto_confirm and env not in AUTO_CONFIRM_ENVS:
+            raise SettingsError(
                 f"AUTO_CONFIRM_USERS is only allowed when APP_ENV is one of "
-                f"{', '.join(AUTO_CONFIRM_ENVS)}, not {app_env}"
+                f"{', '.join(AUTO_CONFIRM_ENVS)}, not {env}"
             )
         return cls(
-            app_env=app_env,
+            app_env=env,
             blocked_domains=domain_list(environ, "SIGNUP_BLOCKED_DOMAINS"),
             allowed_domains=domain_list(environ, "SIGNUP_ALLOWED_DOMAINS"),
             auto_confirm=auto_confirm,
@@ -112,9 +100,9 @@ class ProfileSettings:
     def from_env(cls, environ: Mapping[str, str]) -> ProfileSettings:
         tier = environ.get("DEFAULT_TIER", "free").strip()
         if not _TIER.match(tier):
-            raise ConfigurationError(f"DEFAULT_TIER={tier!r} is not a tier name ([a-z0-9_-])")
+            raise SettingsError(f"DEFAULT_TIER={tier!r} is not a tier name ([a-z0-9_-])")
         return cls(
-            app_env=_app_env(environ),
+            app_env=app_env(environ),
             profiles_table=_required(environ, "PROFILES_TABLE"),
             default_group=_required({"DEFAULT_GROUP": "users", **environ}, "DEFAULT_GROUP"),
             default_tier=tier,
@@ -136,7 +124,7 @@ class FeedbackSettings:
         if dlq_url is None:
             dlq_name = _required(environ, "FEEDBACK_DLQ_NAME")
         return cls(
-            app_env=_app_env(environ),
+            app_env=app_env(environ),
             feedback_table=_required(environ, "FEEDBACK_TABLE"),
             dlq_url=dlq_url,
             dlq_name=dlq_name,

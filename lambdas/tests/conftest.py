@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime
 from functools import cached_property
@@ -13,6 +12,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import aws, settings
+from local_stack.harness import offline_aws
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = PROJECT_DIR.parent
@@ -26,12 +26,7 @@ STAGE_VARIABLES = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_tex
 @pytest.fixture(autouse=True)
 def fresh_state(monkeypatch):
     """Every test reads settings and builds boto3 clients anew, and never reaches real AWS."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    offline_aws(monkeypatch, REGION)
     settings.reset()
     aws.reset()
     yield
@@ -180,14 +175,6 @@ def sqs_event(client: Client, bodies: list[str]) -> dict:
 
 
 # --- a real local AWS endpoint -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory):
-    """moto in server mode as its own process on a free port (as `make run` starts it)."""
-    from local_stack.processes import free_port, moto_process
-
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "local-aws.log"
-    with moto_process(port, log_path=log_path).start(timeout=60) as process:
-        yield f"http://127.0.0.1:{port}", process
+# The local stack's harness (local_stack.pytest_plugin): `local_aws_endpoint` is moto in server
+# mode as its own process on a free port, as `make run` starts it.
+pytest_plugins = ["local_stack.pytest_plugin"]

@@ -8,7 +8,7 @@ import pytest
 from conftest import STAGE_VARIABLES, feedback_body, sqs_event
 
 from chalicelib import feedback
-from chalicelib.settings import ConfigurationError
+from chatbot_common.environments import SettingsError
 
 TABLE = STAGE_VARIABLES["FEEDBACK_TABLE"]
 
@@ -117,14 +117,14 @@ def test_unreachable_dlq_leaves_the_poison_message_on_the_queue(client, local_aw
 def test_every_record_runs_under_its_lambda_request_id(client, local_aws, capsys):
     invoke(client, sqs_event(client, [feedback_body()]))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert lines and all(line.get("aws_request_id") for line in lines)
+    assert lines and all(line.get("request_id") for line in lines)
 
 
 def test_missing_configuration_fails_the_invocation_and_says_why(client, local_aws, capsys):
     def broken():
         return feedback.FeedbackSettings.from_env({"APP_ENV": "dev"})
 
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(SettingsError):
         feedback.handle(sqs_event(client, [feedback_body()])["Records"], broken)
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert line["message"] == "configuration error"
@@ -133,7 +133,7 @@ def test_missing_configuration_fails_the_invocation_and_says_why(client, local_a
 
 
 def test_missing_configuration_is_named():
-    with pytest.raises(ConfigurationError, match="FEEDBACK_TABLE is not set"):
+    with pytest.raises(SettingsError, match="FEEDBACK_TABLE is not set"):
         feedback.FeedbackSettings.from_env({"APP_ENV": "dev", "FEEDBACK_DLQ_NAME": "dlq"})
-    with pytest.raises(ConfigurationError, match="FEEDBACK_DLQ_NAME is not set"):
+    with pytest.raises(SettingsError, match="FEEDBACK_DLQ_NAME is not set"):
         feedback.FeedbackSettings.from_env({"APP_ENV": "dev", "FEEDBACK_TABLE": "t"})

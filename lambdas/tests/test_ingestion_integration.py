@@ -15,13 +15,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from conftest import PROJECT_DIR
 from fault_proxy import FaultProxy
 
 from chalicelib.feedback_message import FeedbackMessage
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap
+from chatbot_common import aws
+from local_stack.aws_bootstrap import bootstrap
 from local_stack.processes import feedback_runner_process
 
 pytestmark = pytest.mark.timeout(240)
@@ -43,9 +43,8 @@ class Stack:
     def __init__(self, endpoint: str, *, visibility_timeout: int, max_receive_count: int):
         self.endpoint = endpoint
         self.config = bootstrap(endpoint, region=REGION, prefix=f"it-{uuid.uuid4().hex[:8]}")
-        session = boto3.session.Session(**DUMMY_CREDENTIALS, region_name=REGION)
-        self.sqs = session.client("sqs", endpoint_url=endpoint)
-        self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+        self.sqs = aws.client("sqs", region=REGION, endpoint_url=endpoint, local=True)
+        self.dynamodb = aws.client("dynamodb", region=REGION, endpoint_url=endpoint, local=True)
         self.queue_url = self.config["FEEDBACK_QUEUE_URL"]
         self.dlq_url = self.config["FEEDBACK_DLQ_URL"]
         dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])[
@@ -168,9 +167,9 @@ def poison_bodies(count: int) -> list[str]:
 
 
 def test_a_thousand_messages_with_duplicates_and_poison_end_as_exactly_the_right_rows(
-    moto_server, tmp_path
+    local_aws_endpoint, tmp_path
 ):
-    endpoint, _ = moto_server
+    endpoint = local_aws_endpoint
     stack = Stack(endpoint, visibility_timeout=5, max_receive_count=5)
     messages = [message(i) for i in range(1000)]
     valid = [m.to_body() for m in messages]
@@ -203,9 +202,9 @@ def test_a_thousand_messages_with_duplicates_and_poison_end_as_exactly_the_right
 
 
 def test_dynamodb_failing_then_recovering_loses_nothing_and_stores_nothing_twice(
-    moto_server, tmp_path
+    local_aws_endpoint, tmp_path
 ):
-    endpoint, _ = moto_server
+    endpoint = local_aws_endpoint
     # Two receives before the DLQ: a fault of a few seconds is enough to exhaust some messages.
     stack = Stack(endpoint, visibility_timeout=1, max_receive_count=2)
     messages = [message(i) for i in range(100)]

@@ -11,6 +11,11 @@ import zipfile
 import pytest
 from conftest import PROJECT_DIR, REPO_ROOT
 
+from local_stack.harness import run_command
+
+# `chalice package` in a child process, tens of seconds: not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 FUNCTIONS = {
     "PreSignUp": "app.pre_sign_up",
     "PostConfirmation": "app.post_confirmation",
@@ -115,20 +120,37 @@ def test_the_bundle_holds_the_chat_api_message_definition_itself(packaged):
     assert "feedback_runner.py" not in names
 
 
+def shared_package_files() -> list[str]:
+    source = REPO_ROOT / "common" / "chatbot_common"
+    return sorted(p.name for p in source.iterdir() if p.is_file() and p.suffix in (".py", ".json"))
+
+
+def test_vendor_links_every_file_of_the_shared_package():
+    """Chalice puts vendor/'s contents at the top of the bundle; each file there is a link to
+    common/chatbot_common, so a module added to the package must get its link too."""
+    vendored = REPO_ROOT / "lambdas" / "vendor" / "chatbot_common"
+    assert sorted(p.name for p in vendored.iterdir()) == shared_package_files()
+    for link in vendored.iterdir():
+        assert link.is_symlink()
+        assert link.resolve() == (REPO_ROOT / "common" / "chatbot_common" / link.name).resolve()
+
+
+def test_the_bundle_holds_the_shared_package_at_its_top(packaged):
+    _, bundle = packaged
+    with zipfile.ZipFile(bundle) as archive:
+        for name in shared_package_files():
+            shipped = archive.read(f"chatbot_common/{name}")
+            assert shipped == (REPO_ROOT / "common" / "chatbot_common" / name).read_bytes()
+
+
 def test_the_bundle_imports_from_a_clean_directory(packaged, tmp_path):
     """What Lambda does: unzip, put the folder on sys.path, import the handler module."""
     _, bundle = packaged
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(tmp_path)
     code = "import app; print(sorted(app.app.handler_map))"
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {code}"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
+    argv = [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {code}"]
+    result = run_command(argv, cwd=tmp_path, timeout=60)
     assert "ingest_feedback" in result.stdout
 
 

@@ -6,7 +6,8 @@ import pytest
 from conftest import STAGE_VARIABLES, pre_sign_up_event
 
 from chalicelib import cognito
-from chalicelib.settings import ConfigurationError, SignUpSettings
+from chalicelib.settings import SignUpSettings
+from chatbot_common.environments import SettingsError
 
 
 def invoke(client, event):
@@ -112,7 +113,7 @@ def test_prod_never_auto_confirms(monkeypatch):
     event = pre_sign_up_event("ada@example.org")
     response = cognito.pre_sign_up(event, lambda: settings_with(AUTO_CONFIRM_USERS="false"))
     assert response["response"]["autoConfirmUser"] is False
-    with pytest.raises(ConfigurationError, match="AUTO_CONFIRM_USERS"):
+    with pytest.raises(SettingsError, match="AUTO_CONFIRM_USERS"):
         settings_with(AUTO_CONFIRM_USERS="true")
 
 

@@ -7,19 +7,18 @@ import sys
 import time
 import uuid
 
-import boto3
 import feedback_runner
 import pytest
 import redrive_feedback_dlq as redrive
 from conftest import feedback_body
 
+from chatbot_common import aws
+
 
 @pytest.fixture
-def queues(moto_server):
-    endpoint, _ = moto_server
-    sqs = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    ).client("sqs", endpoint_url=endpoint)
+def queues(local_aws_endpoint):
+    endpoint = local_aws_endpoint
+    sqs = aws.client("sqs", region="us-east-1", endpoint_url=endpoint, local=True)
     name = f"q-{uuid.uuid4().hex[:8]}"
     queue_url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]

@@ -15,10 +15,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS
+from chatbot_common import aws
 
 from .traffic import Tally
 
@@ -53,8 +52,8 @@ def _scan(dynamodb, table: str) -> list[dict]:
 
 class Tables:
     def __init__(self, aws_url: str, config: dict[str, str]):
-        self.dynamodb = boto3.client(
-            "dynamodb", endpoint_url=aws_url, region_name=config["AWS_REGION"], **DUMMY_CREDENTIALS
+        self.dynamodb = aws.client(
+            "dynamodb", endpoint_url=aws_url, region=config["AWS_REGION"], local=True
         )
         self.conversations = config["CONVERSATIONS_TABLE"]
         self.feedback = config["FEEDBACK_TABLE"]

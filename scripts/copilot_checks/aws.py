@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import boto3
 import yaml
-from botocore.config import Config
+
+from chatbot_common import aws
 
 # Template versions the Copilot 1.34 binary writes itself; records claiming a newer version
 # would make it ask for --allow-downgrade.
@@ -36,7 +36,10 @@ EXPORT_NAMES = {
 }
 # moto's default account, which its STS answers for any credentials.
 ACCOUNT = "123456789012"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": aws.LOCAL_CREDENTIALS["aws_access_key_id"],
+    "AWS_SECRET_ACCESS_KEY": aws.LOCAL_CREDENTIALS["aws_secret_access_key"],
+}
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,13 @@ class Proxy:
         }
 
     def client(self, service: str):
-        return boto3.client(
+        return aws.client(
             service,
-            region_name=self.region,
+            region=self.region,
+            local=True,
             verify=self.ca_bundle,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            config=Config(proxies={"https": self.url}, retries={"max_attempts": 1}),
+            attempts=2,  # one retry, as before: the proxy may drop a connection under load
+            proxies={"https": self.url},
         )
 
 

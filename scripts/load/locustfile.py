@@ -30,6 +30,8 @@ import time
 
 from locust import HttpUser, LoadTestShape, events, task
 
+from chatbot_common.sse import json_events
+
 CREDENTIALS = json.loads(open(os.environ["LOAD_CREDENTIALS"]).read())  # noqa: SIM115
 COGNITO_URL = os.environ["LOAD_COGNITO_URL"]
 CLIENT_ID = os.environ["LOAD_COGNITO_CLIENT_ID"]
@@ -149,27 +151,23 @@ class ChatUser(HttpUser):
             if response.status_code != 200:
                 response.failure(f"{response.status_code} {response.text[:200]}")
                 return
-            event = None
             # chunk_size=None: lines as the bytes arrive, so the first delta is timed when it
             # comes, not when a 512-byte buffer fills.
-            for raw in response.iter_lines(chunk_size=None, decode_unicode=True):
-                if raw.startswith("event:"):
-                    event = raw.split(":", 1)[1].strip()
-                elif raw.startswith("data:"):
-                    data = json.loads(raw.split(":", 1)[1])
-                    if event == "meta":
-                        self.conversation_id = data.get("conversation_id")
-                        self.last_reply_id = data.get("message_id")
-                    elif event == "delta":
-                        if first_delta is None:
-                            first_delta = time.perf_counter()
-                        reply.append(data.get("text", ""))
-                    elif event == "done":
-                        done = (time.perf_counter(), data)
-                    elif event == "error":
-                        response.failure(f"error event {data.get('code')}")
-                        self.conversation_id = None
-                        return
+            lines = response.iter_lines(chunk_size=None, decode_unicode=True)
+            for event, data in json_events(lines):
+                if event == "meta":
+                    self.conversation_id = data.get("conversation_id")
+                    self.last_reply_id = data.get("message_id")
+                elif event == "delta":
+                    if first_delta is None:
+                        first_delta = time.perf_counter()
+                    reply.append(data.get("text", ""))
+                elif event == "done":
+                    done = (time.perf_counter(), data)
+                elif event == "error":
+                    response.failure(f"error event {data.get('code')}")
+                    self.conversation_id = None
+                    return
             if done is None:
                 response.failure("the stream ended without a done event")
                 return

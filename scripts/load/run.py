@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
 import httpx
 
+from chatbot_common import aws, contract
+from chatbot_common.env_file import read_env_file
 from local_stack.aws_bootstrap import (
     DEMO_USER_EMAIL,
     DEMO_USER_PASSWORD,
-    DUMMY_CREDENTIALS,
     bootstrap,
     create_user,
     sign_in,
@@ -127,15 +127,6 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = value
-    return values
-
-
 def _local_target(config: dict[str, str], api_url: str) -> Target:
     aws = config["AWS_ENDPOINT_URL"]
     return Target(
@@ -154,7 +145,7 @@ def local_target(state: Path, logs: Path) -> Iterator[Target]:
     """`make run`'s stack when it is up, else a stack of our own for the length of the run."""
     env_file = state / "stack.env"
     if env_file.exists():
-        config = _read_env_file(env_file)
+        config = read_env_file(env_file)
         api_url = config.get("CHAT_API_URL", "")
         if api_url and _healthy(api_url):
             print(f"Using the running local stack ({env_file}): {api_url}")
@@ -201,10 +192,10 @@ def warm_up(aws_url: str, config: dict[str, str], api_url: str, chats: int = 4) 
 def deployed_target(url: str, environ) -> Target:
     name, settings = deployed_environment(url, environ)
     region = settings["region"]
-    ssm = boto3.client("ssm", region_name=region)
+    ssm = aws.client("ssm", region=region)
 
     def parameter(key: str) -> str:
-        return ssm.get_parameter(Name=f"/chatbot/{name}/{key}")["Parameter"]["Value"]
+        return ssm.get_parameter(Name=contract.ssm_parameter_name(key, name))["Parameter"]["Value"]
 
     return Target(
         api_url=url.rstrip("/"),
@@ -218,13 +209,10 @@ def deployed_target(url: str, environ) -> Target:
 
 def _cognito(target: Target):
     if target.aws_endpoint:
-        return boto3.client(
-            "cognito-idp",
-            region_name=target.region,
-            endpoint_url=target.aws_endpoint,
-            **DUMMY_CREDENTIALS,
+        return aws.client(
+            "cognito-idp", region=target.region, endpoint_url=target.aws_endpoint, local=True
         )
-    return boto3.client("cognito-idp", region_name=target.region)
+    return aws.client("cognito-idp", region=target.region)
 
 
 @contextlib.contextmanager

@@ -12,10 +12,10 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from chatbot_common import env_file
 from local_stack.aws_bootstrap import DEMO_USER_EMAIL, DEMO_USER_PASSWORD, bootstrap
 from local_stack.processes import (
     REPO_ROOT,
@@ -86,21 +86,14 @@ def state_dir(environ) -> Path:
 
 
 def write_env_file(path: Path, config: dict[str, str]) -> None:
-    """KEY=VALUE lines, replaced atomically so a reader never sees half a file."""
-    lines = [
-        "# Configuration of the running local stack (written by `make run`).",
-        f"# Load it into a shell with: set -a; . {path}; set +a",
-        *(f"{key}={value}" for key, value in config.items()),
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".stack.env.")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write("\n".join(lines) + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    env_file.write_env_file(
+        path,
+        config,
+        header=(
+            "Configuration of the running local stack (written by `make run`).",
+            f"Load it into a shell with: set -a; . {path}; set +a",
+        ),
+    )
 
 
 def _request_stop(signum, frame):

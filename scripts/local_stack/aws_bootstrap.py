@@ -14,9 +14,12 @@ import json
 import secrets
 import time
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from chatbot_common import aws, contract
+from chatbot_common.aws import LOCAL_CREDENTIALS
+from chatbot_common.aws import error_code as _error_code
+from chatbot_common.contract import LOCAL_PREFIX, resource_name
 
 # The demo account of the local user pool, printed by `make run`; it exists nowhere else.
 DEMO_USER_EMAIL = "demo@example.com"
@@ -26,20 +29,11 @@ LOCAL_MODEL_ID = "local.emotion-aware-responder-v1"
 USERS_GROUP = "users"
 SSM_PREFIX = "/chatbot/local"
 
-# Values published as SSM parameters, like the CDK platform stack publishes them in AWS.
-# Credentials and the SDK's endpoint overrides are local plumbing, not published values.
-PUBLISHED_NAMES = (
-    "BEDROCK_MODEL_ID",
-    "COGNITO_USER_POOL_ID",
-    "COGNITO_APP_CLIENT_ID",
-    "COGNITO_ISSUER",
-    "COGNITO_JWKS_URL",
-    "CONVERSATIONS_TABLE",
-    "FEEDBACK_QUEUE_URL",
-    "FEEDBACK_DLQ_URL",
-    "FEEDBACK_TABLE",
-    "PROFILES_TABLE",
-    "CHAT_API_URL",
+# Values published as SSM parameters: the contract's, as the CDK platform stack publishes them
+# in AWS, less the guardrail's (the local stack has none). Credentials and the SDK's endpoint
+# overrides are local plumbing, not published values.
+PUBLISHED_NAMES = tuple(
+    key for key in contract.ssm_parameter_keys() if not key.startswith("BEDROCK_GUARDRAIL_")
 )
 
 _DAY = 24 * 60 * 60
@@ -57,23 +51,8 @@ OAUTH_CALLBACK_PATH = "/oauth/callback"
 SIGN_OUT_PATH = "/signin"
 
 
-# moto accepts any credentials; fixed dummies keep a developer's real ones out of the picture.
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
 def _client(service: str, endpoint_url: str, region: str):
-    return boto3.session.Session(
-        **DUMMY_CREDENTIALS,
-        region_name=region,
-    ).client(
-        service,
-        endpoint_url=endpoint_url,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-    )
-
-
-def _error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
+    return aws.client(service, region=region, endpoint_url=endpoint_url, local=True)
 
 
 # --- Cognito ---------------------------------------------------------------------------------
@@ -249,7 +228,7 @@ def _ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
 def _ensure_feedback_queues(sqs, prefix: str) -> tuple[str, str]:
     dlq_url = _ensure_queue(
         sqs,
-        f"{prefix}-feedback-dlq",
+        resource_name("FEEDBACK_DLQ", prefix),
         {"MessageRetentionPeriod": str(14 * _DAY), "VisibilityTimeout": "30"},
     )
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -258,7 +237,7 @@ def _ensure_feedback_queues(sqs, prefix: str) -> tuple[str, str]:
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
     queue_url = _ensure_queue(
         sqs,
-        f"{prefix}-feedback",
+        resource_name("FEEDBACK_QUEUE", prefix),
         {
             "MessageRetentionPeriod": str(4 * _DAY),
             "VisibilityTimeout": "30",
@@ -312,9 +291,8 @@ def _key_schema(hash_key: str, range_key: str | None = None) -> list[dict]:
 
 def _ensure_tables(dynamodb, prefix: str) -> dict[str, str]:
     tables = {
-        "CONVERSATIONS_TABLE": f"{prefix}-conversations",
-        "FEEDBACK_TABLE": f"{prefix}-feedback",
-        "PROFILES_TABLE": f"{prefix}-profiles",
+        key: resource_name(key, prefix)
+        for key in ("CONVERSATIONS_TABLE", "FEEDBACK_TABLE", "PROFILES_TABLE")
     }
     _ensure_table(
         dynamodb,
@@ -370,7 +348,7 @@ def bootstrap(
     endpoint_url: str,
     *,
     region: str = "us-east-1",
-    prefix: str = "chatbot-local",
+    prefix: str = LOCAL_PREFIX,
     chat_api_url: str = "http://127.0.0.1:8080",
     bedrock_url: str = "http://127.0.0.1:4567",
     web_app_url: str = "http://127.0.0.1:3000",
@@ -416,8 +394,8 @@ def bootstrap(
         "LOG_LEVEL": "INFO",
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
-        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
     }
     _publish_parameters(_client("ssm", endpoint_url, region), config)
     return config

@@ -13,17 +13,9 @@ import os
 import sys
 from pathlib import Path
 
+from chatbot_common.env_file import read_env_file
 from local_stack.aws_bootstrap import DEMO_USER_EMAIL, DEMO_USER_PASSWORD, sign_in
 from local_stack.processes import REPO_ROOT
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key] = value
-    return values
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-EMOTIONS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+from chatbot_common.wire import EMOTIONS
+
 DISTRESS_EMOTIONS = frozenset({"anger", "fear", "sadness"})
 DISTRESS_STREAK = 3
 QUOTE_WORDS = 6

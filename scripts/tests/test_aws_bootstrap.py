@@ -20,9 +20,10 @@ from local_stack.aws_bootstrap import (
     create_user,
     sign_in,
 )
-from local_stack.processes import free_port, moto_process
+from local_stack.harness import local_aws
 
-pytestmark = pytest.mark.timeout(120)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
 
 REGION = "us-east-1"
 CONTRACT_NAMES = {
@@ -54,10 +55,9 @@ CONTRACT_NAMES = {
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "local-aws.log"
-    with moto_process(port, log_path=log):
-        yield f"http://127.0.0.1:{port}"
+    # An endpoint of its own: these tests read everything the bootstrap wrote.
+    with local_aws(tmp_path_factory.mktemp("moto")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ from botocore.exceptions import ClientError, EventStreamError
 from local_stack import bedrock_server, responder
 from local_stack.bedrock_server import Settings, build_app
 
-pytestmark = pytest.mark.timeout(120)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[1]
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"

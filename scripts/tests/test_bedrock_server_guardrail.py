@@ -8,9 +8,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local_stack.bedrock_server import GUARDRAIL_MESSAGE, GUARDRAIL_STOP_REASON
+from local_stack.harness import model_server
 from local_stack.processes import bedrock_process, free_port
 
-pytestmark = pytest.mark.timeout(120)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
 
 GUARDRAIL = {"guardrailIdentifier": "gr-local-test", "guardrailVersion": "1"}
 
@@ -21,10 +23,8 @@ QUIET = {"ttft_ms": 0, "inter_token_ms": 0, "fault": None, "fault_count": None}
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("model") / "model.log"
-    with bedrock_process(port, log_path=log):
-        yield f"http://127.0.0.1:{port}"
+    with model_server(tmp_path_factory.mktemp("model"), extra_args=()) as url:
+        yield url
 
 
 @pytest.fixture

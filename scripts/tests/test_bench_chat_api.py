@@ -14,6 +14,9 @@ import pytest
 
 from local_stack.processes import REPO_ROOT, child_env
 
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
+
 SCRIPT = REPO_ROOT / "scripts" / "bench_chat_api.py"
 
 

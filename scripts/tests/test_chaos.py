@@ -15,7 +15,7 @@ from chaos.__main__ import verdict
 from chaos.durable_aws import is_replayed, operation
 from chaos.traffic import Tally
 
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS
+from chatbot_common.aws import LOCAL_CREDENTIALS
 from local_stack.processes import REPO_ROOT, ManagedProcess, child_env, free_port
 
 
@@ -125,13 +125,14 @@ def _durable_aws(port: int, recording, log) -> ManagedProcess:
     )
 
 
+@pytest.mark.stack  # a moto server of its own, killed and restarted
 def test_the_local_aws_endpoint_keeps_its_data_through_sigkill(tmp_path):
     port = free_port()
     recording = tmp_path / "recording.jsonl"
     kwargs = {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "us-east-1"}
     first = _durable_aws(port, recording, tmp_path / "1.log").start(60)
     try:
-        dynamodb = boto3.client("dynamodb", **kwargs, **DUMMY_CREDENTIALS)
+        dynamodb = boto3.client("dynamodb", **kwargs, **LOCAL_CREDENTIALS)
         dynamodb.create_table(
             TableName="t",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -141,7 +142,7 @@ def test_the_local_aws_endpoint_keeps_its_data_through_sigkill(tmp_path):
         dynamodb.put_item(TableName="t", Item={"pk": {"S": "kept"}})
         dynamodb.put_item(TableName="t", Item={"pk": {"S": "gone"}})
         dynamodb.delete_item(TableName="t", Key={"pk": {"S": "gone"}})
-        sqs = boto3.client("sqs", **kwargs, **DUMMY_CREDENTIALS)
+        sqs = boto3.client("sqs", **kwargs, **LOCAL_CREDENTIALS)
         queue = sqs.create_queue(QueueName="q")["QueueUrl"]
         sqs.send_message(QueueUrl=queue, MessageBody="waiting")
     finally:
@@ -189,6 +190,7 @@ def _transactions_write_all_or_nothing(dynamodb):
     assert keys == ["a", "b", "kept"]  # nothing of the cancelled one, nothing else undone
 
 
+@pytest.mark.stack  # the whole local stack, with faults
 @pytest.mark.timeout(900)
 def test_the_short_run_holds_every_invariant(tmp_path):
     """The whole runner against its own stack: every scenario, a few people each."""

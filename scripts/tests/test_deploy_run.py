@@ -15,7 +15,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local_stack.processes import free_port, moto_process
+from local_stack import harness
+
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "scripts" / "deploy.py"
@@ -50,9 +53,9 @@ STANDIN = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def local_aws(tmp_path_factory):
-    port = free_port()
-    with moto_process(port, log_path=tmp_path_factory.mktemp("logs") / "aws.log"):
-        yield f"http://127.0.0.1:{port}"
+    # An endpoint of its own: the tests reset it.
+    with harness.local_aws(tmp_path_factory.mktemp("logs")) as url:
+        yield url
 
 
 @pytest.fixture

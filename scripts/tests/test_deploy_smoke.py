@@ -11,36 +11,39 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap
-from local_stack.processes import bedrock_process, chat_api_process, free_port, moto_process
+from chatbot_common.aws import LOCAL_CREDENTIALS
+from local_stack.harness import start_local_stack
+from local_stack.processes import chat_api_process, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import deploy  # noqa: E402
+
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
 
 REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
-def local_stack(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
-    aws_port, model_port, api_port = free_port(), free_port(), free_port()
-    aws_url, model_url = f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{model_port}"
-    with (
-        moto_process(aws_port, log_path=logs / "aws.log"),
-        bedrock_process(model_port, log_path=logs / "model.log"),
-    ):
-        config = bootstrap(aws_url, bedrock_url=model_url, prefix="chatbot-smoke")
+def smoke_stack(tmp_path_factory):
+    logs, api_port = tmp_path_factory.mktemp("logs"), free_port()
+    with start_local_stack(logs, prefix="chatbot-smoke", model_args=()) as stack:
+        config = stack.config
         with chat_api_process(api_port, config, log_path=logs / "chat-api.log"):
-            yield {"config": config, "api_url": f"http://127.0.0.1:{api_port}", "model": model_url}
+            yield {
+                "config": config,
+                "api_url": f"http://127.0.0.1:{api_port}",
+                "model": stack.model_url,
+            }
 
 
 @pytest.fixture
-def sdk_to_local_aws(local_stack, monkeypatch):
+def sdk_to_local_aws(smoke_stack, monkeypatch):
     """The smoke test's own SDK calls (Cognito admin) go to the local AWS endpoint."""
-    config = local_stack["config"]
+    config = smoke_stack["config"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", config["AWS_ENDPOINT_URL"])
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_CREDENTIALS["aws_secret_access_key"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS["aws_secret_access_key"])
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return boto3.client("cognito-idp", region_name=REGION)
 
@@ -63,10 +66,10 @@ def set_model_fault(model_url: str, fault: str | None) -> None:
         assert response.status == 200
 
 
-def test_smoke_chats_as_a_throwaway_user_and_removes_it(local_stack, sdk_to_local_aws):
-    config = local_stack["config"]
+def test_smoke_chats_as_a_throwaway_user_and_removes_it(smoke_stack, sdk_to_local_aws):
+    config = smoke_stack["config"]
     pool, client = config["COGNITO_USER_POOL_ID"], config["COGNITO_APP_CLIENT_ID"]
-    report = deploy.smoke(local_stack["api_url"], pool, client, region=REGION)
+    report = deploy.smoke(smoke_stack["api_url"], pool, client, region=REGION)
     assert report[0].startswith("health: 200")
     assert report[1].startswith("chat: 200")
     assert report[2] == "conversation deleted"
@@ -74,20 +77,20 @@ def test_smoke_chats_as_a_throwaway_user_and_removes_it(local_stack, sdk_to_loca
     assert smoke_users(sdk_to_local_aws, pool) == []
 
 
-def test_smoke_fails_when_chat_fails_and_still_removes_the_user(local_stack, sdk_to_local_aws):
-    config = local_stack["config"]
+def test_smoke_fails_when_chat_fails_and_still_removes_the_user(smoke_stack, sdk_to_local_aws):
+    config = smoke_stack["config"]
     pool, client = config["COGNITO_USER_POOL_ID"], config["COGNITO_APP_CLIENT_ID"]
-    set_model_fault(local_stack["model"], "internal")
+    set_model_fault(smoke_stack["model"], "internal")
     try:
         with pytest.raises(deploy.DeployError, match="POST /api/v1/chat answered 5"):
-            deploy.smoke(local_stack["api_url"], pool, client, region=REGION)
+            deploy.smoke(smoke_stack["api_url"], pool, client, region=REGION)
     finally:
-        set_model_fault(local_stack["model"], None)
+        set_model_fault(smoke_stack["model"], None)
     assert smoke_users(sdk_to_local_aws, pool) == []
 
 
-def test_smoke_fails_when_health_never_answers(local_stack, sdk_to_local_aws):
-    config = local_stack["config"]
+def test_smoke_fails_when_health_never_answers(smoke_stack, sdk_to_local_aws):
+    config = smoke_stack["config"]
     nothing = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(deploy.DeployError, match="health answered"):
         deploy.smoke(

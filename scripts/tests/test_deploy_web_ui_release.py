@@ -15,10 +15,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from local_stack.processes import free_port, moto_process
+from local_stack import harness
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import deploy  # noqa: E402
+
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
 
 REGION = "us-east-1"
 APP_ID = "d2x7example"
@@ -83,9 +86,9 @@ def test_the_cloudformation_only_plan_releases_the_web_app_too(monkeypatch, tmp_
 
 @pytest.fixture(scope="module")
 def local_aws(tmp_path_factory):
-    port = free_port()
-    with moto_process(port, log_path=tmp_path_factory.mktemp("logs") / "aws.log"):
-        yield f"http://127.0.0.1:{port}"
+    # An endpoint of its own: the tests reset it.
+    with harness.local_aws(tmp_path_factory.mktemp("logs")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ from moto.server import ThreadedMotoServer
 
 from local_stack.processes import free_port
 
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

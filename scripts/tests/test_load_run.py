@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from load import run
 
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = pytest.mark.stack
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

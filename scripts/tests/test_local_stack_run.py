@@ -17,10 +17,12 @@ import boto3
 import psutil
 import pytest
 
+from chatbot_common.env_file import read_env_file
 from local_stack.aws_bootstrap import DEMO_USER_EMAIL, DEMO_USER_PASSWORD, sign_in
 from local_stack.processes import REPO_ROOT, free_port, port_is_free
 
-pytestmark = pytest.mark.timeout(240)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(240), pytest.mark.stack]
 
 READY_LINE = "Ready. Press Ctrl-C to stop."
 CHAT_API_FILES = ("chat-api/chat_api/__init__.py", "chat-api/gunicorn.conf.py")
@@ -102,11 +104,10 @@ def alive(processes: list[psutil.Process], timeout: float = 10) -> list[psutil.P
         time.sleep(0.1)
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    lines = path.read_text().splitlines()
-    assert lines[0].startswith("#")
-    pairs = (line.split("=", 1) for line in lines if line and not line.startswith("#"))
-    return dict(pairs)
+def read_stack_env(path: Path) -> dict[str, str]:
+    """The file `make run` wrote: its comment header, then what the shared reader reads."""
+    assert path.read_text().startswith("# ")
+    return read_env_file(path)
 
 
 def http_status(url: str) -> int:
@@ -214,7 +215,7 @@ def test_run_stop_and_run_again_on_the_same_ports(stack_env, stacks):
 
     first = stacks(env)
     first.wait_ready()
-    config = read_env_file(state / "stack.env")
+    config = read_stack_env(state / "stack.env")
     assert config["CHAT_API_URL"] == chat_api_url
     assert config["AWS_ENDPOINT_URL"] == f"http://127.0.0.1:{ports['LOCAL_AWS_PORT']}"
     assert config["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == (

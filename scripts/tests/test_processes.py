@@ -24,7 +24,8 @@ from local_stack.processes import (
     port_is_free,
 )
 
-pytestmark = pytest.mark.timeout(60)
+# Starts servers or processes of its own: not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(60), pytest.mark.stack]
 
 
 def pid_alive(pid: int) -> bool:

@@ -10,32 +10,35 @@ from __future__ import annotations
 import re
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-import httpx
 import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, bootstrap, create_user
+from local_stack.harness import (
+    PASSWORD,
+    ROOT_PYTHON,
+    LocalStack,
+    ModelControl,
+    new_user,
+    with_stack_python,
+)
 from local_stack.processes import (
-    REPO_ROOT,
     auth_server_process,
-    bedrock_process,
     chat_api_process,
     feedback_runner_process,
     free_port,
-    moto_process,
     reflex_process,
 )
 
-ROOT_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+# The local stack's fixtures (local_stack, model_control, signed_in_user): one harness for
+# every component's tests.
+pytest_plugins = ["local_stack.pytest_plugin"]
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-PASSWORD = "Test-Passw0rd!x"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 20_000
@@ -44,70 +47,59 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass
-class Stack:
-    aws_url: str
-    model_url: str
-    web_url: str
-    config: dict[str, str]
+class Stack(LocalStack):
+    """The local stack with the chat API, the feedback ingestion and the web app on top."""
+
+    web_url: str = ""
 
     def model(self, **settings) -> None:
         """Sets the local model server's latency and faults (its /_local/config)."""
-        httpx.put(f"{self.model_url}/_local/config", json=settings, timeout=10).raise_for_status()
+        ModelControl(self.model_url).configure(**settings)
 
     def reset_model(self) -> None:
-        self.model(ttft_ms=0, inter_token_ms=0, fault=None, fault_count=None)
+        ModelControl(self.model_url).reset()
 
     def new_user(self) -> str:
-        email = f"user-{uuid.uuid4().hex[:10]}@example.com"
-        create_user(
-            self.aws_url,
-            self.config["AWS_REGION"],
-            self.config["COGNITO_USER_POOL_ID"],
-            email,
-            PASSWORD,
-        )
-        return email
-
-    def aws(self, service: str):
-        return boto3.session.Session(**DUMMY_CREDENTIALS).client(
-            service, region_name=self.config["AWS_REGION"], endpoint_url=self.aws_url
-        )
-
-
-def _with_root_python(process):
-    # The stack's servers need the chat API's dependencies, which live in the root venv.
-    process.argv[0] = str(ROOT_PYTHON)
-    return process
+        """The e-mail address of a new confirmed user (password PASSWORD), not signed in."""
+        return new_user(self, signed_in=False).email
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def web_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def auth_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def local_stack_options(api_port, web_port, auth_port) -> dict:
+    return {
+        "prefix": "chatbot-web-test",
+        "chat_api_url": f"http://127.0.0.1:{api_port}",
+        # The app client's callback and sign-out URLs, and the local managed login's address.
+        "web_app_url": f"http://127.0.0.1:{web_port}",
+        "auth_url": f"http://127.0.0.1:{auth_port}",
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack, api_port, web_port, auth_port, tmp_path_factory) -> Stack:
     if not ROOT_PYTHON.exists():
         pytest.fail(f"{ROOT_PYTHON} is missing: run `make .venv/.installed` first")
-    logs = tmp_path_factory.mktemp("logs")
-    aws_port, model_port, api_port, web_port, auth_port = (free_port() for _ in range(5))
+    logs, config = local_stack.logs, local_stack.config
     started = []
     try:
-        aws = _with_root_python(moto_process(aws_port, log_path=logs / "aws.log"))
-        started.append(aws.start())
-        model = bedrock_process(
-            model_port, extra_args=["--ttft-ms", "0", "--inter-token-ms", "0"],
-            log_path=logs / "model.log",
-        )  # fmt: skip
-        started.append(_with_root_python(model).start())
-        aws_url, model_url = f"http://127.0.0.1:{aws_port}", f"http://127.0.0.1:{model_port}"
-        api_url = f"http://127.0.0.1:{api_port}"
-        config = bootstrap(
-            aws_url,
-            bedrock_url=model_url,
-            chat_api_url=api_url,
-            prefix="chatbot-web-test",
-            web_app_url=f"http://127.0.0.1:{web_port}",
-            auth_url=f"http://127.0.0.1:{auth_port}",
-        )
         # The local managed login, for the federated sign-in.
         auth = auth_server_process(auth_port, config, log_path=logs / "auth.log")
-        started.append(_with_root_python(auth).start())
+        started.append(with_stack_python(auth).start())
         # One model attempt per request: an injected fault reaches the web app at once.
         # A short read timeout: a slow model becomes the API's 504 within seconds.
         # A guardrail (any id locally): the model server's `guardrail` fault then intervenes.
@@ -120,7 +112,7 @@ def stack(tmp_path_factory) -> Stack:
             "BEDROCK_GUARDRAIL_VERSION": "1",
         }
         api = chat_api_process(api_port, api_env, log_path=logs / "chat-api.log")
-        started.append(_with_root_python(api).start())
+        started.append(with_stack_python(api).start())
         # The feedback ingestion (the Chalice SQS consumer, in its own venv) fills the table.
         feedback = feedback_runner_process(config, log_path=logs / "feedback-ingestion.log")
         started.append(feedback.start())
@@ -132,7 +124,7 @@ def stack(tmp_path_factory) -> Stack:
             log_path=logs / "web.log",
         )
         started.append(web.start(240))
-        yield Stack(aws_url, model_url, f"http://127.0.0.1:{web_port}", config)
+        yield Stack(**vars(local_stack), web_url=f"http://127.0.0.1:{web_port}")
     finally:
         for process in reversed(started):
             process.stop()

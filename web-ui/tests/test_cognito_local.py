@@ -11,10 +11,9 @@ import uuid
 
 import httpx
 import pytest
-from conftest import PASSWORD, ROOT_PYTHON, Authenticator
+from conftest import PASSWORD, Authenticator
 
 from local_stack.aws_bootstrap import bootstrap, create_user
-from local_stack.processes import free_port, moto_process
 from web_ui.cognito import (
     WRONG_CREDENTIALS,
     WRONG_MFA_CODE,
@@ -42,15 +41,8 @@ CONTEXT_OPERATIONS = {
 
 
 @pytest.fixture(scope="module")
-def local_aws(tmp_path_factory):
-    if not ROOT_PYTHON.exists():
-        pytest.fail(f"{ROOT_PYTHON} is missing: run `make .venv/.installed` first")
-    port = free_port()
-    process = moto_process(port, log_path=tmp_path_factory.mktemp("aws") / "aws.log")
-    process.argv[0] = str(ROOT_PYTHON)
-    with process:
-        url = f"http://127.0.0.1:{port}"
-        yield url, bootstrap(url, prefix="chatbot-cognito-test")
+def local_aws(local_aws_endpoint):
+    return local_aws_endpoint, bootstrap(local_aws_endpoint, prefix="chatbot-cognito-test")
 
 
 class Recorder:

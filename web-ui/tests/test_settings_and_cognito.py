@@ -8,6 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from chatbot_common.environments import SettingsError
 from web_ui.cognito import (
     auth_error,
     otpauth_uri,
@@ -15,7 +16,7 @@ from web_ui.cognito import (
     secret_hash,
     token_username,
 )
-from web_ui.settings import SettingsError, load_settings
+from web_ui.settings import load_settings
 
 GOOD = {
     "APP_ENV": "local",
@@ -66,7 +67,6 @@ def test_the_otpauth_uri_names_the_account_and_carries_the_secret():
         ({"CHAT_API_URL": ""}, "CHAT_API_URL is not set"),
         ({"COGNITO_APP_CLIENT_ID": ""}, "COGNITO_APP_CLIENT_ID is not set"),
         ({"COGNITO_USER_POOL_ID": "eu-west-1_AbC"}, "not a user pool id of region us-east-1"),
-        ({"APP_ENV": "production"}, "APP_ENV=production is not one of"),
         ({"APP_ENV": "prod"}, "CHAT_API_URL must use https when APP_ENV=prod"),
         ({"CHAT_API_URL": "ftp://x"}, "is not an http(s) URL"),
         ({"CHAT_API_MAX_ATTEMPTS": "0"}, "CHAT_API_MAX_ATTEMPTS >= 1"),
@@ -126,3 +126,10 @@ def test_password_checks():
     assert password_checks("abcdefghij-1")["upper"] is False
     assert password_checks("Abcdefghij1")["symbol"] is False
     assert password_checks("Ab-1")["length"] is False
+
+
+def test_an_unknown_environment_stops_the_web_app_and_unset_is_local():
+    # The check and its sentence are chatbot_common.environments' (tested there).
+    with pytest.raises(SettingsError, match=r"^APP_ENV='qa' must be one of"):
+        load_settings({**GOOD, "APP_ENV": "qa"})
+    assert load_settings({k: v for k, v in GOOD.items() if k != "APP_ENV"}).app_env == "local"

@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
+from chatbot_common.wire import LIMIT_CODES
+
 from .settings import Settings
 
 RETRY_STATUSES = (429, 503)
-# 429 codes for the user's own limits: waiting a few seconds and sending again cannot help.
-LIMIT_CODES = ("rate_limited", "quota_exceeded")
 BACKOFF_BASE_SECONDS = 0.5
 MAX_RETRY_WAIT_SECONDS = 10.0
 # Connection failures that happen before the request reached the API: safe to send again.

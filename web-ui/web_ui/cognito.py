@@ -21,10 +21,10 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-import boto3
 import botocore
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from chatbot_common import aws
 
 from .settings import Settings
 
@@ -210,16 +210,15 @@ class CognitoClient:
     def __init__(self, settings: Settings) -> None:
         self.client_id = settings.app_client_id
         self._client_secret = settings.app_client_secret
-        self._client = boto3.session.Session().client(
+        # The public operations are unsigned: the web app holds no AWS credentials for them.
+        self._client = aws.client(
             "cognito-idp",
-            region_name=settings.aws_region,
+            region=settings.aws_region,
             endpoint_url=settings.aws_endpoint_url,
-            config=Config(
-                signature_version=botocore.UNSIGNED,
-                connect_timeout=3,
-                read_timeout=10,
-                retries={"max_attempts": 3, "mode": "standard"},
-            ),
+            connect_timeout=3,
+            read_timeout=10,
+            attempts=3,
+            signature_version=botocore.UNSIGNED,
         )
 
     def _call(self, operation: str, method: str, **params):

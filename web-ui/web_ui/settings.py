@@ -11,13 +11,10 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-APP_ENVS = ("local", "dev", "staging", "prod")
+from chatbot_common.environments import SettingsError, app_env
+
 _POOL_ID = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-
-
-class SettingsError(ValueError):
-    """A configuration value is missing or wrong; the message is one line for the operator."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +56,7 @@ def _inside_the_vpc(url: str) -> bool:
 
 def load_settings(environ=None) -> Settings:
     environ = os.environ if environ is None else environ
-    app_env = (environ.get("APP_ENV") or "local").strip()
-    if app_env not in APP_ENVS:
-        raise SettingsError(f"APP_ENV={app_env} is not one of {', '.join(APP_ENVS)}")
+    env = app_env(environ, default="local")
     region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "").strip()
     if not region:
         raise SettingsError("AWS_REGION is not set")
@@ -73,11 +68,11 @@ def load_settings(environ=None) -> Settings:
             f"COGNITO_USER_POOL_ID={pool_id} is not a user pool id of region {region}"
         )
     chat_api_url = _http_url("CHAT_API_URL", _required(environ, "CHAT_API_URL"))
-    if app_env in ("staging", "prod") and not (
+    if env in ("staging", "prod") and not (
         chat_api_url.startswith("https://") or _inside_the_vpc(chat_api_url)
     ):
         raise SettingsError(
-            f"CHAT_API_URL must use https when APP_ENV={app_env} "
+            f"CHAT_API_URL must use https when APP_ENV={env} "
             "(plain http only to a Service Connect name such as http://chat-api:8080)"
         )
     endpoint = (environ.get("AWS_ENDPOINT_URL") or "").strip() or None
@@ -91,7 +86,7 @@ def load_settings(environ=None) -> Settings:
     if timeout <= 0 or attempts < 1:
         raise SettingsError("CHAT_API_TIMEOUT must be > 0 and CHAT_API_MAX_ATTEMPTS >= 1")
     return Settings(
-        app_env=app_env,
+        app_env=env,
         chat_api_url=chat_api_url,
         aws_region=region,
         user_pool_id=pool_id,

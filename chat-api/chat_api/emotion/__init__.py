@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from chatbot_common.wire import EMOTIONS
+
 if TYPE_CHECKING:
     import numpy as np
 
-LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+# The seven labels, in the order of the model's scores (the wire's order).
+LABELS = EMOTIONS
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,47 @@
-"""The names shared with the containers and the Copilot manifests, read from
-`platform_outputs.json`. No CDK import: tests of other components can use this module (or read
-the JSON file directly)."""
+"""The names shared by the CDK platform, the Copilot manifests, the local stack and the
+services: tables, queues, SSM parameters, exports and secrets, read from `contract.json`
+beside this module (the one source; readers outside Python read the JSON file directly)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-CONTRACT_PATH = Path(__file__).with_name("platform_outputs.json")
+CONTRACT_PATH = Path(__file__).with_name("contract.json")
 _CONTRACT = json.loads(CONTRACT_PATH.read_text())
 
 COPILOT_APP: str = _CONTRACT["copilot_app"]
 ENVIRONMENTS: tuple[str, ...] = tuple(_CONTRACT["environments"])
+# The prefix of the local stack's resources (one machine, one set of names).
+LOCAL_PREFIX = "chatbot-local"
+
+
+def contract() -> dict:
+    """The whole contract as plain data (a copy: callers may change it)."""
+    return json.loads(CONTRACT_PATH.read_text())
 
 
 def _resolve(table: str, key: str, env: str) -> str:
     if env not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {env!r}; expected one of {', '.join(ENVIRONMENTS)}")
     return _CONTRACT[table][key].format(env=env)
+
+
+def resource_prefix(env: str) -> str:
+    """`chatbot-<env>`: the start of every named resource of environment `env`."""
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"unknown environment {env!r}; expected one of {', '.join(ENVIRONMENTS)}")
+    return _CONTRACT["resource_prefix"].format(env=env)
+
+
+def resource_name(key: str, prefix: str) -> str:
+    """The name of table or queue `key` (CONVERSATIONS_TABLE, FEEDBACK_QUEUE, ...) under
+    `prefix` (`resource_prefix(env)` in AWS, LOCAL_PREFIX or a test's own locally)."""
+    return _CONTRACT["resources"][key].format(prefix=prefix)
+
+
+def resource_keys() -> tuple[str, ...]:
+    return tuple(_CONTRACT["resources"])
 
 
 def ssm_parameter_name(key: str, env: str) -> str:

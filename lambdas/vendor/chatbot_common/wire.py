@@ -1,0 +1,1 @@
+../../../common/chatbot_common/wire.py

@@ -1,0 +1,3 @@
+"""The local stack's harness (local_stack.pytest_plugin) for the tools' tests."""
+
+pytest_plugins = ["local_stack.pytest_plugin"]
