@@ -37,7 +37,7 @@ import shlex
 import signal
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from local_stack.aws_bootstrap import bootstrap
@@ -76,6 +76,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="JSON result file; the servers' logs go to logs/ beside it",
     )
     parser.add_argument(
+        "--stream-levels",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="part 2's levels of simultaneous streams instead of the plan's",
+    )
+    parser.add_argument(
+        "--streams-only",
+        action="store_true",
+        help="parts 2 and 4 only (streams and memory), e.g. --streams-only --stream-levels 512",
+    )
+    parser.add_argument(
         "--record",
         type=Path,
         help="also write the figures the scaling derivation reads (scripts/scaling.py) here",
@@ -106,6 +118,8 @@ def _raise_open_files_limit() -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = QUICK if args.quick else FULL
+    if args.stream_levels:
+        plan = replace(plan, stream_levels=tuple(args.stream_levels))
     command = shlex.join([sys.executable, *sys.argv])
     started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report = Report(
@@ -192,9 +206,11 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(virtual_users(api_url, tokens, warm, post_chat))
         asyncio.run(virtual_users(api_url, tokens, warm, post_stream))
 
-        part_latency(report, plan, api_url, tokens, parties)
+        if not args.streams_only:
+            part_latency(report, plan, api_url, tokens, parties)
         part_streams(report, plan, api_url, tokens, model_control, api, parties)
-        part_health(report, plan, api_url, api_env, stack, api, parties)
+        if not args.streams_only:
+            part_health(report, plan, api_url, api_env, stack, api, parties)
         part_memory(report, workers)
         if args.compare_workers:
             api.stop()  # so the gthread instance has the cores to itself

@@ -15,7 +15,7 @@ from .report import Report, say
 def judge_targets(report: Report) -> None:
     targets = []
     ratio = report.health.get("ratio")
-    if "skipped" not in report.health:
+    if report.health and "skipped" not in report.health:  # part 3 ran
         targets.append(
             {
                 "target": f"health req/s: chat API >= {TARGET_HEALTH_RATIO} x bare Flask",
