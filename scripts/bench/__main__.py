@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
             "model_server": f"--ttft-ms {plan.ttft_ms} --inter-token-ms 0 (part 1)",
         }
         say(
-            f"setup: chat API = gunicorn -c web-service/gunicorn.conf.py, gevent worker, "
+            f"setup: chat API = gunicorn -c chat-api/gunicorn.conf.py, gevent worker, "
             f"{workers} workers (WEB_CONCURRENCY default = CPU count), LOG_LEVEL=INFO "
             f"(one JSON log line per request), DYNAMODB_TIMEOUT={DYNAMODB_TIMEOUT_S} s instead "
             f"of 3 s (the local DynamoDB queues requests); logs in {stack.log_dir}"

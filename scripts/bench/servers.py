@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 
 from local_stack.aws_bootstrap import create_user, sign_in
-from local_stack.processes import SCRIPTS_DIR, WEB_SERVICE_DIR, ManagedProcess, child_env
+from local_stack.processes import CHAT_API_DIR, SCRIPTS_DIR, ManagedProcess, child_env
 
 from .resources import process_tree
 
-GUNICORN_CONF = WEB_SERVICE_DIR / "gunicorn.conf.py"
+GUNICORN_CONF = CHAT_API_DIR / "gunicorn.conf.py"
 BENCH_PASSWORD = "Bench-Passw0rd!x"  # noqa: S105 - local throwaway users of the local pool
 
 
