@@ -72,7 +72,9 @@ def on_starting(server):
     except ConfigError as exc:
         print(f"chat-api: configuration error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
-    preload_models()
+    # The benchmark serves a bare Flask app with this file too; it has no model to load.
+    if str(getattr(server.app, "app_uri", "chat_api")).startswith("chat_api"):
+        preload_models()
 
 
 def preload_models():
