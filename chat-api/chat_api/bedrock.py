@@ -31,6 +31,7 @@ from tenacity import (
     stop_before_delay,
     wait_random_exponential,
 )
+from urllib3.exceptions import ReadTimeoutError as StreamReadTimeout
 
 from .errors import ApiError, DeadlineExceeded, ModelError, ModelUnavailable, Throttled
 
@@ -104,7 +105,8 @@ def to_api_error(exc: BaseException) -> ApiError:
         return Throttled()
     if code in ("ModelNotReadyException", "ServiceUnavailableException"):
         return ModelUnavailable()
-    if code in ("ModelTimeoutException",) or isinstance(exc, (ReadTimeoutError,)):
+    # A stream that stalls after its response began times out in urllib3, under botocore.
+    if code in ("ModelTimeoutException",) or isinstance(exc, ReadTimeoutError | StreamReadTimeout):
         return DeadlineExceeded()
     if code == "InternalServerException" or isinstance(exc, (BotoConnectionError, BotoCoreError)):
         return ModelUnavailable()

@@ -82,6 +82,21 @@ class ValidationFailed(ApiError):
     message = "The request body is not valid."
 
 
+class IdempotencyKeyReused(ApiError):
+    status, code = 422, "idempotency_key_reused"
+    message = "This idempotency key was sent with another request body; use a new key."
+
+
+class RequestAlreadyAnswered(ApiError):
+    """Two requests with one idempotency key ran at once; the other one's turn is stored."""
+
+    status, code = 409, "idempotency_key_in_use"
+    message = (
+        "Another request with this idempotency key stored its reply first; send the request "
+        "again to receive that reply."
+    )
+
+
 class Throttled(ApiError):
     status, code = 429, "model_throttled"
     message = "The model is busy; retry after the indicated delay."

@@ -51,9 +51,9 @@ RETRY_AFTER = {
 def _errors(*statuses: int) -> dict:
     text = {
         400: (
-            "`invalid_json`: the body is not valid JSON; `invalid_parameter`: a query or path "
-            "parameter is off its declared format, undeclared or repeated, or the cursor is not "
-            "one this API gave you."
+            "`invalid_json`: the body is not valid JSON; `invalid_parameter`: a query, path or "
+            "header parameter is off its declared format, undeclared or repeated, or the cursor "
+            "is not one this API gave you."
         ),
         401: 'Missing or invalid access token (`WWW-Authenticate: Bearer error="invalid_token"`).',
         404: "Unknown id, or one that belongs to another user.",
@@ -62,7 +62,8 @@ def _errors(*statuses: int) -> dict:
         422: (
             "The body or a parameter does not match the schema (`validation_error`); on chat, "
             "`guardrail_intervened`: the content guardrail blocked the message or the reply, and "
-            "`message` is a polite refusal to show the user."
+            "`message` is a polite refusal to show the user; `idempotency_key_reused`: the "
+            "`Idempotency-Key` came with another request body before."
         ),
         429: (
             "Refused before anything is stored or the model is called, with `Retry-After` "
@@ -87,6 +88,23 @@ def _errors(*statuses: int) -> dict:
     return responses
 
 
+IDEMPOTENCY_KEY_PARAM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A key of the client's choosing (a UUID, for example), the same on every retry of one "
+        "request and new for the next one; keys are per user."
+    ),
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+}
+CHAT_IDEMPOTENCY = (
+    "A client that cannot tell whether its message was answered (the connection cut before the "
+    "end) sends it again with the same `Idempotency-Key`: if the first request stored its turn, "
+    "that turn comes back (`Idempotent-Replayed: true`), without a second model call or a "
+    "second turn; if it stored nothing, the request runs again. A key answers retries for 24 "
+    "hours; the same key with another message or conversation is 422 `idempotency_key_reused`."
+)
 CHAT_ERRORS = (400, 401, 404, 413, 415, 422, 429, 502, 503, 504)
 ID_PARAM = {
     "name": "conversation_id",
@@ -188,8 +206,10 @@ def build_document(version: str) -> dict:
             "/chat": {
                 "post": {
                     "summary": "Send a message and get the whole reply.",
+                    "description": CHAT_IDEMPOTENCY,
                     "operationId": "chat",
                     "security": secured,
+                    "parameters": [IDEMPOTENCY_KEY_PARAM],
                     "requestBody": chat_body,
                     "responses": {
                         "200": _json(schemas.ChatResponse, "The reply, with the detected emotion."),
@@ -205,10 +225,16 @@ def build_document(version: str) -> dict:
                         "model writes, then `done` (StreamDone) or `error` (StreamError). Errors "
                         "before the stream starts are plain JSON responses. An `error` with code "
                         "`guardrail_intervened` means the content guardrail stopped the reply: "
-                        "show its `message` (a polite refusal) instead of any text received."
+                        "show its `message` (a polite refusal) instead of any text received. "
+                        + CHAT_IDEMPOTENCY
+                        + " A stored turn comes back as one `meta`, one `delta` with the whole "
+                        "reply and `done`. Two requests with one key at the same time: the one "
+                        "that stores second ends with `error` `idempotency_key_in_use`; sending it "
+                        "again returns the stored turn."
                     ),
                     "operationId": "chatStream",
                     "security": secured,
+                    "parameters": [IDEMPOTENCY_KEY_PARAM],
                     "requestBody": chat_body,
                     "responses": {
                         "200": {
@@ -280,10 +306,15 @@ def build_document(version: str) -> dict:
                         "`GET /conversations/{conversation_id}` returns it as `feedback`; a later "
                         "rating replaces the earlier one. If it cannot be queued the answer is "
                         "503 `feedback_unavailable` and the reply keeps its earlier rating; "
-                        "sending it again is safe."
+                        "sending it again is safe. A client that cannot tell whether a rating "
+                        "arrived sends it again with the same `Idempotency-Key`: it is then "
+                        "recorded and ingested once, and the answer carries the same "
+                        "`feedback_id`. The same key with another rating or comment is refused "
+                        "with 422 `idempotency_key_reused`."
                     ),
                     "operationId": "submitFeedback",
                     "security": secured,
+                    "parameters": [IDEMPOTENCY_KEY_PARAM],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref(schemas.FeedbackRequest)}},

@@ -33,6 +33,9 @@ from .safety import NOT_FLAGGED, SafetyAssessment
 
 log = logging.getLogger(__name__)
 SUMMARY_SK = "SUMMARY"
+TURN_KEY_SK = "TURN_KEY"
+# How long a chat request's idempotency key answers a retry with the turn it stored.
+TURN_KEY_SECONDS = 24 * 3600
 RECENT_EMOTIONS_KEPT = 8
 TITLE_CHARS = 60
 MESSAGE_PAGE_MAX = 100
@@ -57,6 +60,10 @@ def _user_pk(user_id: str) -> str:
 
 def _conversation_pk(user_id: str, conversation_id: str) -> str:
     return f"USER#{user_id}#CONV#{conversation_id}"
+
+
+def _turn_key(user_id: str, idempotency_key: str) -> dict[str, Any]:
+    return _to_item({"pk": f"USER#{user_id}#TURN_KEY#{idempotency_key}", "sk": TURN_KEY_SK})
 
 
 def _message_key(user_id: str, conversation_id: str, message_id: str) -> dict[str, Any]:
@@ -92,6 +99,19 @@ def _emotion_attr(emotion: Emotion) -> dict[str, Any]:
     }
 
 
+class TurnAlreadyStored(Exception):
+    """Another request with the same idempotency key stored its turn first."""
+
+
+class FeedbackReplayed(Exception):
+    """The reply's current rating was sent with the same idempotency key: a retry of it."""
+
+    def __init__(self, reply: dict[str, Any], feedback: dict[str, Any]):
+        super().__init__("rating already recorded under this idempotency key")
+        self.reply = reply
+        self.feedback = feedback
+
+
 @dataclass(frozen=True)
 class Turn:
     """One exchange to store: the user's message and the assistant's reply."""
@@ -108,6 +128,7 @@ class Turn:
     usage: dict[str, int]
     stop_reason: str
     safety: SafetyAssessment = NOT_FLAGGED
+    idempotency_key: str | None = None
 
 
 class ConversationStore:
@@ -284,56 +305,126 @@ class ConversationStore:
             ),
         }
         new_item = "attribute_not_exists(pk)"
+        items = [
+            {"Update": summary_update},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _to_item(user_message),
+                    "ConditionExpression": new_item,
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _to_item(assistant_message),
+                    "ConditionExpression": new_item,
+                }
+            },
+        ]
+        if turn.idempotency_key is not None:
+            # Written with the turn, or not at all: a retry finds either both or neither.
+            marker = {
+                "conversation_id": turn.conversation_id,
+                "user_message_id": turn.user_message_id,
+                "assistant_message_id": turn.assistant_message_id,
+                "expires_at": int(time.time()) + TURN_KEY_SECONDS,
+            }
+            key = _turn_key(turn.user_id, turn.idempotency_key)
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {**key, **_to_item(marker)},
+                        "ConditionExpression": new_item,
+                    }
+                }
+            )
         try:
             self._db.transact_write_items(
                 # botocore retries a transaction whose answer was lost; the token makes that
                 # retry a no-op instead of a failed condition check on the items just written.
                 ClientRequestToken=turn.assistant_message_id,
-                TransactItems=[
-                    {"Update": summary_update},
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _to_item(user_message),
-                            "ConditionExpression": new_item,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": _to_item(assistant_message),
-                            "ConditionExpression": new_item,
-                        }
-                    },
-                ],
+                TransactItems=items,
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 reasons = exc.response.get("CancellationReasons", [])
+                if len(reasons) > 3 and reasons[3].get("Code") == "ConditionalCheckFailed":
+                    raise TurnAlreadyStored() from exc
                 if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                     raise NotFound("The conversation was deleted.") from exc
             raise _unavailable("transact_write_items", exc) from exc
         except BotoCoreError as exc:
             raise _unavailable("transact_write_items", exc) from exc
 
+    def find_turn(self, user_id: str, idempotency_key: str) -> dict[str, Any] | None:
+        """The turn stored by a request with this idempotency key, as {"conversation_id",
+        "user", "reply"} (the two stored messages); None when no turn was stored with it.
+        NotFound when its conversation was deleted since."""
+        marker = self._call(
+            "get_item", Key=_turn_key(user_id, idempotency_key), ConsistentRead=True
+        ).get("Item")
+        if marker is None:
+            return None
+        marker = _from_item(marker)
+        if marker.get("expires_at", 0) < time.time():
+            return None  # expired, not yet removed by the TTL
+        conversation_id = marker["conversation_id"]
+        found = {}
+        for role, message_id in (
+            ("user", marker["user_message_id"]),
+            ("reply", marker["assistant_message_id"]),
+        ):
+            item = self._call(
+                "get_item",
+                Key=_message_key(user_id, conversation_id, message_id),
+                ConsistentRead=True,
+            ).get("Item")
+            if item is None:
+                raise NotFound("The conversation of this request was deleted.")
+            found[role] = _from_item(item)
+        return {"conversation_id": conversation_id, **found}
+
     def record_feedback(
-        self, user_id: str, conversation_id: str, message_id: str, feedback: dict[str, Any]
+        self,
+        user_id: str,
+        conversation_id: str,
+        message_id: str,
+        feedback: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """Sets a reply's `feedback` map, replacing an earlier rating; returns the reply as it
-        was before. Only an existing assistant message of the caller's can be rated."""
+        was before. Only an existing assistant message of the caller's can be rated.
+
+        With an `idempotency_key`, a reply whose current rating was sent with the same key is
+        left as it is and FeedbackReplayed carries that rating: the request is a retry."""
+        condition = "attribute_exists(pk) AND #role = :assistant"
+        values: dict[str, Any] = {":feedback": _without_none(feedback), ":assistant": "assistant"}
+        if idempotency_key is not None:
+            condition += " AND NOT #feedback.idempotency_key = :key"
+            values[":key"] = idempotency_key
         try:
             response = self._call(
                 "update_item",
                 Key=_message_key(user_id, conversation_id, message_id),
                 UpdateExpression="SET #feedback = :feedback",
-                ConditionExpression="attribute_exists(pk) AND #role = :assistant",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#feedback": "feedback", "#role": "role"},
-                ExpressionAttributeValues=_to_item(
-                    {":feedback": _without_none(feedback), ":assistant": "assistant"}
-                ),
+                ExpressionAttributeValues=_to_item(values),
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:  # _call lets only a failed condition through
+            item = _from_item(exc.response.get("Item") or {})
+            earlier = item.get("feedback") or {}
+            if (
+                idempotency_key is not None
+                and item.get("role") == "assistant"
+                and earlier.get("idempotency_key") == idempotency_key
+            ):
+                raise FeedbackReplayed(item, earlier) from None
             raise NotFound("No such reply in your conversations.") from exc
         return _from_item(response["Attributes"])
 

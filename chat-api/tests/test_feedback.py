@@ -211,3 +211,81 @@ def test_message_model_refuses_unknown_fields_and_versions():
     for bad in ({"surprise": 1}, {"schema_version": 2}, {"rating": "meh"}):
         with pytest.raises(ValueError):
             FeedbackMessage.model_validate({**valid, **bad})
+
+
+def test_a_retry_with_the_same_idempotency_key_queues_the_same_rating(api, fresh_user, queue):
+    turn = api.post("/chat", json={"message": "thank you"}, headers=fresh_user.headers).json()
+    body = {"conversation_id": turn["conversation_id"], "message_id": turn["message_id"]}
+    key = {"Idempotency-Key": "rating-3f2a:1"}
+    first = api.post(
+        "/feedback", json={**body, "rating": "up"}, headers={**fresh_user.headers, **key}
+    )
+    retry = api.post(
+        "/feedback", json={**body, "rating": "up"}, headers={**fresh_user.headers, **key}
+    )
+    assert (first.status_code, retry.status_code) == (202, 202), retry.text
+    assert first.json()["feedback_id"] == retry.json()["feedback_id"]
+    # Both messages are the same rating, field for field: the consumer's conditional put on
+    # feedback_id stores it once and counts the second as a duplicate, not a conflict.
+    bodies = [json.loads(m["Body"]) for m in queue()]
+    assert len(bodies) == 2 and bodies[0] == bodies[1]
+    assert bodies[0]["request_id"] == first.headers["X-Request-ID"]
+    assert _messages(api, fresh_user, turn)[1]["feedback"] == {"rating": "up", "comment": None}
+
+    # Without a key (or with another one) a rating is a new one, as before.
+    other = api.post(
+        "/feedback",
+        json={**body, "rating": "up"},
+        headers={**fresh_user.headers, "Idempotency-Key": "rating-3f2a:2"},
+    )
+    assert other.status_code == 202
+    assert other.json()["feedback_id"] != first.json()["feedback_id"]
+
+
+def test_an_idempotency_key_reused_with_another_rating_is_422_and_changes_nothing(
+    api, fresh_user, queue, openapi_validator
+):
+    turn = api.post("/chat", json={"message": "thank you"}, headers=fresh_user.headers).json()
+    key = {"Idempotency-Key": "k-1"}
+    assert _rate_with(api, fresh_user, turn, "up", key).status_code == 202
+    queue()
+    reused = _rate_with(api, fresh_user, turn, "down", key)
+    assert reused.status_code == 422, reused.text
+    openapi_validator("ErrorBody", reused.json())
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert _messages(api, fresh_user, turn)[1]["feedback"] == {"rating": "up", "comment": None}
+    assert queue() == []
+
+
+@pytest.mark.parametrize("key", ["", "x" * 129, "two words", "a/b", "k\tey"])
+def test_a_malformed_idempotency_key_is_400_and_changes_nothing(api, fresh_user, queue, key):
+    turn = api.post("/chat", json={"message": "thank you"}, headers=fresh_user.headers).json()
+    response = _rate_with(api, fresh_user, turn, "up", {"Idempotency-Key": key})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_parameter"
+    assert response.json()["error"]["details"][0]["field"] == "Idempotency-Key"
+    assert "feedback" not in _messages(api, fresh_user, turn)[1]
+    assert queue() == []
+
+
+def test_an_unqueued_rating_sent_again_with_its_key_is_recorded_once(
+    api, api_without_queue, fresh_user, queue
+):
+    turn = api.post("/chat", json={"message": "hello"}, headers=fresh_user.headers).json()
+    queue()
+    key = {"Idempotency-Key": "after-outage"}
+    assert _rate_with(api_without_queue, fresh_user, turn, "up", key).status_code == 503
+    assert "feedback" not in _messages(api, fresh_user, turn)[1]
+    accepted = _rate_with(api, fresh_user, turn, "up", key)
+    assert accepted.status_code == 202
+    (message,) = queue()
+    assert FeedbackMessage.from_body(message["Body"]).feedback_id == accepted.json()["feedback_id"]
+
+
+def _rate_with(api, user, turn: dict, rating: str, headers: dict) -> httpx.Response:
+    body = {
+        "conversation_id": turn["conversation_id"],
+        "message_id": turn["message_id"],
+        "rating": rating,
+    }
+    return api.post("/feedback", json=body, headers={**user.headers, **headers})

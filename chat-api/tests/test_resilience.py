@@ -85,3 +85,28 @@ def test_unreachable_model_is_503(start_api, fresh_user):
     )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "model_unavailable"
+
+
+def test_a_stream_that_stalls_mid_reply_ends_with_model_timeout(start_api, fresh_user, model):
+    import httpx
+
+    from support import sse_events
+
+    server = start_api(BEDROCK_READ_TIMEOUT="1", BEDROCK_DEADLINE="5")
+    model.configure(inter_token_ms=4000)  # the first words come, then nothing for 4 s
+    with httpx.stream(
+        "POST",
+        server.url + "/api/v1/chat/stream",
+        json={"message": "tell me a story"},
+        headers=fresh_user.headers,
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        events = sse_events(response)
+    assert [name for name, _ in events[:2]] == ["meta", "delta"]
+    assert events[-1][0] == "error"
+    assert events[-1][1]["code"] == "model_timeout"  # retryable, and says what happened
+    listing = httpx.get(
+        server.url + "/api/v1/conversations", headers=fresh_user.headers, timeout=30
+    ).json()
+    assert listing["conversations"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TypeVar
 
 from flask import Flask, current_app, request
@@ -34,6 +35,23 @@ def init_query_checks(app: Flask) -> None:
                 raise InvalidParameter(name, f"{name!r} is not a parameter of this endpoint.")
             if len(request.args.getlist(name)) > 1:
                 raise InvalidParameter(name, f"{name} is given more than once.")
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header (None when absent); 400 when malformed."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidParameter(
+            IDEMPOTENCY_HEADER,
+            "The idempotency key must be 1 to 128 letters, digits or the characters . _ : -",
+        )
+    return key
 
 
 def parse_body(model: type[Model]) -> Model:

@@ -10,15 +10,22 @@ from flask import Blueprint, Response, g, stream_with_context
 from ..auth import require_user
 from ..bedrock import Delta, Done, GuardrailIntervened
 from ..chat_service import generate_conversation, get_chatbot_response
-from ..errors import ApiError
+from ..errors import ApiError, IdempotencyKeyReused, RequestAlreadyAnswered
 from ..ids import new_id
 from ..prompts import with_safety_note
-from ..safety import CRISIS_SUPPORT, assess, crisis_suffix, stored_level, with_crisis_support
+from ..safety import (
+    CRISIS_SUPPORT,
+    NOT_FLAGGED,
+    assess,
+    crisis_suffix,
+    stored_level,
+    with_crisis_support,
+)
 from ..schemas import ChatRequest
-from ..store import Turn, now_iso
+from ..store import Turn, TurnAlreadyStored, now_iso
 from ..timing import current as current_timing
 from ..timing import span, timed_items
-from . import API_PREFIX, parse_body, services
+from . import API_PREFIX, idempotency_key, parse_body, services
 
 bp = Blueprint("chat", __name__, url_prefix=API_PREFIX)
 log = logging.getLogger(__name__)
@@ -75,7 +82,9 @@ def _refusal(prep: dict) -> GuardrailIntervened:
     return GuardrailIntervened()
 
 
-def _turn(prep: dict, message_id: str, text: str, reply: str, usage: dict, stop: str) -> Turn:
+def _turn(
+    prep: dict, message_id: str, text: str, reply: str, usage: dict, stop: str, key: str | None
+) -> Turn:
     return Turn(
         user_id=g.user_id,
         conversation_id=prep["conversation_id"],
@@ -89,6 +98,54 @@ def _turn(prep: dict, message_id: str, text: str, reply: str, usage: dict, stop:
         usage=usage,
         stop_reason=stop,
         safety=prep["safety"],
+        idempotency_key=key,
+    )
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def _stored_turn(body: ChatRequest, key: str | None) -> dict | None:
+    """The /chat answer of the turn an earlier request with this key stored (None: none did).
+
+    A retry must be the same request: another message or conversation is 422."""
+    if key is None:
+        return None
+    stored = services().store.find_turn(g.user_id, key)
+    if stored is None:
+        return None
+    user, reply = stored["user"], stored["reply"]
+    if user["text"] != body.message or body.conversation_id not in (
+        None,
+        stored["conversation_id"],
+    ):
+        raise IdempotencyKeyReused("This idempotency key was sent with another message.")
+    return {
+        "conversation_id": stored["conversation_id"],
+        "message_id": reply["message_id"],
+        "user_message_id": user["message_id"],
+        "reply": reply["text"],
+        "emotion": user["emotion"],
+        "safety": user.get("safety") or NOT_FLAGGED.as_dict(),
+        "model_id": reply.get("model_id") or services().bedrock.model_id,
+        "usage": reply.get("usage") or {},
+        "stop_reason": reply.get("stop_reason", "end_turn"),
+        "model_latency_ms": None,
+    }
+
+
+def _replayed_stream(answer: dict) -> Response:
+    """The stored turn as a stream: meta, the whole reply as one delta, done."""
+    meta = ("conversation_id", "message_id", "user_message_id", "emotion", "safety", "model_id")
+    events = [
+        _sse("meta", {name: answer[name] for name in meta}),
+        _sse("delta", {"text": answer["reply"]}),
+        _sse("done", {name: answer[name] for name in ("usage", "stop_reason", "model_latency_ms")}),
+    ]
+    return Response(
+        events,
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", REPLAYED_HEADER: "true"},
     )
 
 
@@ -101,6 +158,10 @@ def _admit(*, stream: bool):
 @require_user
 def chat():
     body = parse_body(ChatRequest)
+    key = idempotency_key()
+    stored = _stored_turn(body, key)
+    if stored is not None:
+        return stored, 200, {REPLAYED_HEADER: "true"}
     _admit(stream=False)
     prep = _prepare(body)
     svc = services()
@@ -113,10 +174,14 @@ def chat():
     # The guidance is added whatever the model said.
     text = with_crisis_support(reply.text) if prep["safety"].flagged else reply.text
     message_id = new_id()
-    svc.store.save_turn(
-        _turn(prep, message_id, body.message, text, reply.usage, reply.stop_reason),
-        prep["existing"],
-    )
+    try:
+        svc.store.save_turn(
+            _turn(prep, message_id, body.message, text, reply.usage, reply.stop_reason, key),
+            prep["existing"],
+        )
+    except TurnAlreadyStored:
+        # A retry of this request got there first: its turn is the one stored, and returned.
+        return _stored_turn(body, key), 200, {REPLAYED_HEADER: "true"}
     return {
         "conversation_id": prep["conversation_id"],
         "message_id": message_id,
@@ -139,6 +204,10 @@ def _sse(event: str, data: dict) -> str:
 @require_user
 def chat_stream():
     body = parse_body(ChatRequest)
+    key = idempotency_key()
+    stored = _stored_turn(body, key)
+    if stored is not None:
+        return _replayed_stream(stored)
     # Refused before the stream starts: a plain 429 JSON response, not an SSE event.
     admission = _admit(stream=True)
     svc = services()
@@ -183,17 +252,21 @@ def chat_stream():
                     if suffix:
                         parts.append(suffix)
                         yield _sse("delta", {"text": suffix})
-                    svc.store.save_turn(
-                        _turn(
-                            prep,
-                            message_id,
-                            body.message,
-                            "".join(parts),
-                            item.usage,
-                            item.stop_reason,
-                        ),
-                        prep["existing"],
-                    )
+                    try:
+                        svc.store.save_turn(
+                            _turn(
+                                prep,
+                                message_id,
+                                body.message,
+                                "".join(parts),
+                                item.usage,
+                                item.stop_reason,
+                                key,
+                            ),
+                            prep["existing"],
+                        )
+                    except TurnAlreadyStored:
+                        raise RequestAlreadyAnswered() from None
                     timing = current_timing()
                     yield _sse(
                         "done",
