@@ -39,7 +39,7 @@ TEST_FAST_TARGETS := test-fast-python
 RUN_DEPS :=
 -include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help run test test-fast test-fast-python test-python lint format bench token emotion-predict feedback-schema lock system-deps clean
+.PHONY: help run test test-fast test-fast-python test-python lint format bench scaling token emotion-predict feedback-schema lock system-deps clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -74,7 +74,10 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP) system-deps ## Benchmark the chat API under Gunicorn (prints figures)
-	$(PY) scripts/bench_chat_api.py --compare-workers
+	$(PY) -m bench --compare-workers --record scripts/bench/results.json
+
+scaling: $(STAMP) ## The chat API's auto-scaling derived from the benchmark's figures (the arithmetic)
+	$(PY) scripts/scaling.py
 
 token: $(STAMP) ## Print an access token of the running local stack's demo user
 	@$(PY) -m local_stack.demo_token $(if $(EMAIL),--email '$(EMAIL)') $(if $(PASSWORD),--password '$(PASSWORD)')

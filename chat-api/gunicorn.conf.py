@@ -4,6 +4,8 @@ gevent workers: a chat stream spends seconds waiting on Bedrock, so each worker 
 open requests at once without a thread each (see docs/benchmarks.md for the measurements).
 """
 
+import gc
+import logging
 import multiprocessing
 import os
 import sys
@@ -67,3 +69,52 @@ def on_starting(server):
     except SettingsError as exc:
         print(f"chat-api: configuration error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
+    # The benchmark serves a bare Flask app with this file too; it has no model to load.
+    if str(getattr(server.app, "app_uri", "chat_api")).startswith("chat_api"):
+        preload_models()
+
+
+def preload_models():
+    """Loads the emotion model (ONNX encoder + TF-IDF) and the risk model once, in the master.
+
+    Each worker forked afterwards inherits them, so their memory counts once per instance
+    rather than once per worker, and a worker restarted after a crash is serving at once.
+    create_app() in the worker finds them loaded (chat_api.emotion.shared_detector and
+    chat_api.safety.risk_head are cached per process). The ONNX Runtime session runs on the
+    calling thread only (intra/inter-op threads = 1), so the master has no thread pool to lose in
+    the fork. gevent's monkey patching is done above, before these imports.
+    """
+    from chat_api.emotion import shared_detector
+    from chat_api.safety import risk_head
+
+    shared_detector()
+    risk_head()
+
+
+def pre_fork(server, worker):
+    """Moves everything allocated so far out of the garbage collector's reach, so that its
+    passes in the workers do not write into (and so copy) the pages of the shared models."""
+    gc.freeze()
+
+
+def worker_exit(server, worker):
+    """Ends a worker without the interpreter's exit handlers and C++ static destructors.
+
+    The ONNX Runtime environment was created in the master (preload_models); destroying it in a
+    forked worker waits for, or aborts over, threads that exist only in the master. Nothing in
+    a worker needs those destructors: the log handlers are flushed here, the sockets are closed
+    by the kernel. The exit status is the one the worker was leaving with (Gunicorn's master
+    reads it, e.g. a boot error stops the master).
+    """
+    if worker.pid != os.getpid():  # the master calls this hook too, for a worker already gone
+        return
+    error = sys.exc_info()[1]
+    status = error.code if isinstance(error, SystemExit) else int(error is not None)
+    if status is None:
+        status = 0
+    elif not isinstance(status, int):
+        status = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

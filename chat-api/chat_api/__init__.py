@@ -11,7 +11,7 @@ from .auth import JwksCache, TokenVerifier
 from .aws import Clients
 from .bedrock import BedrockChat
 from .config import Settings
-from .emotion import EmotionDetector, load_detector
+from .emotion import EmotionDetector, shared_detector
 from .errors import register_error_handlers
 from .limits import UsageLimiter
 from .logs import configure_logging, init_request_logging
@@ -78,7 +78,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         clients=clients,
         store=store,
         bedrock=bedrock,
-        detector=load_detector(),
+        detector=shared_detector(),
         readiness=readiness,
         limiter=limiter,
     )

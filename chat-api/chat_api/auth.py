@@ -17,6 +17,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .errors import AuthUnavailable, Unauthorized
+from .timing import span
 
 log = logging.getLogger(__name__)
 ALGORITHMS = ["RS256"]
@@ -169,7 +170,8 @@ def require_user(view: Callable) -> Callable:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("An Authorization: Bearer <access token> header is required.")
-        principal = current_app.extensions["token_verifier"].verify(token.strip())
+        with span("auth"):
+            principal = current_app.extensions["token_verifier"].verify(token.strip())
         g.user_id = principal.user_id
         g.principal = principal
         return view(*args, **kwargs)

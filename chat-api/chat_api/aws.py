@@ -8,6 +8,7 @@ from botocore.config import Config
 from chatbot_common.aws import client_config
 
 from .config import Settings
+from .timing import time_storage_calls
 
 
 def _config(settings: Settings, *, connect: float, read: float, attempts: int) -> Config:
@@ -28,9 +29,12 @@ class Clients:
         self._session = boto3.session.Session(region_name=settings.aws_region)
         self._cache: dict[str, object] = {}
 
-    def _client(self, key: str, service: str, config: Config):
+    def _client(self, key: str, service: str, config: Config, *, storage: bool = False):
         if key not in self._cache:
-            self._cache[key] = self._session.client(service, config=config)
+            client = self._session.client(service, config=config)
+            if storage:  # the request's `storage` span (Server-Timing)
+                time_storage_calls(client)
+            self._cache[key] = client
         return self._cache[key]
 
     @property
@@ -50,6 +54,7 @@ class Clients:
             "dynamodb",
             "dynamodb",
             _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
+            storage=True,
         )
 
     @property
@@ -59,6 +64,7 @@ class Clients:
             "sqs",
             "sqs",
             _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
+            storage=True,
         )
 
     def probe(self, service: str):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-import time
 import uuid
 
 from flask import Flask, Response, g, request
 
 from chatbot_common import logs
 from chatbot_common.wire import REQUEST_ID_HEADER
+
+from .timing import HEADER as SERVER_TIMING_HEADER
+from .timing import RequestTiming
 
 # A caller's id is echoed into logs and headers, so only a short, safe alphabet is accepted.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -25,7 +27,8 @@ def _request_id() -> str | None:
 
 
 def configure_logging(level: str) -> None:
-    """JSON lines on stderr (the root logger), each with the request id of Flask's `g`."""
+    """JSON lines on stderr (the root logger), each with the request id of Flask's `g` unless
+    the line names its own (a stream's access line is written after its request)."""
     logs.configure(level=level, stream="stderr", request_id_source=_request_id)
 
 
@@ -41,12 +44,16 @@ def init_request_logging(app: Flask) -> None:
     def assign_request_id() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.started = time.perf_counter()
+        g.timing = RequestTiming()
 
     @app.after_request
     def log_request(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
+        timing = g.get("timing") or RequestTiming()
+        # A stream's headers leave before its body: they carry the spans known by then; the
+        # stream's last event and the log line carry the whole request's.
+        response.headers[SERVER_TIMING_HEADER] = timing.header(partial=response.is_streamed)
         level = (
             logging.DEBUG
             if request.path in QUIET_PATHS and response.status_code < 400
@@ -54,7 +61,6 @@ def init_request_logging(app: Flask) -> None:
         )
         if not access.isEnabledFor(level):
             return response
-        started = g.get("started", time.perf_counter())
         fields = {
             "request_id": request_id,
             "method": request.method,
@@ -66,7 +72,9 @@ def init_request_logging(app: Flask) -> None:
 
         def emit() -> None:
             # For streams this runs when the last byte is sent, so latency covers the whole reply.
-            fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            spans = timing.snapshot()
+            fields["latency_ms"] = spans["total"]
+            fields["spans_ms"] = spans
             access.log(level, "request", extra=fields)
 
         if response.is_streamed:

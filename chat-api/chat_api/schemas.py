@@ -96,10 +96,25 @@ class StreamDelta(BaseModel):
     text: str
 
 
+class ServerTiming(BaseModel):
+    """Milliseconds spent in each part of the request so far (the `Server-Timing` spans)."""
+
+    auth: float
+    emotion: float
+    storage: float = Field(description="DynamoDB and SQS calls.")
+    model: float = Field(description="Waiting on Bedrock.")
+    total: float
+
+
 class StreamDone(BaseModel):
     usage: Usage
     stop_reason: str
     model_latency_ms: int | None = Field(None, description="Bedrock's own invocation latency.")
+    server_timing: ServerTiming | None = Field(
+        None,
+        description="The request's spans until this event (total - storage - model is the "
+        "API's own time); the header held only those known before the body.",
+    )
 
 
 class StreamError(BaseModel):

@@ -129,7 +129,11 @@ def run(environ) -> int:
         for sig in STOP_SIGNALS:
             signal.signal(sig, _request_stop)
         say(f"Starting the local stack (logs in {logs}) ...")
-        moto = moto_process(ports["LOCAL_AWS_PORT"], log_path=logs / "local-aws.log")
+        # DynamoDB made safe under concurrent requests (local_stack/local_aws.py): the web app
+        # and a load test send many at once.
+        moto = moto_process(
+            ports["LOCAL_AWS_PORT"], log_path=logs / "local-aws.log", fit_for_load=True
+        )
         children.append(moto)
         moto.start(START_TIMEOUT)
         config = bootstrap(

@@ -255,11 +255,19 @@ class ManagedProcess:
         self.stop()
 
 
-def moto_process(port: int, *, log_path=None) -> ManagedProcess:
-    """The local AWS endpoint: moto in server mode, with stable Cognito pool ids."""
+def moto_process(port: int, *, log_path=None, fit_for_load: bool = False) -> ManagedProcess:
+    """The local AWS endpoint: moto in server mode, with stable Cognito pool ids.
+
+    `fit_for_load` runs local_stack.local_aws instead: the same moto with its DynamoDB made
+    safe and fast under concurrent requests (`make run` and the benchmark).
+    """
+    if fit_for_load:
+        argv = [sys.executable, "-m", "local_stack.local_aws", "--port", str(port)]
+    else:
+        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     return ManagedProcess(
         "local-aws",
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        argv,
         # TOTP on: moto then checks authenticator codes (its one fixed TOTP secret) when MFA
         # is enrolled and at sign-in, as Cognito does.
         env=child_env(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Protocol
 
 from chatbot_common.wire import EMOTIONS
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger(__name__)
 
 # The seven labels, in the order of the model's scores (the wire's order).
 LABELS = EMOTIONS
@@ -36,3 +42,20 @@ def load_detector() -> EmotionDetector:
     from .linear import LinearDetector
 
     return LinearDetector()
+
+
+@cache
+def shared_detector() -> EmotionDetector:
+    """The detector of this process, loaded once.
+
+    Gunicorn's master calls it before forking its workers (gunicorn.conf.py), so the workers
+    inherit the loaded model and share its memory (copy-on-write) instead of each loading its
+    own copy; the log line says which process read the artifact.
+    """
+    started = time.perf_counter()
+    detector = load_detector()
+    log.info(
+        "emotion model loaded",
+        extra={"pid": os.getpid(), "load_ms": round((time.perf_counter() - started) * 1000)},
+    )
+    return detector

@@ -23,6 +23,8 @@ from ..safety import (
 )
 from ..schemas import ChatRequest
 from ..store import Turn, TurnAlreadyStored, now_iso
+from ..timing import current as current_timing
+from ..timing import span, timed_items
 from . import API_PREFIX, idempotency_key, parse_body, services
 
 bp = Blueprint("chat", __name__, url_prefix=API_PREFIX)
@@ -43,12 +45,13 @@ def _prepare(body: ChatRequest) -> dict:
     else:
         conversation_id = new_id()
     # One sentence-encoder pass gives both the emotion and the risk classifier's features.
-    emotion, states = svc.detector.analyse(body.message)
-    safety = assess(
-        body.message,
-        states,
-        previous_levels=[stored_level(m.get("safety")) for m in history if m["role"] == "user"],
-    )
+    with span("emotion"):
+        emotion, states = svc.detector.analyse(body.message)
+        safety = assess(
+            body.message,
+            states,
+            previous_levels=[stored_level(m.get("safety")) for m in history if m["role"] == "user"],
+        )
     conversation = generate_conversation(
         history,
         body.message,
@@ -163,7 +166,8 @@ def chat():
     prep = _prepare(body)
     svc = services()
     try:
-        reply = get_chatbot_response(svc.bedrock, prep["conversation"])
+        with span("model"):
+            reply = get_chatbot_response(svc.bedrock, prep["conversation"])
     except GuardrailIntervened:
         raise _refusal(prep) from None
     svc.limiter.record_tokens(g.user_id, reply.usage)
@@ -213,9 +217,10 @@ def chat_stream():
         # Opened before the response starts, so throttling or an outage is still a plain HTTP
         # error (429 with Retry-After, 503, 504) that clients can retry.
         try:
-            stream = svc.bedrock.open_stream(
-                prep["conversation"].system, prep["conversation"].messages
-            )
+            with span("model"):
+                stream = svc.bedrock.open_stream(
+                    prep["conversation"].system, prep["conversation"].messages
+                )
         except GuardrailIntervened:
             raise _refusal(prep) from None
     except BaseException:
@@ -237,7 +242,7 @@ def chat_stream():
         )
         parts: list[str] = []
         try:
-            for item in stream:
+            for item in timed_items(stream, "model"):
                 if isinstance(item, Delta):
                     parts.append(item.text)
                     yield _sse("delta", {"text": item.text})
@@ -262,12 +267,15 @@ def chat_stream():
                         )
                     except TurnAlreadyStored:
                         raise RequestAlreadyAnswered() from None
+                    timing = current_timing()
                     yield _sse(
                         "done",
                         {
                             "usage": item.usage,
                             "stop_reason": item.stop_reason,
                             "model_latency_ms": item.model_latency_ms,
+                            # The spans until now; the log line has the whole request's.
+                            "server_timing": timing.snapshot() if timing else None,
                         },
                     )
         except ApiError as exc:
