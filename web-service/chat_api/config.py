@@ -43,6 +43,10 @@ class Settings:
     cognito_jwks_url: str
     conversations_table: str
     feedback_queue_url: str
+    # Account deletion and export reach the ratings (feedback table, by its user_id index) and
+    # the profile (profiles table; it also holds the user's settings).
+    feedback_table: str
+    profiles_table: str
     log_level: str = "INFO"
     version: str = "0.1.0"
     # Tunables with safe defaults; operators rarely change them.
@@ -74,6 +78,8 @@ class Settings:
     retention_days: int = 365
     # After a failed JWKS fetch, requests are refused (503) without a new fetch for this long.
     jwks_failure_cache_seconds: float = 5.0
+    # Output tokens the model may spend on a new conversation's title.
+    title_max_tokens: int = 24
     # Other app clients of the same user pool whose access tokens are accepted, comma-separated
     # (in AWS: the web-ui backend's confidential client; COGNITO_APP_CLIENT_ID is the public one).
     cognito_extra_app_client_ids: str = ""
@@ -137,6 +143,7 @@ class Settings:
             "bedrock_max_attempts",
             "stream_lease_seconds",
             "retention_days",
+            "title_max_tokens",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
@@ -209,4 +216,6 @@ REQUIRED = (
     "COGNITO_JWKS_URL",
     "CONVERSATIONS_TABLE",
     "FEEDBACK_QUEUE_URL",
+    "FEEDBACK_TABLE",
+    "PROFILES_TABLE",
 )

@@ -165,10 +165,11 @@ def test_control_and_bidi_characters_are_removed_from_titles(api, fresh_user):
 
 
 def test_an_emoji_with_joiners_keeps_its_title():
-    from chat_api.store import _title
+    from chat_api.titles import fallback_title, user_title
 
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467 hi"
-    assert _title(family) == family
+    assert fallback_title(family) == family
+    assert user_title(family) == family
 
 
 # --- a JWKS outage is a 503, not a sign-out ----------------------------------------------------
