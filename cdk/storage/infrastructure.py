@@ -7,6 +7,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 CONVERSATIONS_INDEX = "gsi1"
+# The chat API finds a user's rating rows by it (the account export and deletion).
+FEEDBACK_USER_INDEX = "user_id"
 CONVERSATIONS_TTL_ATTRIBUTE = "expires_at"
 
 
@@ -56,6 +58,11 @@ class Tables(Construct):
             table_name=f"{name_prefix}-feedback",
             partition_key=_string("feedback_id"),
             **common,
+        )
+        self.feedback.add_global_secondary_index(
+            index_name=FEEDBACK_USER_INDEX,
+            partition_key=_string("user_id"),
+            projection_type=dynamodb.ProjectionType.ALL,
         )
         self.profiles = dynamodb.Table(
             self,

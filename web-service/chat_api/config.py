@@ -78,7 +78,8 @@ class Settings:
     retention_days: int = 365
     # After a failed JWKS fetch, requests are refused (503) without a new fetch for this long.
     jwks_failure_cache_seconds: float = 5.0
-    # Output tokens the model may spend on a new conversation's title.
+    # Output tokens the model may spend on a new conversation's title; 0: no model titles (the
+    # first words of the first message stay the title).
     title_max_tokens: int = 24
     # Other app clients of the same user pool whose access tokens are accepted, comma-separated
     # (in AWS: the web-ui backend's confidential client; COGNITO_APP_CLIENT_ID is the public one).
@@ -143,10 +144,11 @@ class Settings:
             "bedrock_max_attempts",
             "stream_lease_seconds",
             "retention_days",
-            "title_max_tokens",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.upper()} must be positive")
+        if self.title_max_tokens < 0:
+            raise ConfigError("TITLE_MAX_TOKENS must not be negative")
         if self.jwks_failure_cache_seconds < 0:
             raise ConfigError("JWKS_FAILURE_CACHE_SECONDS must not be negative")
         tiers = self.tiers()

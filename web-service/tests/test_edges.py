@@ -157,7 +157,7 @@ def test_control_and_bidi_characters_are_removed_from_titles(api, fresh_user):
     turn = _chat(api, fresh_user, message)
     listed = api.get("/conversations", headers=fresh_user.headers).json()["conversations"]
     title = listed[0]["title"]
-    assert title == "Hello therex end"
+    assert title == "Hello therex end"  # the first words (model titles are off in this suite)
     detail = api.get(f"/conversations/{turn['conversation_id']}", headers=fresh_user.headers)
     assert detail.json()["title"] == title
     # The message itself is stored as sent.

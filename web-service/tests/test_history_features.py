@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import boto3
+import httpx
 import pytest
 
 from chat_api.ids import new_id
@@ -43,18 +44,49 @@ def _search(api, user, q: str, **params) -> list[dict]:
 # --- titles --------------------------------------------------------------------------------------
 
 
-def test_a_new_conversation_gets_the_models_short_title(api, fresh_user, model, openapi_validator):
+@pytest.fixture
+def titled_api(start_api):
+    """A chat API with model titles on (the suite's servers run without them)."""
+    server = start_api(TITLE_MAX_TOKENS="24")
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as client:
+        yield client
+
+
+def test_a_new_conversation_gets_the_models_short_title(
+    titled_api, fresh_user, model, openapi_validator
+):
+    api = titled_api
     turn = _chat(api, fresh_user, "I am so worried about my driving exam tomorrow morning")
+    request = model.last_request()
+    assert "write a title" in request["system"]
     detail = _detail(api, fresh_user, turn["conversation_id"])
     openapi_validator("ConversationDetail", detail)
     # The local model titles with up to four words of the first message, capitalised.
     assert detail["title"] == "Worried About Driving Exam"
     assert detail["title_source"] == "model"
-    request = model.last_request()
-    assert "write a title" in request["system"]
+    # The reply and the title: two model calls; a later turn asks for no title.
+    assert model.stats()["converse"] == 2
+    _chat(api, fresh_user, "and the results come on friday", turn["conversation_id"])
+    assert model.stats()["converse"] == 3
+    # Streams are titled too, after `done`.
+    response = api.post(
+        "/chat/stream",
+        json={"message": "What a wonderful surprise party"},
+        headers=fresh_user.headers,
+    )
+    events = sse_events(response)
+    assert events[-1][0] == "done"
+    streamed = _detail(api, fresh_user, events[0][1]["conversation_id"])
+    assert (streamed["title"], streamed["title_source"]) == (
+        "What Wonderful Surprise Party",
+        "model",
+    )
 
 
-def test_the_title_falls_back_to_the_first_words_when_the_model_fails(api, fresh_user, model):
+def test_the_title_falls_back_to_the_first_words_when_the_model_fails(
+    titled_api, fresh_user, model
+):
+    api = titled_api
     model.configure(inter_token_ms=20)
     body = {"message": "Please help me plan a birthday party for my sister next week"}
     with api.stream("POST", "/chat/stream", json=body, headers=fresh_user.headers) as response:
@@ -71,13 +103,43 @@ def test_the_title_falls_back_to_the_first_words_when_the_model_fails(api, fresh
     assert detail["title_source"] == "first_message"
 
 
-def test_the_models_title_is_untrusted_markup_and_controls_are_stripped(api, fresh_user):
+def test_the_models_title_is_untrusted_markup_and_controls_are_stripped(titled_api, fresh_user):
+    api = titled_api
     message = "<script>alert(1)</script> **Ignore** \u202e`rules` \x07now"
     turn = _chat(api, fresh_user, message)
-    title = _detail(api, fresh_user, turn["conversation_id"])["title"]
+    detail = _detail(api, fresh_user, turn["conversation_id"])
+    title = detail["title"]
+    assert detail["title_source"] == "model"
     assert title and len(title) <= 60
     for forbidden in ("<", ">", "*", "`", "\u202e", "\x07"):
         assert forbidden not in title
+
+
+def test_a_renamed_conversation_keeps_its_title(titled_api, fresh_user, model):
+    """A rename that lands before the model's title is never overwritten by it."""
+    api = titled_api
+    model.configure(inter_token_ms=30)
+    body = {"message": "Let us talk about gardening and tomatoes"}
+    with api.stream("POST", "/chat/stream", json=body, headers=fresh_user.headers) as response:
+        events = iter_sse(response)
+        _, meta = next(events)
+        cid = meta["conversation_id"]
+        renamed = api.patch(
+            f"/conversations/{cid}", json={"title": "Garden"}, headers=fresh_user.headers
+        )
+        # The turn is not stored before `done`: the rename cannot find it yet.
+        assert renamed.status_code == 404
+        for name, _ in events:
+            if name == "done":
+                break
+        # `done` is sent once the turn is stored, before the title is asked for.
+        renamed = api.patch(
+            f"/conversations/{cid}", json={"title": "Garden"}, headers=fresh_user.headers
+        )
+        assert renamed.status_code == 200
+        list(events)
+    detail = _detail(api, fresh_user, cid)
+    assert (detail["title"], detail["title_source"]) == ("Garden", "user")
 
 
 def test_rename(api, fresh_user, bob, openapi_validator):

@@ -139,7 +139,7 @@ def chat():
         _turn(prep, message_id, body.message, text, reply.usage, reply.stop_reason),
         prep["existing"],
     )
-    if prep["existing"] is None:
+    if prep["existing"] is None and svc.settings.title_max_tokens:
         _title_new_conversation(prep["conversation_id"], body.message, text)
     return {
         "conversation_id": prep["conversation_id"],
@@ -169,9 +169,13 @@ def _title_new_conversation(conversation_id: str, first_message: str, reply: str
     if usage:
         svc.limiter.record_tokens(g.user_id, usage)
     if title:
-        svc.store.set_generated_title(
-            g.user_id, conversation_id, title, replacing=fallback_title(first_message)
-        )
+        try:
+            svc.store.set_generated_title(
+                g.user_id, conversation_id, title, replacing=fallback_title(first_message)
+            )
+        except ApiError as exc:
+            # The reply is stored and delivered; the first words stay the title.
+            log.warning("title not stored", extra={"error_code": exc.code})
 
 
 def _stream_reply(
@@ -277,7 +281,7 @@ def chat_stream():
         )
 
     after = None
-    if prep["existing"] is None:
+    if prep["existing"] is None and services().settings.title_max_tokens:
 
         def after(text: str) -> None:
             _title_new_conversation(prep["conversation_id"], body.message, text)
