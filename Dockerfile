@@ -9,7 +9,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS chat-api-build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
-COPY web-service/requirements.txt /tmp/requirements.txt
+COPY chat-api/requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
 
 # --- chat API: runtime image -----------------------------------------------------------------
@@ -20,8 +20,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     CHAT_API_BIND=0.0.0.0:8080
 COPY --from=chat-api-build /opt/venv /opt/venv
 WORKDIR /app
-COPY web-service/gunicorn.conf.py ./
-COPY web-service/chat_api ./chat_api
+COPY chat-api/gunicorn.conf.py ./
+COPY chat-api/chat_api ./chat_api
 # A numeric, unprivileged user: Kubernetes- and ECS-style runAsNonRoot checks need the number.
 USER 10001:10001
 EXPOSE 8080
@@ -33,12 +33,12 @@ CMD ["gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"]
 FROM ${PYTHON_IMAGE} AS web-ui-build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
-COPY frontend/requirements.txt /tmp/requirements.txt
+COPY web-ui/requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt
 
 # --- web UI: runtime image -------------------------------------------------------------------
 # Serves the Reflex backend only; the static frontend is exported for Amplify
-# (`make frontend-export`). More than one task needs a shared state store: set
+# (`make web-ui-export`). More than one task needs a shared state store: set
 # REFLEX_REDIS_URL (without it, state lives on the task's disk and only one worker runs).
 FROM ${PYTHON_IMAGE} AS web-ui
 ENV PATH=/opt/venv/bin:$PATH \
@@ -51,9 +51,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     REFLEX_STATES_WORKDIR=/tmp/reflex/states
 COPY --from=web-ui-build /opt/venv /opt/venv
 WORKDIR /app
-COPY frontend/rxconfig.py ./
-COPY frontend/chatbot_web ./chatbot_web
-COPY frontend/assets ./assets
+COPY web-ui/rxconfig.py ./
+COPY web-ui/web_ui ./web_ui
+COPY web-ui/assets ./assets
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \

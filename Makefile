@@ -6,8 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQUIREMENTS := web-service/requirements.txt requirements-dev.txt
-export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/web-service
+REQUIREMENTS := chat-api/requirements.txt requirements-dev.txt
+export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/chat-api
 
 # $(call make-venv,DIR) in a recipe: check for Python 3.11 and its venv module (installing the
 # module with apt-get when root), then create the virtual environment DIR.
@@ -32,7 +32,7 @@ help: ## List the targets
 
 $(STAMP): $(REQUIREMENTS)
 	$(call make-venv,$(VENV))
-	$(PY) -m pip install --quiet --disable-pip-version-check -r web-service/requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r chat-api/requirements.txt -r requirements-dev.txt
 	@touch $@
 
 run: $(STAMP) $(RUN_DEPS) ## Start the local stack on 127.0.0.1 (web app 3000, chat API 8080, AWS 4566, model 4567)
@@ -66,7 +66,7 @@ feedback-schema: $(STAMP) ## Regenerate the feedback queue message's JSON Schema
 	$(PY) -m chat_api.feedback_message
 
 lock: ## Re-pin the Python requirements from the *.in files
-	$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links web-service/requirements.in -o web-service/requirements.txt
+	$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links chat-api/requirements.in -o chat-api/requirements.txt
 	$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links requirements-dev.in -o requirements-dev.txt
 
 system-deps: ## Debian packages some targets use (wrk for the benchmark); needs root

@@ -12,7 +12,7 @@ import contract
 import nag
 from checkov_skips import CheckovSkips
 from edge_stack import Edge
-from platform_stacks import Platform, PlatformStateful
+from platform_stacks import PlatformStateful, PlatformStateless
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUTDIR = HERE / "cdk.out"
@@ -56,9 +56,10 @@ def build_app(
         env=env,
         tags=tags,
     )
-    platform = Platform(
+    platform = PlatformStateless(
         app,
-        "Platform",
+        "PlatformStateless",
+        # The deployed name stays as first deployed: renaming a stack replaces it and its exports.
         stack_name=f"{settings.prefix}-platform",
         description=f"chatbot {settings.name}: certificates, guardrail, configuration, deploy role",
         config=settings,

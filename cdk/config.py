@@ -47,12 +47,12 @@ class EnvironmentConfig:
     github_branch: str
     create_github_oidc_provider: bool
     bedrock_model_id: str
-    frontend_repository_url: str
-    frontend_branch: str
+    web_ui_repository_url: str
+    web_ui_branch: str
     # Whether a push to the branch builds the web app (the Amplify branch's auto-build). Off,
     # the deploy starts the build itself once the services it talks to are up
     # (scripts/deploy.py reads the same setting from cdk.json).
-    frontend_auto_build: bool
+    web_ui_auto_build: bool
     cognito_threat_protection: str
     # Who sends Cognito's e-mails: Cognito itself (50 a day, dev) or SES from the domain.
     cognito_email_sender: str
@@ -121,8 +121,8 @@ def from_mapping(
         raise _fail(name, "alarm_email", "is not an e-mail address")
     if not _REPOSITORY.match(str(values["github_repository"])):
         raise _fail(name, "github_repository", "must be <owner>/<name>")
-    if not isinstance(values["frontend_auto_build"], bool):
-        raise _fail(name, "frontend_auto_build", "must be true or false")
+    if not isinstance(values["web_ui_auto_build"], bool):
+        raise _fail(name, "web_ui_auto_build", "must be true or false")
     if values["cognito_threat_protection"] not in _THREAT_MODES:
         raise _fail(name, "cognito_threat_protection", f"must be one of {_THREAT_MODES}")
     if name == "prod" and values["cognito_threat_protection"] != "ENFORCED":
@@ -168,9 +168,9 @@ def from_mapping(
         github_branch=str(values["github_branch"]),
         create_github_oidc_provider=bool(values["create_github_oidc_provider"]),
         bedrock_model_id=str(values["bedrock_model_id"]),
-        frontend_repository_url=str(values["frontend_repository_url"]),
-        frontend_branch=str(values["frontend_branch"]),
-        frontend_auto_build=values["frontend_auto_build"],  # type: ignore[arg-type]
+        web_ui_repository_url=str(values["web_ui_repository_url"]),
+        web_ui_branch=str(values["web_ui_branch"]),
+        web_ui_auto_build=values["web_ui_auto_build"],  # type: ignore[arg-type]
         cognito_threat_protection=str(values["cognito_threat_protection"]),
         cognito_email_sender=str(values["cognito_email_sender"]),
         deletion_protection=bool(values["deletion_protection"]),

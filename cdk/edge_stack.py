@@ -13,12 +13,13 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 import contract
+import log_keys
 from config import EnvironmentConfig
 from firewall.infrastructure import WebFirewall
-from frontend_hosting.infrastructure import FrontendHosting
 from monitoring.infrastructure import Monitoring
-from platform_stacks import Platform, PlatformStateful
+from platform_stacks import PlatformStateful, PlatformStateless
 from retention import log_retention
+from web_ui_hosting.infrastructure import WebUiHosting
 
 
 class Edge(cdk.Stack):
@@ -29,7 +30,7 @@ class Edge(cdk.Stack):
         *,
         config: EnvironmentConfig,
         stateful: PlatformStateful,
-        platform: Platform,
+        platform: PlatformStateless,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -47,30 +48,7 @@ class Edge(cdk.Stack):
             enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchLogsUse",
-                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-                actions=[
-                    "kms:Encrypt*",
-                    "kms:Decrypt*",
-                    "kms:ReEncrypt*",
-                    "kms:GenerateDataKey*",
-                    "kms:Describe*",
-                ],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                            service="logs",
-                            resource="log-group",
-                            resource_name="aws-waf-logs-" + config.prefix,
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    }
-                },
-            )
-        )
+        log_keys.allow_log_groups(self.key, "aws-waf-logs-" + config.prefix, describe=True)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
@@ -121,12 +99,12 @@ class Edge(cdk.Stack):
         frontend_certificate = (
             platform.certificates.frontend.certificate_arn if config.region == "us-east-1" else None
         )
-        self.frontend = FrontendHosting(
+        self.frontend = WebUiHosting(
             self,
             "Frontend",
             name_prefix=config.prefix,
-            repository_url=config.frontend_repository_url,
-            branch=config.frontend_branch,
+            repository_url=config.web_ui_repository_url,
+            branch=config.web_ui_branch,
             access_token_secret_name=contract.secret_name("AMPLIFY_GITHUB_TOKEN", config.name),
             domain_name=config.domain_name,
             certificate_arn=frontend_certificate,
@@ -140,7 +118,7 @@ class Edge(cdk.Stack):
                 "AWS_REGION": config.region,
             },
             production=config.is_production,
-            auto_build=config.frontend_auto_build,
+            auto_build=config.web_ui_auto_build,
             backend_origin=config.chat_api_url,
         )
 

@@ -14,7 +14,6 @@ from constructs import Construct
 
 import contract
 import nag
-from auth_functions.infrastructure import AuthFunctions, function_arn
 from backup.infrastructure import TableBackups
 from config import EnvironmentConfig
 from configuration.infrastructure import PublishedExports, PublishedParameters
@@ -23,6 +22,7 @@ from dns.infrastructure import Certificates, HostedZone
 from feedback.infrastructure import FeedbackQueue
 from guardrail.infrastructure import Guardrail
 from identity.infrastructure import SesSender, UserPool, UserPoolFirewall
+from lambdas.infrastructure import LambdaFunctions, function_arn
 from retention import log_retention
 from storage.infrastructure import Tables
 
@@ -139,7 +139,7 @@ class PlatformStateful(cdk.Stack):
         )
 
 
-class Platform(cdk.Stack):
+class PlatformStateless(cdk.Stack):
     def __init__(
         self,
         scope: Construct,
@@ -151,7 +151,7 @@ class Platform(cdk.Stack):
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.add_stack_dependency(stateful)
-        # The Chalice app's functions (auth_functions/), watched by the edge stack's alarms.
+        # The Chalice app's functions (lambdas/), watched by the edge stack's alarms.
         self.functions: list[lambda_.IFunction] = []
         self.certificates = Certificates(
             self, "Certificates", zone=stateful.hosted_zone.zone, domain_name=config.domain_name
@@ -162,8 +162,9 @@ class Platform(cdk.Stack):
             name_prefix=config.prefix,
             denied_topics=config.guardrail_denied_topics,
         )
-        self.auth_functions = AuthFunctions(
+        self.lambdas = LambdaFunctions(
             self,
+            # The construct id is the deployed resources' logical-id prefix: kept as first deployed.
             "AuthFunctions",
             environment=config.name,
             user_pool_arn=stateful.identity.user_pool.user_pool_arn,
@@ -174,7 +175,7 @@ class Platform(cdk.Stack):
             feedback_dead_letter_queue=stateful.feedback.dead_letter_queue,
             log_retention=log_retention(config.log_retention_days),
         )
-        self.functions.extend(self.auth_functions.functions.values())
+        self.functions.extend(self.lambdas.functions.values())
         self.user_pool_firewall = UserPoolFirewall(
             self,
             "UserPoolFirewall",
@@ -189,7 +190,7 @@ class Platform(cdk.Stack):
             branch=config.github_branch,
             create_provider=config.create_github_oidc_provider,
             user_pool_arn=stateful.identity.user_pool.user_pool_arn,
-            frontend_branch=config.frontend_branch,
+            web_ui_branch=config.web_ui_branch,
         )
         pool = stateful.identity
         tables = stateful.tables

@@ -43,7 +43,7 @@ synth: $(CDK_STAMP) $(CDK_NODE) ## Synthesise ENV=dev|staging|prod into cdk/cdk.
 # The report covers what is deployed: the CDK stacks and Copilot's rendered templates (the
 # AwsSolutions gate on both), then NIST 800-53 rev 5 counted per rule (reported, not gating).
 nag-report: $(CDK_STAMP) $(CDK_COPILOT_STAMP) $(CDK_NODE) ## Synthesise ENV, review Copilot's templates, write cdk/cdk.out/nag-report.md and .html
-	cd copilot && ../$(COPILOT_PY) -m offline_render --env $(ENV) >/dev/null
+	cd copilot && ../$(COPILOT_PY) -m copilot_checks --env $(ENV) >/dev/null
 	@cd cdk && export $(CDK_NODE_ENV) && CHATBOT_ENV=$(ENV) ../$(CDK_PY) app.py; status=$$?; \
 	  ../$(CDK_PY) copilot_review.py --env $(ENV) || status=1; \
 	  ../$(CDK_PY) copilot_review.py --env $(ENV) --nist --cdk-env $(ENV) 2>/dev/null; \

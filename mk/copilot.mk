@@ -1,5 +1,5 @@
 # The Copilot deployment in copilot/: manifests proven offline with the real Copilot CLI against
-# moto's HTTPS proxy, and the deploy of one environment in the order of DESIGN.md.
+# moto's HTTPS proxy, and the deploy of one environment in the order of docs/architecture.md.
 # Its own venv: checkov pins its own boto3 and packaging, which conflict with the root venv's.
 COPILOT_VENV := .venvs/copilot
 COPILOT_PY := $(COPILOT_VENV)/bin/python
@@ -16,7 +16,7 @@ $(COPILOT_STAMP): copilot/requirements.txt
 	@touch $@
 
 copilot-package: $(COPILOT_STAMP) ## Check the manifests, then render every Copilot environment and service template offline into copilot/build/
-	cd copilot && ../$(COPILOT_PY) -m offline_render
+	cd copilot && ../$(COPILOT_PY) -m copilot_checks
 
 test-copilot: $(COPILOT_STAMP) $(CDK_NODE) compose-validator ## Offline rendering, cfn-lint/checkov, manifest schema, cross-checks, deploy plan, docker-compose.yml
 	cd copilot && $(CDK_NODE_ENV) ../$(COPILOT_PY) -m pytest

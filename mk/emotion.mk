@@ -2,11 +2,11 @@
 # needs ../shared/datasets, the risk classifier only the repository), scores, cost and tests.
 EMOTION_TRAIN_VENV := .venvs/emotion-train
 EMOTION_TRAIN_STAMP := $(EMOTION_TRAIN_VENV)/.installed
-EMOTION_TRAIN_REQUIREMENTS := scripts/emotion_training/requirements.txt
-EMOTION_TESTS := web-service/tests/test_emotion.py web-service/tests/test_emotion_model.py \
-	web-service/tests/test_safety.py web-service/tests/test_risk_detector.py \
-	web-service/tests/test_prompts.py \
-	web-service/tests/test_guardrail.py scripts/tests/test_bedrock_server_guardrail.py
+EMOTION_TRAIN_REQUIREMENTS := scripts/models/requirements.txt
+EMOTION_TESTS := chat-api/tests/test_emotion.py chat-api/tests/test_emotion_model.py \
+	chat-api/tests/test_safety.py chat-api/tests/test_risk_detector.py \
+	chat-api/tests/test_prompts.py \
+	chat-api/tests/test_guardrail.py scripts/tests/test_bedrock_server_guardrail.py
 
 .PHONY: train-emotion emotion-eval bench-emotion test-emotion train-risk risk-eval
 
@@ -16,19 +16,19 @@ $(EMOTION_TRAIN_STAMP): $(EMOTION_TRAIN_REQUIREMENTS)
 	@touch $@
 
 train-emotion: $(EMOTION_TRAIN_STAMP) ## Rebuild the emotion model artifact from ../shared/datasets (fixed seed)
-	$(EMOTION_TRAIN_VENV)/bin/python scripts/train_emotion.py
+	$(EMOTION_TRAIN_VENV)/bin/python scripts/models/emotion_train.py
 
 emotion-eval: $(STAMP) ## Dev-split macro-F1 and per-label F1 next to the cross-validated ones, and the confusion
-	@$(PY) -m chat_api.emotion.evaluate
+	@$(PY) scripts/models/emotion_eval.py
 
-train-risk: $(EMOTION_TRAIN_STAMP) ## Rebuild the self-harm risk classifier from scripts/risk_training/corpus.tsv
-	$(EMOTION_TRAIN_VENV)/bin/python scripts/train_risk.py
+train-risk: $(EMOTION_TRAIN_STAMP) ## Rebuild the self-harm risk classifier from scripts/models/risk_corpus.tsv
+	$(EMOTION_TRAIN_VENV)/bin/python scripts/models/risk_train.py
 
 risk-eval: $(STAMP) ## Recall and false alarms of the risk detector on its held-apart sentences
-	@$(PY) scripts/evaluate_risk.py
+	@$(PY) scripts/models/risk_eval.py
 
 bench-emotion: $(STAMP) ## Emotion model (and with the risk check) cost: load time, added memory, latency, lines/s
-	$(PY) scripts/bench_emotion.py
+	$(PY) scripts/models/emotion_bench.py
 
 test-emotion: $(STAMP) ## Emotion model, safety, tone-guidance and guardrail tests (part of test-python)
 	$(PY) -m pytest $(EMOTION_TESTS)

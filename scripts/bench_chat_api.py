@@ -53,9 +53,9 @@ import psutil
 
 from local_stack.aws_bootstrap import bootstrap, create_user, sign_in
 from local_stack.processes import (
+    CHAT_API_DIR,
     REPO_ROOT,
     SCRIPTS_DIR,
-    WEB_SERVICE_DIR,
     ManagedProcess,
     bedrock_process,
     chat_api_process,
@@ -65,7 +65,7 @@ from local_stack.processes import (
 )
 
 DEFAULT_OUTPUT = REPO_ROOT / ".local" / "bench" / "chat-api.json"
-GUNICORN_CONF = WEB_SERVICE_DIR / "gunicorn.conf.py"
+GUNICORN_CONF = CHAT_API_DIR / "gunicorn.conf.py"
 BENCH_TIER = {
     "messages_per_minute": 1_000_000,
     "tokens_per_day": 1_000_000_000,
@@ -1204,7 +1204,7 @@ def run(args: argparse.Namespace) -> int:
             "model_server": f"--ttft-ms {plan.ttft_ms} --inter-token-ms 0 (part 1)",
         }
         say(
-            f"setup: chat API = gunicorn -c web-service/gunicorn.conf.py, gevent worker, "
+            f"setup: chat API = gunicorn -c chat-api/gunicorn.conf.py, gevent worker, "
             f"{workers} workers (WEB_CONCURRENCY default = CPU count), LOG_LEVEL=INFO "
             f"(one JSON log line per request), DYNAMODB_TIMEOUT={DYNAMODB_TIMEOUT_S} s instead "
             f"of 3 s (the local DynamoDB queues requests); logs in {stack.log_dir}"

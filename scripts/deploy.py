@@ -1,4 +1,5 @@
-"""Deploy one environment in the order of DESIGN.md, print that plan, roll back, smoke test.
+"""Deploy one environment in the order of docs/architecture.md, print that plan, roll back,
+smoke test.
 
     python scripts/deploy.py plan dev       # every step `deploy` runs, in order; no AWS call
     python scripts/deploy.py plan prod --without-copilot   # the CloudFormation-only plan
@@ -44,11 +45,11 @@ APP = "chatbot"
 SERVICES = ("chat-api", "web-ui")
 ECR_LIFECYCLE_POLICY = "copilot/ecr-lifecycle-policy.json"
 # The CDK CLI's construct ids of the stacks (cdk/application.py) and their stack names.
-PLATFORM_STACKS = ("PlatformStateful", "Platform")
+PLATFORM_STACKS = ("PlatformStateful", "PlatformStateless")
 EDGE_STACK = "Edge"
 CDK_STACK_NAMES = {
     "PlatformStateful": "{app}-{env}-platform-stateful",
-    "Platform": "{app}-{env}-platform",
+    "PlatformStateless": "{app}-{env}-platform",
     "Edge": "{app}-{env}-edge",
 }
 CDK_CLI = "npx --no-install cdk"
@@ -73,9 +74,9 @@ COMPLETE = (
 CHECK_TIME_LIMIT = 300  # seconds, for `copilot ... show` before a first-deploy-only step
 LAST_EVENTS = 10
 # The web app's Amplify build, started by the deploy where a push builds nothing
-# (`frontend_auto_build` in cdk/cdk.json): how often its status is read, and the statuses
+# (`web_ui_auto_build` in cdk/cdk.json): how often its status is read, and the statuses
 # that end it (Amplify's job statuses; CANCELLING is still on its way to CANCELLED).
-FRONTEND_APP_EXPORT = "{app}-{env}-FrontendAppId"
+WEB_UI_APP_EXPORT = "{app}-{env}-FrontendAppId"
 AMPLIFY_POLL_SECONDS = 15
 AMPLIFY_SUCCEEDED = "SUCCEED"
 AMPLIFY_FAILED = ("FAILED", "CANCELLED")
@@ -254,7 +255,7 @@ def amplify_console_url(region: str, app_id: str, branch: str, job_id: str) -> s
     return f"{console}#/{app_id}/{branch}/{job_id}"
 
 
-def wait_for_frontend_job(
+def wait_for_web_ui_job(
     context: Context,
     app_id: str,
     branch: str,
@@ -290,7 +291,7 @@ def wait_for_frontend_job(
         sleep(min(AMPLIFY_POLL_SECONDS, remaining))
 
 
-def _release_frontend(env: str, branch: str, app_id: Var, tag: Var) -> Callable[[Context], None]:
+def _release_web_ui(env: str, branch: str, app_id: Var, tag: Var) -> Callable[[Context], None]:
     def call(context: Context) -> None:
         amplify = context.client("amplify")
         reason = f"make deploy ENV={env}"
@@ -301,20 +302,20 @@ def _release_frontend(env: str, branch: str, app_id: Var, tag: Var) -> Callable[
             appId=app, branchName=branch, jobType="RELEASE", jobReason=reason
         )["jobSummary"]
         print(f"    {amplify_console_url(context.region, app, branch, started['jobId'])}")
-        wait_for_frontend_job(
+        wait_for_web_ui_job(
             context, app, branch, started["jobId"], time_limit=_limit_seconds("amplify")
         )
 
     return call
 
 
-def frontend_release_steps(env: str, settings: dict) -> list[Step]:
-    """Where a push builds nothing (`frontend_auto_build` false, the setting the CDK edge stack
+def web_ui_release_steps(env: str, settings: dict) -> list[Step]:
+    """Where a push builds nothing (`web_ui_auto_build` false, the setting the CDK edge stack
     gives the Amplify branch), the deploy builds and publishes the web app itself, last: its
     pages talk to the services the earlier steps deployed and the smoke test checked."""
-    if settings["frontend_auto_build"]:
+    if settings["web_ui_auto_build"]:
         return []
-    branch = settings["frontend_branch"]
+    branch = settings["web_ui_branch"]
     app_id, tag = Var("FRONTEND_APP_ID"), Var("IMAGE_TAG")
     job = f'--app-id "${app_id.name}" --branch-name {shlex.quote(branch)}'
     waiting = "PENDING|PROVISIONING|RUNNING|CANCELLING"
@@ -322,7 +323,7 @@ def frontend_release_steps(env: str, settings: dict) -> list[Step]:
         export_lookup(
             "The web app's Amplify app (the edge stack's)",
             app_id.name,
-            FRONTEND_APP_EXPORT.format(app=APP, env=env),
+            WEB_UI_APP_EXPORT.format(app=APP, env=env),
         ),
         Call(
             f"Web app: Amplify builds and publishes {branch} (a RELEASE job), until it succeeds",
@@ -336,7 +337,7 @@ def frontend_release_steps(env: str, settings: dict) -> list[Step]:
                 f"do sleep {AMPLIFY_POLL_SECONDS}; done",
                 f'test "$status" = {AMPLIFY_SUCCEEDED}',
             ),
-            _release_frontend(env, branch, app_id, tag),
+            _release_web_ui(env, branch, app_id, tag),
         ),
     ]
 
@@ -449,7 +450,7 @@ def deploy_plan(env: str) -> list[Step]:
             (SMOKE_PYTHON, "scripts/deploy.py", "smoke", env),
             time_limit="smoke",
         ),
-        *frontend_release_steps(env, settings),
+        *web_ui_release_steps(env, settings),
     ]
     return steps
 
@@ -510,7 +511,7 @@ def _roll_back(stack: str) -> Callable[[Context], None]:
 def check_manifests(copilot_dir: Path) -> None:
     """Copilot ignores unknown manifest keys: the schemas are checked before any step runs."""
     sys.path.insert(0, str(COPILOT_DIR))
-    from offline_render import manifests  # copilot/offline_render: PyYAML and jsonschema only
+    from copilot_checks import manifests  # scripts/copilot_checks: PyYAML and jsonschema only
 
     problems = manifests.check(copilot_dir)
     if problems:
@@ -734,7 +735,7 @@ def without_copilot_plan(env: str, build_dir: Path = BUILD_DIR) -> list:
             "Smoke test: health, then a chat as a throw-away user that is removed again",
             (SMOKE_PYTHON, "scripts/deploy.py", "smoke", env),
         ),
-        *frontend_release_steps(env, settings),
+        *web_ui_release_steps(env, settings),
     ]
     return steps
 

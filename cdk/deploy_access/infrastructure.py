@@ -28,7 +28,7 @@ class GithubDeployRole(Construct):
         branch: str,
         create_provider: bool,
         user_pool_arn: str,
-        frontend_branch: str,
+        web_ui_branch: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
@@ -180,7 +180,7 @@ class GithubDeployRole(Construct):
                 actions=["amplify:StartJob", "amplify:GetJob"],
                 resources=[
                     f"arn:{stack.partition}:amplify:{region}:{account}:apps/*/branches/"
-                    f"{frontend_branch}/jobs/*"
+                    f"{web_ui_branch}/jobs/*"
                 ],
             ),
             iam.PolicyStatement(
@@ -230,7 +230,7 @@ class GithubDeployRole(Construct):
             ),
             (
                 f"Resource::arn:<AWS::Partition>:amplify:{region}:{account}:apps/*/branches/"
-                f"{frontend_branch}/jobs/*",
+                f"{web_ui_branch}/jobs/*",
                 "The web app's Amplify app belongs to the edge stack, deployed after this one, "
                 "so its id is unknown here; the deploy starts and reads jobs of the configured "
                 "branch only, and starting a job only rebuilds that branch from its repository.",

@@ -10,6 +10,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+import waf_rules
+
 CORE_RULE_SET = "AWSManagedRulesCommonRuleSet"
 MANAGED_RULE_GROUPS = (
     CORE_RULE_SET,
@@ -29,59 +31,19 @@ CORE_BODY_RULES = {
 }
 # The web-ui backend's paths on the API host (copilot/web-ui/manifest.yml).
 WEB_UI_PATHS = ("/_event", "/_upload")
-# The chat API's message endpoints (web-service/chat_api/routes/chat.py), matched exactly.
+# The chat API's message endpoints (chat-api/chat_api/routes/chat.py), matched exactly.
 CHAT_ENDPOINTS = ("/api/v1/chat", "/api/v1/chat/stream")
 
 
-def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-    return wafv2.CfnWebACL.VisibilityConfigProperty(
-        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+def _ip_set(arn: str) -> waf_rules.Statement:
+    return waf_rules.Statement(
+        ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(arn=arn)
     )
 
 
-def _label(key: str) -> wafv2.CfnWebACL.StatementProperty:
-    return wafv2.CfnWebACL.StatementProperty(
-        label_match_statement=wafv2.CfnWebACL.LabelMatchStatementProperty(scope="LABEL", key=key)
-    )
-
-
-def _path_is(path: str) -> wafv2.CfnWebACL.StatementProperty:
-    return wafv2.CfnWebACL.StatementProperty(
-        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-            positional_constraint="EXACTLY",
-            search_string=path,
-            text_transformations=[
-                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-            ],
-        )
-    )
-
-
-def _path_starts_with(prefix: str) -> wafv2.CfnWebACL.StatementProperty:
-    return wafv2.CfnWebACL.StatementProperty(
-        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-            positional_constraint="STARTS_WITH",
-            search_string=prefix,
-            text_transformations=[
-                wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-            ],
-        )
-    )
-
-
-def _any(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
-    if len(statements) == 1:
-        return statements[0]
-    return wafv2.CfnWebACL.StatementProperty(
-        or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=list(statements))
-    )
-
-
-def _all(*statements: wafv2.CfnWebACL.StatementProperty) -> wafv2.CfnWebACL.StatementProperty:
-    return wafv2.CfnWebACL.StatementProperty(
-        and_statement=wafv2.CfnWebACL.AndStatementProperty(statements=list(statements))
+def _countries(codes: Sequence[str]) -> waf_rules.Statement:
+    return waf_rules.Statement(
+        geo_match_statement=wafv2.CfnWebACL.GeoMatchStatementProperty(country_codes=list(codes))
     )
 
 
@@ -109,117 +71,40 @@ class WebFirewall(Construct):
             addresses=list(blocked_ip_cidrs),
             description="Addresses blocked by an operator, from cdk.json",
         )
-        rules: list[wafv2.CfnWebACL.RuleProperty] = [
-            wafv2.CfnWebACL.RuleProperty(
-                name="BlockedIps",
-                priority=0,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(
-                        arn=self.blocked_ips.attr_arn
-                    )
-                ),
-                visibility_config=_visibility("BlockedIps"),
-            )
-        ]
+        rules = [waf_rules.block("BlockedIps", 0, _ip_set(self.blocked_ips.attr_arn))]
         if geo_block_countries:
-            rules.append(
-                wafv2.CfnWebACL.RuleProperty(
-                    name="GeoBlock",
-                    priority=1,
-                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        geo_match_statement=wafv2.CfnWebACL.GeoMatchStatementProperty(
-                            country_codes=list(geo_block_countries)
-                        )
-                    ),
-                    visibility_config=_visibility("GeoBlock"),
-                )
-            )
+            rules.append(waf_rules.block("GeoBlock", 1, _countries(geo_block_countries)))
         for priority, group in enumerate(MANAGED_RULE_GROUPS, start=10):
-            overrides = None
-            if group == CORE_RULE_SET:
-                overrides = [
-                    wafv2.CfnWebACL.RuleActionOverrideProperty(
-                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
-                    )
-                    for rule in CORE_BODY_RULES
-                ]
-            rules.append(
-                wafv2.CfnWebACL.RuleProperty(
-                    name=group,
-                    priority=priority,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS", name=group, rule_action_overrides=overrides
-                        )
-                    ),
-                    visibility_config=_visibility(group),
-                )
-            )
+            counted = tuple(CORE_BODY_RULES) if group == CORE_RULE_SET else ()
+            rules.append(waf_rules.managed_group(group, priority, count_rules=counted))
+        outside_chat = waf_rules.not_(
+            waf_rules.any_of(*(waf_rules.path_is(path) for path in CHAT_ENDPOINTS))
+        )
+        body_labels = waf_rules.any_of(*(waf_rules.label(key) for key in CORE_BODY_RULES.values()))
         rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="CoreBodyRulesOutsideChat",
-                priority=15,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=_all(
-                    _any(*(_label(label) for label in CORE_BODY_RULES.values())),
-                    wafv2.CfnWebACL.StatementProperty(
-                        not_statement=wafv2.CfnWebACL.NotStatementProperty(
-                            statement=_any(*(_path_is(path) for path in CHAT_ENDPOINTS))
-                        )
-                    ),
-                ),
-                visibility_config=_visibility("CoreBodyRulesOutsideChat"),
+            waf_rules.block(
+                "CoreBodyRulesOutsideChat", 15, waf_rules.all_of(body_labels, outside_chat)
             )
         )
         rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="ApiRatePerIp",
-                priority=20,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=rate_limit_per_5_minutes,
-                        evaluation_window_sec=300,
-                        scope_down_statement=wafv2.CfnWebACL.StatementProperty(
-                            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-                                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-                                positional_constraint="STARTS_WITH",
-                                search_string="/api/",
-                                text_transformations=[
-                                    wafv2.CfnWebACL.TextTransformationProperty(
-                                        priority=0, type="NONE"
-                                    )
-                                ],
-                            )
-                        ),
-                    )
-                ),
-                visibility_config=_visibility("ApiRatePerIp"),
+            waf_rules.rate_per_ip(
+                "ApiRatePerIp",
+                20,
+                limit=rate_limit_per_5_minutes,
+                scope_down=waf_rules.path_starts_with("/api/"),
             )
         )
         # What browsers reach directly on the same host: the web-ui backend's websocket
         # (socket.io's handshake and polling fallback) and uploads. The web app's calls to the
         # chat API stay inside the VPC (Service Connect) and never count here.
         rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="WebUiRatePerIp",
-                priority=21,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=rate_limit_per_5_minutes,
-                        evaluation_window_sec=300,
-                        scope_down_statement=_any(
-                            *(_path_starts_with(prefix) for prefix in WEB_UI_PATHS)
-                        ),
-                    )
+            waf_rules.rate_per_ip(
+                "WebUiRatePerIp",
+                21,
+                limit=rate_limit_per_5_minutes,
+                scope_down=waf_rules.any_of(
+                    *(waf_rules.path_starts_with(prefix) for prefix in WEB_UI_PATHS)
                 ),
-                visibility_config=_visibility("WebUiRatePerIp"),
             )
         )
         self.web_acl = wafv2.CfnWebACL(
@@ -229,7 +114,7 @@ class WebFirewall(Construct):
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=rules,
-            visibility_config=_visibility(f"{name_prefix}-alb"),
+            visibility_config=waf_rules.visibility(f"{name_prefix}-alb"),
         )
         wafv2.CfnWebACLAssociation(
             self,

@@ -15,7 +15,7 @@ from config import DeniedTopic
 # Harmful-content categories filtered on the user's input and the model's reply.
 _FILTERED = ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT")
 # Always denied, whatever the environment configures: the chat API's own risk check
-# (web-service/chat_api/safety.py) is the first line, this topic is the second. Bedrock's limits:
+# (chat-api/chat_api/safety.py) is the first line, this topic is the second. Bedrock's limits:
 # a definition of at most 200 characters, at most 5 examples of at most 100 characters each.
 SELF_HARM_METHODS = DeniedTopic(
     name="SelfHarmMethods",

@@ -12,6 +12,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 import nag
+import waf_rules
 
 USERS_GROUP = "users"
 # A stolen access token stays valid after sign-out until it expires (Cognito revokes refresh
@@ -203,34 +204,11 @@ class UserPool(Construct):
 def _rate_rule(action: str, limit: int, priority: int) -> wafv2.CfnWebACL.RuleProperty:
     """Blocks an address that sends more than `limit` requests of `action` in 5 minutes."""
     target = f"AWSCognitoIdentityProviderService.{action}"
-    return wafv2.CfnWebACL.RuleProperty(
-        name=f"{action}RatePerIp",
-        priority=priority,
-        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-        statement=wafv2.CfnWebACL.StatementProperty(
-            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                aggregate_key_type="IP",
-                limit=limit,
-                evaluation_window_sec=300,
-                scope_down_statement=wafv2.CfnWebACL.StatementProperty(
-                    byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
-                        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
-                            single_header={"Name": "x-amz-target"}
-                        ),
-                        positional_constraint="EXACTLY",
-                        search_string=target,
-                        text_transformations=[
-                            wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
-                        ],
-                    )
-                ),
-            )
-        ),
-        visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-            cloud_watch_metrics_enabled=True,
-            metric_name=f"{action}RatePerIp",
-            sampled_requests_enabled=True,
-        ),
+    return waf_rules.rate_per_ip(
+        f"{action}RatePerIp",
+        priority,
+        limit=limit,
+        scope_down=waf_rules.header_is("x-amz-target", target),
     )
 
 
@@ -249,23 +227,7 @@ class UserPoolFirewall(Construct):
             ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet"),
             start=10,
         ):
-            rules.append(
-                wafv2.CfnWebACL.RuleProperty(
-                    name=group,
-                    priority=priority,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS", name=group
-                        )
-                    ),
-                    visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-                        cloud_watch_metrics_enabled=True,
-                        metric_name=group,
-                        sampled_requests_enabled=True,
-                    ),
-                )
-            )
+            rules.append(waf_rules.managed_group(group, priority))
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
@@ -273,11 +235,7 @@ class UserPoolFirewall(Construct):
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=rules,
-            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True,
-                metric_name=f"{name_prefix}-cognito",
-                sampled_requests_enabled=True,
-            ),
+            visibility_config=waf_rules.visibility(f"{name_prefix}-cognito"),
         )
         wafv2.CfnWebACLAssociation(
             self,

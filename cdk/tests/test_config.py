@@ -47,7 +47,7 @@ def test_account_and_region_come_from_the_environment_when_set():
         ("dev", {"cognito_email_sender": "SMTP"}, "cognito_email_sender: must be one of"),
         ("dev", {"monthly_budget_usd": 0}, "monthly_budget_usd: must be a positive"),
         ("prod", {"alarm_bedrock_output_tokens_per_hour": "1e6"}, "output_tokens_per_hour"),
-        ("prod", {"frontend_auto_build": "false"}, "frontend_auto_build: must be true or false"),
+        ("prod", {"web_ui_auto_build": "false"}, "web_ui_auto_build: must be true or false"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_key(env, changes, message):
@@ -58,7 +58,7 @@ def test_invalid_settings_are_refused_naming_the_key(env, changes, message):
 def test_the_web_app_builds_on_push_in_dev_only():
     """Staging and prod build when the deploy says so (scripts/deploy.py reads the same key)."""
     built = {
-        env: config.load(env, config.cdk_json_context()).frontend_auto_build
+        env: config.load(env, config.cdk_json_context()).web_ui_auto_build
         for env in ("dev", "staging", "prod")
     }
     assert built == {"dev": True, "staging": False, "prod": False}

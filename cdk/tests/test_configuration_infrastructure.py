@@ -23,13 +23,13 @@ def _load(name: str, path: Path):
 
 
 def _ssm_parameters(synthesised):
-    params = resources_of(synthesised.template("Platform"), "AWS::SSM::Parameter")
+    params = resources_of(synthesised.template("PlatformStateless"), "AWS::SSM::Parameter")
     return {p["Properties"]["Name"]: p["Properties"] for p in params.values()}
 
 
 def _exports(synthesised):
     names = {}
-    for stack in ("PlatformStateful", "Platform", "Edge"):
+    for stack in ("PlatformStateful", "PlatformStateless", "Edge"):
         outputs = synthesised.template_json(stack).get("Outputs", {})
         for output in outputs.values():
             export = output.get("Export", {}).get("Name")
@@ -80,7 +80,7 @@ def test_contract_covers_what_the_local_stack_publishes():
 
 
 def test_contract_keys_are_the_chat_api_required_settings():
-    module = _load("chat_api_config", REPO / "web-service" / "chat_api" / "config.py")
+    module = _load("chat_api_config", REPO / "chat-api" / "chat_api" / "config.py")
     # APP_ENV and AWS_REGION come from the Copilot manifest and the task itself.
     published_by_platform = set(module.REQUIRED) - {"APP_ENV", "AWS_REGION"}
     assert published_by_platform <= set(contract.ssm_parameter_keys())
@@ -118,5 +118,5 @@ def test_parameters_and_secrets_carry_the_tags_copilots_execution_role_reads(syn
         token = secrets[contract.secret_name("AMPLIFY_GITHUB_TOKEN", env)]
         assert "copilot-application" not in _tags(token)
         # Copilot finds its own stacks by these tags: the platform stacks must not carry them.
-        for stack in ("PlatformStateful", "Platform"):
+        for stack in ("PlatformStateful", "PlatformStateless"):
             assert "copilot-application" not in synth.stack(stack).tags.tag_values()

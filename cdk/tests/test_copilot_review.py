@@ -25,7 +25,7 @@ def copilot_build(tmp_path_factory) -> Path:
     """Every environment rendered by Copilot into a fresh folder (`make copilot-package`)."""
     build = tmp_path_factory.mktemp("copilot-build")
     subprocess.run(
-        [str(COPILOT_PY), "-m", "offline_render", "--build-dir", str(build)],
+        [str(COPILOT_PY), "-m", "copilot_checks", "--build-dir", str(build)],
         cwd=REPO / "copilot",
         # The renderer runs its moto proxy with the local stack's process helpers (scripts/).
         env={**os.environ, "PYTHONPATH": str(REPO / "scripts")},

@@ -60,7 +60,7 @@ def as_list(value) -> list:
 
 def deploy_statements(synthesised) -> list[dict]:
     """The Allow statements of every policy attached to the deploy role, resolved."""
-    template = synthesised.template_json("Platform")
+    template = synthesised.template_json("PlatformStateless")
     resources = template["Resources"]
     role_name = f"{contract.COPILOT_APP}-{synthesised.env}-github-deploy"
     (role_id,) = [
@@ -90,7 +90,7 @@ def deploy_statements(synthesised) -> list[dict]:
 
 
 def user_pool_arn(synthesised) -> str:
-    """How the Platform stack refers to the environment's user pool: the import of the
+    """How the PlatformStateless stack refers to the environment's user pool: the import of the
     stateful stack's export of the pool's ARN."""
     stateful = synthesised.template_json("PlatformStateful")
     (pool_id,) = [
@@ -105,7 +105,7 @@ def user_pool_arn(synthesised) -> str:
 
 
 def filled(pattern: str, synthesised) -> str:
-    stack = synthesised.stack("Platform")
+    stack = synthesised.stack("PlatformStateless")
     return pattern.format(
         partition="aws",
         region=stack.region,
@@ -113,7 +113,7 @@ def filled(pattern: str, synthesised) -> str:
         app=contract.COPILOT_APP,
         env=synthesised.env,
         user_pool_arn=user_pool_arn(synthesised),
-        frontend_branch=config.load(synthesised.env, config.cdk_json_context()).frontend_branch,
+        web_ui_branch=config.load(synthesised.env, config.cdk_json_context()).web_ui_branch,
     )
 
 

@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _deploy_role(synthesised):
-    roles = synthesised.template("Platform").find_resources(
+    roles = synthesised.template("PlatformStateless").find_resources(
         "AWS::IAM::Role", {"Properties": {"RoleName": f"chatbot-{synthesised.env}-github-deploy"}}
     )
     (role,) = roles.values()
@@ -50,13 +50,13 @@ def test_the_pinned_workflow_is_the_one_that_assumes_the_role():
 
 
 def test_oidc_provider_trusts_githubs_issuer_for_sts(prod):
-    provider = only(prod.template("Platform"), "AWS::IAM::OIDCProvider")["Properties"]
+    provider = only(prod.template("PlatformStateless"), "AWS::IAM::OIDCProvider")["Properties"]
     assert provider["Url"] == "https://token.actions.githubusercontent.com"
     assert provider["ClientIdList"] == ["sts.amazonaws.com"]
 
 
 def test_deploy_permissions_stay_within_the_application(prod):
-    policy = only(prod.template("Platform"), "AWS::IAM::ManagedPolicy")["Properties"]
+    policy = only(prod.template("PlatformStateless"), "AWS::IAM::ManagedPolicy")["Properties"]
     statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
     assert all(s["Effect"] == "Allow" for s in statements.values())
     assert statements["EcrLogin"]["Action"] == "ecr:GetAuthorizationToken"

@@ -9,7 +9,9 @@ def test_hosted_zone_for_the_environments_domain(dev, prod):
 
 
 def test_certificates_for_api_and_frontend_are_dns_validated(prod):
-    certificates = resources_of(prod.template("Platform"), "AWS::CertificateManager::Certificate")
+    certificates = resources_of(
+        prod.template("PlatformStateless"), "AWS::CertificateManager::Certificate"
+    )
     by_name = {c["Properties"]["DomainName"]: c["Properties"] for c in certificates.values()}
     assert set(by_name) == {"api.chatbot.muykol.com", "chatbot.muykol.com"}
     assert by_name["chatbot.muykol.com"]["SubjectAlternativeNames"] == ["www.chatbot.muykol.com"]

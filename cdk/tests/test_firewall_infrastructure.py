@@ -117,7 +117,7 @@ def test_waf_logs_go_to_an_encrypted_log_group_with_retention(dev, prod):
 
 def test_log_retention_is_set_on_every_log_group(synthesised):
     for synthesised_env in synthesised.values():
-        for stack in ("PlatformStateful", "Platform", "Edge"):
+        for stack in ("PlatformStateful", "PlatformStateless", "Edge"):
             groups = synthesised_env.template(stack).find_resources("AWS::Logs::LogGroup")
             assert all("RetentionInDays" in g["Properties"] for g in groups.values())
 

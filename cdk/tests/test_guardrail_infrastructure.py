@@ -10,7 +10,7 @@ from guardrail.infrastructure import Guardrail
 
 
 def test_guardrail_filters_harmful_content_and_prompt_attacks(dev):
-    guardrail = only(dev.template("Platform"), "AWS::Bedrock::Guardrail")["Properties"]
+    guardrail = only(dev.template("PlatformStateless"), "AWS::Bedrock::Guardrail")["Properties"]
     filters = {f["Type"]: f for f in guardrail["ContentPolicyConfig"]["FiltersConfig"]}
     assert set(filters) == {"HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT", "PROMPT_ATTACK"}
     assert filters["PROMPT_ATTACK"]["OutputStrength"] == "NONE"
@@ -18,14 +18,14 @@ def test_guardrail_filters_harmful_content_and_prompt_attacks(dev):
 
 
 def test_guardrail_denies_the_configured_topics(dev):
-    guardrail = only(dev.template("Platform"), "AWS::Bedrock::Guardrail")["Properties"]
+    guardrail = only(dev.template("PlatformStateless"), "AWS::Bedrock::Guardrail")["Properties"]
     topics = {t["Name"]: t for t in guardrail["TopicPolicyConfig"]["TopicsConfig"]}
     assert set(topics) == {"SelfHarmMethods", "MedicalDiagnosis"}
     assert all(topic["Type"] == "DENY" for topic in topics.values())
 
 
 def test_guardrail_denies_self_harm_methods_within_bedrock_limits(dev):
-    guardrail = only(dev.template("Platform"), "AWS::Bedrock::Guardrail")["Properties"]
+    guardrail = only(dev.template("PlatformStateless"), "AWS::Bedrock::Guardrail")["Properties"]
     topics = {t["Name"]: t for t in guardrail["TopicPolicyConfig"]["TopicsConfig"]}
     methods = topics["SelfHarmMethods"]
     assert "suicide or self-harm" in methods["Definition"]
@@ -39,7 +39,7 @@ def test_guardrail_denies_self_harm_methods_within_bedrock_limits(dev):
 
 
 def test_a_numbered_version_is_published(dev):
-    template = dev.template("Platform")
+    template = dev.template("PlatformStateless")
     guardrail_id = next(iter(template.find_resources("AWS::Bedrock::Guardrail")))
     version = only(template, "AWS::Bedrock::GuardrailVersion")["Properties"]
     assert version["GuardrailIdentifier"] == {"Fn::GetAtt": [guardrail_id, "GuardrailId"]}
@@ -92,7 +92,7 @@ def test_the_digest_covers_every_property_of_the_guardrail(monkeypatch):
 
 def test_the_synthesised_versions_carry_the_digest_of_their_guardrail(dev, prod):
     def description(synthesised):
-        version = only(synthesised.template("Platform"), "AWS::Bedrock::GuardrailVersion")
+        version = only(synthesised.template("PlatformStateless"), "AWS::Bedrock::GuardrailVersion")
         return version["Properties"]["Description"].rsplit(" ", 1)[1]
 
     # The name (chatbot-<env>-chat) is part of the configuration.

@@ -149,7 +149,7 @@ def test_ses_sends_the_mail_in_staging_and_prod_with_dkim_in_route_53(dev, stagi
 
 
 def test_a_web_acl_limits_sign_up_sign_in_and_resend_code_per_address(prod):
-    template = prod.template("Platform")
+    template = prod.template("PlatformStateless")
     acl = only(template, "AWS::WAFv2::WebACL")["Properties"]
     assert acl["Name"] == "chatbot-prod-cognito"
     limited = {}

@@ -38,7 +38,7 @@ def test_an_unacknowledged_finding_fails_the_synth(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # chalice.cdk packages into ./chalice.out
     app = cdk_app.build_app("dev", outdir=tmp_path / "cdk.out")
     tmp_path = tmp_path / "cdk.out"
-    sqs.Queue(app.node.find_child("Platform"), "QueueWithoutDlqOrTls")
+    sqs.Queue(app.node.find_child("PlatformStateless"), "QueueWithoutDlqOrTls")
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
@@ -48,7 +48,10 @@ def test_an_unacknowledged_finding_fails_the_synth(tmp_path, monkeypatch):
     # The report shows the open findings of a failed synth.
     assert nag_report.main(["nag_report.py", str(tmp_path)]) == 0
     markdown = (tmp_path / "nag-report.md").read_text()
-    assert "| error | AwsSolutions-SQS4 | `Platform/QueueWithoutDlqOrTls/Resource` |" in markdown
+    assert (
+        "| error | AwsSolutions-SQS4 | `PlatformStateless/QueueWithoutDlqOrTls/Resource` |"
+        in markdown
+    )
 
 
 def test_acknowledgments_are_never_blanket():

@@ -58,7 +58,7 @@ def test_checkov_passes_with_only_the_listed_skips(synthesised):
 
 def test_skips_sit_on_the_resources_of_their_type_only(dev):
     skips = json.loads((CDK_DIR / "checkov_skips.json").read_text())["skips"]
-    for stack in ("PlatformStateful", "Platform", "Edge"):
+    for stack in ("PlatformStateful", "PlatformStateless", "Edge"):
         for resource in dev.template_json(stack)["Resources"].values():
             listed = {
                 s["id"] for s in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from offline_render import render
+from copilot_checks import render
 from repository_facts import domains
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 import yaml
-from offline_render import render
+from copilot_checks import render
 
 COPILOT_DIR = render.COPILOT_DIR
 REPO_ROOT = render.REPO_ROOT

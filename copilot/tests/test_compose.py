@@ -140,7 +140,7 @@ def test_bootstrap_writes_the_configuration_contract(tmp_path):
         )
     assert completed.returncode == 0, completed.stderr
     values = dict(line.split("=", 1) for line in output.read_text().splitlines())
-    config = (REPO_ROOT / "web-service" / "chat_api" / "config.py").read_text()
+    config = (REPO_ROOT / "chat-api" / "chat_api" / "config.py").read_text()
     required = set(re.findall(r'"([A-Z_]+)"', re.search(r"REQUIRED = \(([^)]*)\)", config)[1]))
     assert required | set(PUBLISHED_NAMES) <= set(values)
     assert values["APP_ENV"] == "local"

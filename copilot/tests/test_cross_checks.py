@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from offline_render import render
-from offline_render.render import load_template
+from copilot_checks import render
+from copilot_checks.render import load_template
 from repository_facts import (
     CDK_DIR,
     REPO_ROOT,
@@ -53,16 +53,16 @@ def interpolate(value: str, env: str) -> str:
 
 
 def chat_api_port_and_health_path() -> tuple[int, str]:
-    gunicorn = (REPO_ROOT / "web-service" / "gunicorn.conf.py").read_text()
+    gunicorn = (REPO_ROOT / "chat-api" / "gunicorn.conf.py").read_text()
     bind = re.search(r'os\.environ\.get\("CHAT_API_BIND", "([^"]+)"\)', gunicorn)
     prefix = re.search(
         r'^API_PREFIX = "([^"]+)"',
-        (REPO_ROOT / "web-service" / "chat_api" / "routes" / "__init__.py").read_text(),
+        (REPO_ROOT / "chat-api" / "chat_api" / "routes" / "__init__.py").read_text(),
         re.M,
     )
     route = re.search(
         r'@bp\.get\("(/health)"\)',
-        (REPO_ROOT / "web-service" / "chat_api" / "routes" / "health.py").read_text(),
+        (REPO_ROOT / "chat-api" / "chat_api" / "routes" / "health.py").read_text(),
     )
     assert bind and prefix and route, "the chat API's bind, prefix or health route moved"
     return int(bind[1].rsplit(":", 1)[1]), prefix[1] + route[1]
@@ -97,7 +97,7 @@ def test_rendered_target_group_checks_the_health_route(rendered, env):
 
 
 def test_chat_api_receives_every_setting_the_app_requires():
-    config = (REPO_ROOT / "web-service" / "chat_api" / "config.py").read_text()
+    config = (REPO_ROOT / "chat-api" / "chat_api" / "config.py").read_text()
     required = re.search(r"^REQUIRED = \(([^)]*)\)", config, re.M)
     names = set(re.findall(r'"([A-Z_]+)"', required[1]))
     for env in ENVIRONMENTS:
@@ -308,7 +308,7 @@ def backend_client_reference(env: str, key: str) -> str:
 
 def chat_api_setting_names() -> set[str]:
     """Every variable the chat API's Settings read (the fields' names in capitals)."""
-    config = (REPO_ROOT / "web-service" / "chat_api" / "config.py").read_text()
+    config = (REPO_ROOT / "chat-api" / "chat_api" / "config.py").read_text()
     body = re.search(r"^class Settings:\n(.*?)^    @classmethod", config, re.M | re.S)
     return {name.upper() for name in re.findall(r"^    (\w+): ", body[1], re.M)}
 
@@ -328,7 +328,7 @@ def test_the_web_ui_signs_in_with_the_confidential_client_the_chat_api_accepts(e
     assert secrets["COGNITO_WEB_CLIENT_SECRET"] == backend_client_reference(env, "client_secret")
     # A name in both `variables` and `secrets` would be ambiguous: the public id is gone.
     assert "COGNITO_APP_CLIENT_ID" not in web_ui["variables"]
-    settings_py = (REPO_ROOT / "frontend" / "chatbot_web" / "settings.py").read_text()
+    settings_py = (REPO_ROOT / "web-ui" / "web_ui" / "settings.py").read_text()
     assert 'environ.get("COGNITO_WEB_CLIENT_SECRET")' in settings_py
 
     chat_api = service_settings("chat-api", env)
@@ -425,7 +425,10 @@ def synthesized(cdk_out: Path, construct_id: str) -> dict:
 
 
 def test_synthesized_platform_stacks_produce_every_import_and_parameter(cdk_out):
-    templates = [synthesized(cdk_out, "PlatformStateful"), synthesized(cdk_out, "Platform")]
+    templates = [
+        synthesized(cdk_out, "PlatformStateful"),
+        synthesized(cdk_out, "PlatformStateless"),
+    ]
     env = SYNTH_ENV
     exported = {
         output["Export"]["Name"]
@@ -458,7 +461,7 @@ def test_edge_stack_imports_only_what_the_copilot_environment_exports(rendered, 
 def test_parameters_read_as_secrets_carry_the_tags_copilots_execution_role_needs(cdk_out):
     # Copilot's execution role reads an SSM parameter only when it is tagged with the application
     # and the environment: every parameter a manifest names as a secret must carry both.
-    template = synthesized(cdk_out, "Platform")
+    template = synthesized(cdk_out, "PlatformStateless")
     tags_by_name = {
         resource["Properties"]["Name"]: resource["Properties"].get("Tags", {})
         for resource in template["Resources"].values()
@@ -569,7 +572,7 @@ def test_rendered_web_ui_routes_reflex_paths_to_sticky_targets(rendered, env):
 
 
 def test_web_ui_receives_every_setting_the_web_app_requires():
-    settings_py = (REPO_ROOT / "frontend" / "chatbot_web" / "settings.py").read_text()
+    settings_py = (REPO_ROOT / "web-ui" / "web_ui" / "settings.py").read_text()
     names = set(re.findall(r'_required\(environ, "([A-Z_]+)"\)', settings_py))
     assert {"COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "CHAT_API_URL"} <= names
     names |= {"APP_ENV", "AWS_REGION"}

@@ -1,4 +1,5 @@
-"""`make deploy-plan`: every command of a deploy, in the order of DESIGN.md, without AWS."""
+"""`make deploy-plan`: every command of a deploy, in the order of docs/architecture.md,
+without AWS."""
 
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ def test_plan_runs_the_design_order(env):
         return next(i for i, line in enumerate(lines) if fragment in line)
 
     assert account in lines[0] and "sts get-caller-identity" in lines[0]
-    platform = first("deploy --require-approval never --exclusively PlatformStateful Platform")
+    platform = first(
+        "deploy --require-approval never --exclusively PlatformStateful PlatformStateless"
+    )
     environment = first(f"copilot env deploy -n {env}")
     chat_api = first(f"copilot svc deploy -n chat-api -e {env}")
     web_ui = first(f"copilot svc deploy -n web-ui -e {env}")
@@ -59,7 +62,7 @@ def test_plan_runs_the_design_order(env):
     assert platform < environment < chat_api < web_ui < edge < smoke
     # Where a push builds nothing, the deploy builds the web app last, once the services its
     # pages talk to passed the smoke test; where a push builds it, the smoke test is last.
-    auto_build = cdk_environments()[env]["frontend_auto_build"]
+    auto_build = cdk_environments()[env]["web_ui_auto_build"]
     assert auto_build == (env == "dev")
     release = [i for i, line in enumerate(lines) if "aws amplify start-job" in line]
     if auto_build:
@@ -69,7 +72,7 @@ def test_plan_runs_the_design_order(env):
         app_id = first(f"chatbot-{env}-FrontendAppId")
         assert lines[app_id].startswith('FRONTEND_APP_ID="$(aws cloudformation list-exports')
         assert smoke < app_id < release[0] == len(lines) - 1
-        branch = cdk_environments()[env]["frontend_branch"]
+        branch = cdk_environments()[env]["web_ui_branch"]
         assert (
             f'--app-id "$FRONTEND_APP_ID" --branch-name {branch} --job-type RELEASE'
             in (lines[release[0]])

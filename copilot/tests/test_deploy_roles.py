@@ -10,7 +10,7 @@ import re
 
 import pytest
 import yaml
-from offline_render import aws, render
+from copilot_checks import aws, render
 from repository_facts import REPO_ROOT
 
 CALLS = REPO_ROOT / "cdk" / "deploy_access" / "deploy_calls.yml"

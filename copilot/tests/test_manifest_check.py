@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from offline_render import __main__ as copilot_package
-from offline_render import manifests, render
+from copilot_checks import __main__ as copilot_package
+from copilot_checks import manifests, render
 from repository_facts import COPILOT_DIR
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from offline_render import render
+from copilot_checks import render
 from repository_facts import COPILOT_DIR, domains
 
 RUNTIMES = COPILOT_DIR / "lambda-runtimes.yml"

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from offline_render import render
+from copilot_checks import render
 from repository_facts import COPILOT_DIR, domains, manifest
 
 BIN = Path(sys.executable).parent

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from offline_render import render
+from copilot_checks import render
 
 
 def stand_in(tmp_path, stderr: str, failures: int):

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from offline_render.render import load_template
+from copilot_checks.render import load_template
 from repository_facts import contract
 
 ENVIRONMENTS = ("dev", "staging", "prod")

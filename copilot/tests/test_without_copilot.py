@@ -14,7 +14,7 @@ from pathlib import Path
 
 import deploy
 import pytest
-from offline_render import render
+from copilot_checks import render
 from repository_facts import CDK_DIR, REPO_ROOT
 
 ENV = "prod"
@@ -47,7 +47,7 @@ def cdk_exports(tmp_path_factory) -> dict[str, set[str]]:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     exports = {}
-    for construct_id in ("PlatformStateful", "Platform", "Edge"):
+    for construct_id in ("PlatformStateful", "PlatformStateless", "Edge"):
         template = json.loads((out / f"{construct_id}.template.json").read_text())
         exports[construct_id] = {
             o["Export"]["Name"] for o in template.get("Outputs", {}).values() if "Export" in o
@@ -106,7 +106,9 @@ def test_the_plan_deploys_the_environment_then_each_service_with_cloudformation(
     assert stacks == ["chatbot-prod", "chatbot-prod-chat-api", "chatbot-prod-web-ui"]
     lines = [step.command_line() for step in plan]
     assert not [line for line in lines if re.search(r"\bcopilot (env|svc|app) ", line)]
-    platform = next(i for i, line in enumerate(lines) if "PlatformStateful Platform" in line)
+    platform = next(
+        i for i, line in enumerate(lines) if "PlatformStateful PlatformStateless" in line
+    )
     edge = next(i for i, line in enumerate(lines) if "--exclusively Edge" in line)
     environment = next(i for i, line in enumerate(lines) if "--stack-name chatbot-prod " in line)
     smoke = next(i for i, line in enumerate(lines) if "scripts/deploy.py smoke prod" in line)
@@ -129,7 +131,7 @@ def test_every_parameter_of_every_template_has_a_value(plan):
 
 
 def test_every_import_has_an_exporter_earlier_in_the_plan(plan, build, cdk_exports):
-    available = cdk_exports["PlatformStateful"] | cdk_exports["Platform"]
+    available = cdk_exports["PlatformStateful"] | cdk_exports["PlatformStateless"]
     lines = [step.command_line() for step in plan]
     for step in stack_deploys(plan):
         parameters = {k: str(v) for k, v in step.parameters.items()}
@@ -157,7 +159,7 @@ def test_every_import_has_an_exporter_earlier_in_the_plan(plan, build, cdk_expor
     assert cdk_exports["Edge:imports"] - available == set()
 
 
-def test_no_stand_in_of_the_offline_rendering_is_deployed(plan, build):
+def test_no_stand_in_of_the_copilot_checksing_is_deployed(plan, build):
     stand_ins = json.loads((build / ENV / "stand-ins.json").read_text())
     assert set(stand_ins) == set(ACCOUNT_VALUES)
     for step in stack_deploys(plan):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = REPO_ROOT / "scripts"
-WEB_SERVICE_DIR = REPO_ROOT / "web-service"
+CHAT_API_DIR = REPO_ROOT / "chat-api"
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 _POLL_INTERVAL = 0.05
@@ -61,7 +61,7 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 def child_env(overrides: dict | None = None) -> dict[str, str]:
     """The parent's environment plus the repo's import paths and `overrides`."""
     env = dict(os.environ)
-    paths = [str(SCRIPTS_DIR), str(WEB_SERVICE_DIR)]
+    paths = [str(SCRIPTS_DIR), str(CHAT_API_DIR)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -308,15 +308,15 @@ def chat_api_process(port: int, env: dict, *, log_path=None) -> ManagedProcess:
         "chat-api",
         argv,
         env=merged,
-        cwd=WEB_SERVICE_DIR,
+        cwd=CHAT_API_DIR,
         ready_url=f"http://127.0.0.1:{port}/api/v1/health",
         log_path=log_path,
     )
 
 
-CHALICE_DIR = REPO_ROOT / "chalice-auth"
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
 # The Chalice app has its own venv (mk/chalice.mk): chalice pins pip and its own dependencies.
-CHALICE_PYTHON = REPO_ROOT / ".venvs" / "chalice" / "bin" / "python"
+LAMBDAS_PYTHON = REPO_ROOT / ".venvs" / "lambdas" / "bin" / "python"
 
 
 def feedback_runner_process(env: dict, *, python=None, log_path=None) -> ManagedProcess:
@@ -330,23 +330,23 @@ def feedback_runner_process(env: dict, *, python=None, log_path=None) -> Managed
     merged = child_env(env)
     for key in inherited - set(env):
         merged.pop(key, None)
-    interpreter = Path(python or CHALICE_PYTHON)
+    interpreter = Path(python or LAMBDAS_PYTHON)
     if not interpreter.exists():
         raise ProcessStartError(
-            f"{interpreter} is missing: `make run` installs it (make .venvs/chalice/.installed)"
+            f"{interpreter} is missing: `make run` installs it (make .venvs/lambdas/.installed)"
         )
-    argv = [str(interpreter), str(CHALICE_DIR / "feedback_runner.py")]
+    argv = [str(interpreter), str(LAMBDAS_DIR / "feedback_runner.py")]
     return ManagedProcess(
-        "feedback-ingestion", argv, env=merged, cwd=CHALICE_DIR, log_path=log_path
+        "feedback-ingestion", argv, env=merged, cwd=LAMBDAS_DIR, log_path=log_path
     )
 
 
-FRONTEND_DIR = REPO_ROOT / "frontend"
-# The web app has its own venv (mk/frontend.mk) and a bun binary from the npm registry.
-FRONTEND_PYTHON = REPO_ROOT / ".venvs" / "frontend" / "bin" / "python"
-FRONTEND_BUN = FRONTEND_DIR / "bun" / "node_modules" / "@oven" / "bun-linux-x64" / "bin" / "bun"
+WEB_UI_DIR = REPO_ROOT / "web-ui"
+# The web app has its own venv (mk/web-ui.mk) and a bun binary from the npm registry.
+WEB_UI_PYTHON = REPO_ROOT / ".venvs" / "web-ui" / "bin" / "python"
+WEB_UI_BUN = WEB_UI_DIR / "bun" / "node_modules" / "@oven" / "bun-linux-x64" / "bin" / "bun"
 # What the web app reads from the stack's configuration (the contract's names).
-FRONTEND_SETTINGS = (
+WEB_UI_SETTINGS = (
     "APP_ENV",
     "AWS_REGION",
     "COGNITO_USER_POOL_ID",
@@ -365,18 +365,18 @@ def reflex_process(
     `env` is the stack's configuration; `work_dir` holds Reflex's build (`.web`) and
     server-side state (`.states`), so that several instances never share a build folder.
     """
-    interpreter = Path(python or FRONTEND_PYTHON)
-    if not interpreter.exists() or not FRONTEND_BUN.exists():
+    interpreter = Path(python or WEB_UI_PYTHON)
+    if not interpreter.exists() or not WEB_UI_BUN.exists():
         raise ProcessStartError(
-            f"{interpreter} or {FRONTEND_BUN} is missing: `make run` installs them "
-            "(make .venvs/frontend/.installed)"
+            f"{interpreter} or {WEB_UI_BUN} is missing: `make run` installs them "
+            "(make .venvs/web-ui/.installed)"
         )
     work_dir = Path(work_dir)
-    settings = {key: env[key] for key in FRONTEND_SETTINGS if key in env}
+    settings = {key: env[key] for key in WEB_UI_SETTINGS if key in env}
     merged = child_env(
         {
             **settings,
-            "REFLEX_BUN_PATH": FRONTEND_BUN,
+            "REFLEX_BUN_PATH": WEB_UI_BUN,
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "0",
             "REFLEX_WEB_WORKDIR": work_dir / "web",
@@ -396,7 +396,7 @@ def reflex_process(
         "web-app",
         argv,
         env=merged,
-        cwd=FRONTEND_DIR,
+        cwd=WEB_UI_DIR,
         ready_url=f"http://127.0.0.1:{port}/ping",
         log_path=log_path,
     )

@@ -169,7 +169,8 @@ def test_a_lookup_that_finds_nothing_stops_the_deploy_with_its_name(local_aws, a
     # What ran before it: the CLI install and the platform deploy, in order.
     assert commands(calls)[:2] == [
         "npm ci --no-audit --no-fund --silent",
-        "cdk -c env=dev deploy --require-approval never --exclusively PlatformStateful Platform",
+        "cdk -c env=dev deploy --require-approval never --exclusively "
+        "PlatformStateful PlatformStateless",
     ]
 
 

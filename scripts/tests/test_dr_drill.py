@@ -96,7 +96,7 @@ def test_the_drill_restores_checks_and_serves_from_the_restored_table(tmp_path):
         capture_output=True,
         text=True,
         timeout=240,
-        env={**os.environ, "PYTHONPATH": f"{ROOT / 'scripts'}:{ROOT / 'web-service'}"},
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'scripts'}:{ROOT / 'chat-api'}"},
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr

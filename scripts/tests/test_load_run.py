@@ -57,7 +57,7 @@ def test_make_refuses_prod_before_touching_aws(tmp_path):
         text=True,
         env={
             **{k: v for k, v in os.environ.items() if k != "I_MEAN_PROD"},
-            "PYTHONPATH": f"{ROOT / 'scripts'}:{ROOT / 'web-service'}",
+            "PYTHONPATH": f"{ROOT / 'scripts'}:{ROOT / 'chat-api'}",
             "AWS_ACCESS_KEY_ID": "none",
             "AWS_SECRET_ACCESS_KEY": "none",
         },
@@ -81,7 +81,7 @@ def _load_run(tmp_path: Path, thresholds: dict | None = None) -> subprocess.Comp
         cwd=ROOT,
         env={
             **os.environ,
-            "PYTHONPATH": f"{ROOT / 'scripts'}:{ROOT / 'web-service'}",
+            "PYTHONPATH": f"{ROOT / 'scripts'}:{ROOT / 'chat-api'}",
             # No `make run` stack here: the runner starts its own on free ports.
             "LOCAL_STACK_DIR": str(tmp_path / "no-stack"),
         },

