@@ -9,6 +9,8 @@ from constructs import Construct
 from chatbot_common import contract
 
 CONVERSATIONS_INDEX = "gsi1"
+# The chat API finds a user's rating rows by it (the account export and deletion).
+FEEDBACK_USER_INDEX = "user_id"
 CONVERSATIONS_TTL_ATTRIBUTE = "expires_at"
 
 
@@ -58,6 +60,11 @@ class Tables(Construct):
             table_name=contract.resource_name("FEEDBACK_TABLE", name_prefix),
             partition_key=_string("feedback_id"),
             **common,
+        )
+        self.feedback.add_global_secondary_index(
+            index_name=FEEDBACK_USER_INDEX,
+            partition_key=_string("user_id"),
+            projection_type=dynamodb.ProjectionType.ALL,
         )
         self.profiles = dynamodb.Table(
             self,

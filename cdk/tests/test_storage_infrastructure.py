@@ -32,8 +32,15 @@ def test_conversations_table_matches_the_chat_api_data_model(dev):
 
 
 def test_feedback_and_profiles_keys(dev):
-    assert _table(dev, "chatbot-dev-feedback")["Properties"]["KeySchema"] == [
-        {"AttributeName": "feedback_id", "KeyType": "HASH"}
+    feedback = _table(dev, "chatbot-dev-feedback")["Properties"]
+    assert feedback["KeySchema"] == [{"AttributeName": "feedback_id", "KeyType": "HASH"}]
+    # The chat API's account export and deletion find a user's ratings by this index.
+    assert feedback["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "user_id",
+            "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }
     ]
     assert _table(dev, "chatbot-dev-profiles")["Properties"]["KeySchema"] == [
         {"AttributeName": "user_id", "KeyType": "HASH"}

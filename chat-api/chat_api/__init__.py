@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from .account import Account
 from .auth import JwksCache, TokenVerifier
 from .aws import Clients
 from .bedrock import BedrockChat
@@ -28,6 +29,7 @@ class Services:
     detector: EmotionDetector
     readiness: Readiness
     limiter: UsageLimiter
+    account: Account
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -81,6 +83,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         detector=shared_detector(),
         readiness=readiness,
         limiter=limiter,
+        account=Account(
+            dynamodb=clients.dynamodb,
+            cognito=clients.cognito,
+            store=store,
+            profiles_table=settings.profiles_table,
+            feedback_table=settings.feedback_table,
+            user_pool_id=settings.cognito_user_pool_id,
+        ),
     )
     app.extensions["token_verifier"] = TokenVerifier(
         issuer=settings.cognito_issuer,
@@ -100,8 +110,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_query_checks(app)
 
     from .openapi import bp as openapi_bp
-    from .routes import chat, conversations, feedback, health, usage
+    from .routes import chat, conversations, feedback, health, me, usage
 
-    for blueprint in (health.bp, chat.bp, conversations.bp, feedback.bp, usage.bp, openapi_bp):
+    blueprints = (health.bp, chat.bp, conversations.bp, feedback.bp, usage.bp, me.bp, openapi_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

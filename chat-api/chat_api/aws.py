@@ -67,6 +67,15 @@ class Clients:
             storage=True,
         )
 
+    @property
+    def cognito(self):
+        s = self._settings
+        return self._client(
+            "cognito",
+            "cognito-idp",
+            _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
+        )
+
     def probe(self, service: str):
         """A client for readiness checks: short timeouts, no retries."""
         s = self._settings

@@ -170,12 +170,14 @@ class BedrockChat:
             config["streamProcessingMode"] = "sync"
         return {"guardrailConfig": config}
 
-    def _request(self, system: str, messages: list[dict], streaming: bool) -> dict[str, Any]:
+    def _request(
+        self, system: str, messages: list[dict], streaming: bool, max_tokens: int | None = None
+    ) -> dict[str, Any]:
         return {
             "modelId": self.model_id,
             "system": [{"text": system}],
             "messages": messages,
-            "inferenceConfig": {"maxTokens": self._max_tokens},
+            "inferenceConfig": {"maxTokens": max_tokens or self._max_tokens},
             **self._guardrail_config(streaming),
         }
 
@@ -203,9 +205,13 @@ class BedrockChat:
                 raise DeadlineExceeded() from exc
             raise to_api_error(exc) from exc
 
-    def converse(self, system: str, messages: list[dict]) -> Reply:
+    def converse(
+        self, system: str, messages: list[dict], *, max_tokens: int | None = None
+    ) -> Reply:
+        """One whole reply; `max_tokens` lowers the output budget for this call (titles)."""
         response = self._with_retries(
-            self._client.converse, **self._request(system, messages, streaming=False)
+            self._client.converse,
+            **self._request(system, messages, streaming=False, max_tokens=max_tokens),
         )
         if response.get("stopReason") == GUARDRAIL_STOP_REASON:
             log.info("guardrail intervened", extra={"error_code": GuardrailIntervened.code})

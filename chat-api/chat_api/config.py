@@ -37,6 +37,10 @@ class Settings:
     cognito_jwks_url: str
     conversations_table: str
     feedback_queue_url: str
+    # Account deletion and export reach the ratings (feedback table, by its user_id index) and
+    # the profile (profiles table; it also holds the user's settings).
+    feedback_table: str
+    profiles_table: str
     log_level: str = "INFO"
     version: str = "0.1.0"
     # Tunables with safe defaults; operators rarely change them.
@@ -68,6 +72,9 @@ class Settings:
     retention_days: int = 365
     # After a failed JWKS fetch, requests are refused (503) without a new fetch for this long.
     jwks_failure_cache_seconds: float = 5.0
+    # Output tokens the model may spend on a new conversation's title; 0: no model titles (the
+    # first words of the first message stay the title).
+    title_max_tokens: int = 24
     # Other app clients of the same user pool whose access tokens are accepted, comma-separated
     # (in AWS: the web-ui backend's confidential client; COGNITO_APP_CLIENT_ID is the public one).
     cognito_extra_app_client_ids: str = ""
@@ -134,6 +141,8 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be positive")
+        if self.title_max_tokens < 0:
+            raise SettingsError("TITLE_MAX_TOKENS must not be negative")
         if self.jwks_failure_cache_seconds < 0:
             raise SettingsError("JWKS_FAILURE_CACHE_SECONDS must not be negative")
         tiers = self.tiers()
@@ -203,4 +212,6 @@ REQUIRED = (
     "COGNITO_JWKS_URL",
     "CONVERSATIONS_TABLE",
     "FEEDBACK_QUEUE_URL",
+    "FEEDBACK_TABLE",
+    "PROFILES_TABLE",
 )

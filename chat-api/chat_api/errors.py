@@ -63,6 +63,18 @@ class NotFound(ApiError):
     message = "No such resource."
 
 
+class Conflict(ApiError):
+    """The request cannot apply to the resource as it is now; `code` says why."""
+
+    status, code = 409, "conflict"
+    message = "The resource changed or is in a state that does not allow this."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None):
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
 class MethodNotAllowed(ApiError):
     status, code = 405, "method_not_allowed"
     message = "The method is not allowed for this resource."

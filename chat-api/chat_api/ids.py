@@ -25,3 +25,11 @@ def new_id() -> str:
         _last = (millis, random)
     value = (millis << 80) | random
     return "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def id_floor(moment) -> str:
+    """The smallest ULID of `moment` (a datetime): every id made at or after it sorts at or
+    after this one."""
+    millis = int(moment.timestamp() * 1000)
+    value = millis << 80
+    return "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))

@@ -8,8 +8,16 @@ from flask import Blueprint, current_app
 from pydantic.json_schema import models_json_schema
 
 from . import schemas
+from .account import MOODS_MAX_DAYS, MOODS_MAX_MESSAGES
 from .routes import API_PREFIX
-from .routes.conversations import DEFAULT_PAGE, MAX_PAGE
+from .routes.conversations import DEFAULT_PAGE, MAX_PAGE, TRAJECTORY_MAX
+from .routes.me import DEFAULT_MOOD_DAYS
+from .search import (
+    QUERY_MAX_CHARS,
+    SEARCH_CONVERSATIONS_PER_REQUEST,
+    SEARCH_MESSAGES_PER_CONVERSATION,
+    SEARCH_MESSAGES_PER_REQUEST,
+)
 from .store import MESSAGE_PAGE_MAX
 
 bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
@@ -25,6 +33,12 @@ _MODELS = [
     schemas.FeedbackAccepted,
     schemas.ConversationList,
     schemas.ConversationDetail,
+    schemas.ConversationSummary,
+    schemas.RenameRequest,
+    schemas.EditRequest,
+    schemas.SettingsUpdate,
+    schemas.SettingsOut,
+    schemas.MoodsOut,
     schemas.Health,
     schemas.Readiness,
     schemas.UsageOut,
@@ -57,6 +71,12 @@ def _errors(*statuses: int) -> dict:
         ),
         401: 'Missing or invalid access token (`WWW-Authenticate: Bearer error="invalid_token"`).',
         404: "Unknown id, or one that belongs to another user.",
+        409: (
+            "The request does not apply to the resource as it is: `no_last_turn` (the "
+            "conversation does not end with a reply to the user), `not_last_message` (only the "
+            "last user message can be edited), `conflict` (the conversation changed meanwhile), "
+            "`mood_timeline_off` (the user turned the mood timeline off)."
+        ),
         413: "The body exceeds the size limit.",
         415: "The body is not `application/json`.",
         422: (
@@ -131,6 +151,26 @@ def _limit_param(maximum: int, default: int) -> dict:
         "in": "query",
         "description": "ASCII digits only.",
         "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+    }
+
+
+def _sse_response() -> dict:
+    return {
+        "description": "An event stream: the events of `/chat/stream`.",
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
+    }
+
+
+def _download(media_type: str, schema: dict, description: str) -> dict:
+    return {
+        "description": description,
+        "headers": {
+            "Content-Disposition": {
+                "description": "`attachment` with a file name.",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {media_type: {"schema": schema}},
     }
 
 
@@ -250,6 +290,16 @@ def build_document(version: str) -> dict:
                     "summary": "The caller's conversations, most recently active first.",
                     "operationId": "listConversations",
                     "security": secured,
+                    "description": (
+                        "With `q`, a search of the caller's conversation titles and message "
+                        "text, case- and accent-insensitive (NFKD, accents dropped, casefold); "
+                        "each result carries `match`. One search request examines at most "
+                        f"{SEARCH_CONVERSATIONS_PER_REQUEST} conversations and reads at most "
+                        f"about {SEARCH_MESSAGES_PER_REQUEST} messages (a conversation's newest "
+                        f"{SEARCH_MESSAGES_PER_CONVERSATION}), then stops: a page can hold "
+                        "fewer than `limit` results, even none, while `next_cursor` is set; "
+                        "follow it until it is null."
+                    ),
                     "parameters": [
                         _limit_param(MAX_PAGE, DEFAULT_PAGE),
                         _cursor_param(
@@ -257,6 +307,18 @@ def build_document(version: str) -> dict:
                             "The `next_cursor` of the previous page (opaque; only the caller's "
                             "own cursors are accepted).",
                         ),
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "description": "Text to search for (control characters count as "
+                            "spaces; not only spaces).",
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": QUERY_MAX_CHARS,
+                                "pattern": "[^\\s\\x00-\\x1f\\x7f-\\x9f]",
+                            },
+                        },
                     ],
                     "responses": {
                         "200": _json(schemas.ConversationList, "One page of conversations."),
@@ -278,9 +340,27 @@ def build_document(version: str) -> dict:
                             "The `next_cursor` of the previous page: the messages before it.",
                         ),
                     ],
+                    "description": (
+                        "`emotion_trajectory` lists the emotion of each user message of the "
+                        f"whole conversation (its newest {TRAJECTORY_MAX}), oldest first; it is "
+                        "absent when the user turned the mood timeline off."
+                    ),
                     "responses": {
                         "200": _json(schemas.ConversationDetail, "The conversation."),
                         **_errors(400, 401, 404, 503),
+                    },
+                },
+                "patch": {
+                    "summary": "Rename a conversation.",
+                    "operationId": "renameConversation",
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref(schemas.RenameRequest)}},
+                    },
+                    "responses": {
+                        "200": _json(schemas.ConversationSummary, "The renamed conversation."),
+                        **_errors(400, 401, 404, 413, 415, 422, 503),
                     },
                 },
                 "delete": {
@@ -297,6 +377,168 @@ def build_document(version: str) -> dict:
                         **_errors(400, 401, 404, 503),
                     },
                 },
+            },
+            "/conversations/{conversation_id}/regenerate": {
+                "parameters": [ID_PARAM],
+                "post": {
+                    "summary": "Stream a new reply to the last user message, replacing the last "
+                    "reply (and its rating).",
+                    "description": (
+                        "No body. The events are those of `/chat/stream`; `meta` names the new "
+                        "reply and the existing user message. The old reply is replaced only "
+                        "when `done` is sent; after an `error`, or a disconnect, the turn is as "
+                        "it was. Counts against the caller's limits like a chat message."
+                    ),
+                    "operationId": "regenerateReply",
+                    "security": secured,
+                    "responses": {
+                        "200": _sse_response(),
+                        **_errors(400, 401, 404, 409, 429, 502, 503, 504),
+                    },
+                },
+            },
+            "/conversations/{conversation_id}/edit": {
+                "parameters": [ID_PARAM],
+                "post": {
+                    "summary": "Replace the last user message and stream a new reply.",
+                    "description": (
+                        "`message_id` must be the conversation's last user message: an earlier "
+                        "one (or a reply) is refused with 409 `not_last_message`. The message "
+                        "is classified again; the events are those of `/chat/stream`. The edit "
+                        "is stored, with the new reply, only when `done` is sent."
+                    ),
+                    "operationId": "editLastMessage",
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref(schemas.EditRequest)}},
+                    },
+                    "responses": {
+                        "200": _sse_response(),
+                        **_errors(400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504),
+                    },
+                },
+            },
+            "/conversations/{conversation_id}/export": {
+                "parameters": [ID_PARAM],
+                "get": {
+                    "summary": "Download one conversation with its emotions and ratings.",
+                    "operationId": "exportConversation",
+                    "security": secured,
+                    "parameters": [
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "schema": {"enum": ["json", "markdown"], "default": "json"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            **_download(
+                                "application/json",
+                                {"type": "object"},
+                                "The conversation: its summary and every message (JSON), or "
+                                "Markdown with each message fenced as written.",
+                            ),
+                            "content": {
+                                "application/json": {"schema": {"type": "object"}},
+                                "text/markdown": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **_errors(400, 401, 404, 503),
+                    },
+                },
+            },
+            "/me": {
+                "delete": {
+                    "summary": "Delete the caller's account and everything stored about them.",
+                    "description": (
+                        "Deletes the conversations (messages, ratings on them), the usage "
+                        "counters, the rating rows of the feedback table, the profile (and "
+                        "settings), then the Cognito user. Idempotent: after a 503 or a lost "
+                        "answer, sending it again (with the same access token) finishes the "
+                        "job; 204 once nothing is left."
+                    ),
+                    "operationId": "deleteMe",
+                    "security": secured,
+                    "responses": {
+                        "204": {"description": "Nothing of the user is left."},
+                        **_errors(400, 401, 503),
+                    },
+                }
+            },
+            "/me/export": {
+                "get": {
+                    "summary": "Download everything stored about the caller as JSON (streamed).",
+                    "description": (
+                        "`user`, `profile`, `settings`, `conversations` (each with every "
+                        "message, its emotion and rating) and `ratings` (the rows of the "
+                        "feedback table). Written as it is read, one page of messages at a time."
+                    ),
+                    "operationId": "exportMe",
+                    "security": secured,
+                    "responses": {
+                        "200": _download(
+                            "application/json", {"type": "object"}, "All of the caller's data."
+                        ),
+                        **_errors(400, 401, 503),
+                    },
+                }
+            },
+            "/me/settings": {
+                "get": {
+                    "summary": "The caller's settings.",
+                    "operationId": "getSettings",
+                    "security": secured,
+                    "responses": {
+                        "200": _json(schemas.SettingsOut, "The settings."),
+                        **_errors(400, 401, 503),
+                    },
+                },
+                "patch": {
+                    "summary": "Change settings (fields left out keep their value).",
+                    "operationId": "updateSettings",
+                    "security": secured,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref(schemas.SettingsUpdate)}},
+                    },
+                    "responses": {
+                        "200": _json(schemas.SettingsOut, "The settings now."),
+                        **_errors(400, 401, 413, 415, 422, 503),
+                    },
+                },
+            },
+            "/me/moods": {
+                "get": {
+                    "summary": "The caller's emotions per UTC day: counts per label, the "
+                    "dominant one and the share of negative emotions.",
+                    "description": (
+                        "Counts the emotions of the caller's own messages. Negative: anger, "
+                        "disgust, fear, sadness. One request reads at most "
+                        f"{MOODS_MAX_MESSAGES} messages (`complete` is false past that). 409 "
+                        "`mood_timeline_off` when the user turned the timeline off."
+                    ),
+                    "operationId": "getMoods",
+                    "security": secured,
+                    "parameters": [
+                        {
+                            "name": "days",
+                            "in": "query",
+                            "description": "ASCII digits only; the window ends today (UTC).",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MOODS_MAX_DAYS,
+                                "default": DEFAULT_MOOD_DAYS,
+                            },
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(schemas.MoodsOut, "The mood timeline."),
+                        **_errors(400, 401, 409, 503),
+                    },
+                }
             },
             "/feedback": {
                 "post": {

@@ -35,6 +35,38 @@ class ChatRequest(StrictModel):
         return value
 
 
+class RenameRequest(StrictModel):
+    title: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=120,
+            description="1 to 120 characters; control characters are removed and runs of "
+            "spaces collapsed (refused with 422 if nothing printable is left).",
+        ),
+    ]
+
+
+class EditRequest(StrictModel):
+    message_id: ResourceId = Field(description="The conversation's last user message.")
+    message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+
+    @field_validator("message")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message must contain text, not only whitespace")
+        return value
+
+
+class SettingsUpdate(StrictModel):
+    mood_timeline: bool | None = Field(
+        None,
+        description="false turns the mood timeline off: GET /me/moods answers 409 "
+        "`mood_timeline_off` and conversations carry no `emotion_trajectory`.",
+    )
+
+
 class FeedbackRequest(StrictModel):
     conversation_id: ResourceId
     message_id: ResourceId
@@ -142,6 +174,7 @@ class Message(BaseModel):
     emotion: EmotionOut | None = Field(None, description="Set on user messages.")
     safety: SafetyOut | None = Field(None, description="Set on user messages.")
     model_id: str | None = Field(None, description="Set on assistant messages.")
+    edited_at: str | None = Field(None, description="Set on a user message that was edited.")
     feedback: FeedbackOut | None = Field(
         None,
         description="Set on assistant messages the user rated with /feedback: the latest rating.",
@@ -149,17 +182,46 @@ class Message(BaseModel):
 
 
 class ConversationSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     conversation_id: str
     title: str
+    title_source: Literal["first_message", "model", "user"] = Field(
+        "first_message",
+        description="Where the title comes from: the first words of the first message (until "
+        "the model's title arrives, or when the model gave none), the model, or the user.",
+    )
     created_at: str
     updated_at: str
     message_count: int
     last_emotion: EmotionLabel | None = None
 
 
+class SearchMatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: Literal["title", "message"]
+    message_id: str | None = Field(None, description="The matching message (field: message).")
+    snippet: str = Field(description="The title, or about 120 characters around the match.")
+
+
+class ConversationListItem(ConversationSummary):
+    match: SearchMatch | None = Field(None, description="Set when the listing is a search (q).")
+
+
 class ConversationList(BaseModel):
-    conversations: list[ConversationSummary]
+    model_config = ConfigDict(extra="forbid")
+
+    conversations: list[ConversationListItem]
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page.")
+
+
+class TrajectoryPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: str
+    created_at: str
+    label: EmotionLabel
 
 
 class ConversationDetail(ConversationSummary):
@@ -170,6 +232,52 @@ class ConversationDetail(ConversationSummary):
         None,
         description="Pass as `cursor` for the page of earlier messages; null at the start.",
     )
+    emotion_trajectory: list[TrajectoryPoint] | None = Field(
+        None,
+        description="The emotion of each user message of the whole conversation (its newest "
+        "500), oldest first. Absent when the user turned the mood timeline off.",
+    )
+
+
+class SettingsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mood_timeline: bool = Field(description="Whether the mood timeline is on (default true).")
+
+
+class MoodFigures(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: int = Field(ge=0, description="User messages.")
+    counts: dict[EmotionLabel, int] = Field(description="Messages per emotion (all seven).")
+    dominant: EmotionLabel | None = Field(
+        description="The most frequent emotion (a tie: the one shown latest); null without "
+        "messages."
+    )
+    negative_share: float | None = Field(
+        ge=0,
+        le=1,
+        description="Share of anger, disgust, fear and sadness; null without messages.",
+    )
+
+
+class MoodDay(MoodFigures):
+    date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="A UTC day.")
+
+
+class MoodsOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: int
+    from_: str = Field(alias="from", description="The first day (UTC).")
+    to: str = Field(description="The last day: today (UTC).")
+    timezone: Literal["UTC"]
+    complete: bool = Field(
+        description="false when the request stopped at its bound (20,000 messages read): the "
+        "oldest days may then be undercounted."
+    )
+    totals: MoodFigures
+    daily: list[MoodDay] = Field(description="Every day of the window, oldest first.")
 
 
 class TierLimitsOut(BaseModel):

@@ -17,7 +17,6 @@ import binascii
 import json
 import logging
 import random
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +27,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .emotion import Emotion
-from .errors import InvalidParameter, NotFound, StorageUnavailable
+from .errors import Conflict, InvalidParameter, NotFound, StorageUnavailable
 from .safety import NOT_FLAGGED, SafetyAssessment
+from .titles import fallback_title
 
 log = logging.getLogger(__name__)
 SUMMARY_SK = "SUMMARY"
@@ -37,15 +37,9 @@ TURN_KEY_SK = "TURN_KEY"
 # How long a chat request's idempotency key answers a retry with the turn it stored.
 TURN_KEY_SECONDS = 24 * 3600
 RECENT_EMOTIONS_KEPT = 8
-TITLE_CHARS = 60
 MESSAGE_PAGE_MAX = 100
 _DELETE_ATTEMPTS = 6
 _DELETE_ROUNDS = 3
-# Titles are shown in lists on one line: control characters become spaces, and the
-# bidirectional marks, embeddings, overrides and isolates (which can make a title display as
-# something other than what it says) are removed. Joiners (used by emoji) are kept.
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_BIDI_CONTROLS = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -259,6 +253,8 @@ class ConversationStore:
             "created_at": turn.user_created_at,
             "emotion": _emotion_attr(turn.emotion),
             "safety": turn.safety.as_dict(),
+            # Account deletion finds the turn key (its own partition) through it.
+            "idempotency_key": turn.idempotency_key,
             "expires_at": expires_at,
         }
         assistant_message = {
@@ -289,7 +285,7 @@ class ConversationStore:
             "ExpressionAttributeValues": _to_item(
                 {
                     ":cid": turn.conversation_id,
-                    ":title": _title(turn.user_text),
+                    ":title": fallback_title(turn.user_text),
                     ":now": now,
                     ":gsi1pk": _user_pk(turn.user_id),
                     ":gsi1sk": f"{now}#{turn.conversation_id}",
@@ -479,6 +475,240 @@ class ConversationStore:
                 continue
         raise _unavailable("delete_item", RuntimeError("conversation kept changing"))
 
+    # --- titles ---------------------------------------------------------------------------------
+
+    def rename(self, user_id: str, conversation_id: str, title: str) -> dict[str, Any]:
+        """Sets the user's title (kept from then on: a generated title never replaces it)."""
+        try:
+            response = self._call(
+                "update_item",
+                Key=_to_item({"pk": _conversation_pk(user_id, conversation_id), "sk": SUMMARY_SK}),
+                UpdateExpression="SET title = :title, title_source = :user",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_to_item({":title": title, ":user": "user"}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:  # _call lets only a failed condition through
+            raise NotFound("No such conversation.") from exc
+        return _summary(_from_item(response["Attributes"]))
+
+    def set_generated_title(
+        self, user_id: str, conversation_id: str, title: str, *, replacing: str
+    ) -> bool:
+        """Replaces the fallback title `replacing` with the model's; False (and nothing
+        changed) when the conversation was renamed or deleted meanwhile."""
+        try:
+            self._call(
+                "update_item",
+                Key=_to_item({"pk": _conversation_pk(user_id, conversation_id), "sk": SUMMARY_SK}),
+                UpdateExpression="SET title = :title, title_source = :model",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND title = :fallback "
+                    "AND attribute_not_exists(title_source)"
+                ),
+                ExpressionAttributeValues=_to_item(
+                    {":title": title, ":model": "model", ":fallback": replacing}
+                ),
+            )
+        except ClientError:
+            return False
+        return True
+
+    # --- reading whole conversations and histories, page by page --------------------------------
+
+    def iter_summaries(self, user_id: str, *, page_size: int = 100, cursor: str | None = None):
+        """Every conversation of the user, most recently active first, one page at a time:
+        yields (summary, cursor of the position just after it)."""
+        start = _decode_cursor(cursor, _user_pk(user_id)) if cursor else None
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            response = self._call(
+                "query",
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": _user_pk(user_id)}),
+                ScanIndexForward=False,
+                Limit=page_size,
+                **extra,
+            )
+            for item in response["Items"]:
+                plain = _from_item(item)
+                position = {k: plain[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
+                yield _summary(plain), _encode_cursor(_to_item(position))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def iter_messages(
+        self,
+        user_id: str,
+        conversation_id: str,
+        *,
+        newest_first: bool = False,
+        since_id: str | None = None,
+        fields: tuple[str, ...] | None = None,
+    ):
+        """A conversation's messages (oldest first unless `newest_first`), read in pages of
+        MESSAGE_PAGE_MAX; `since_id` keeps those whose id is at least it (ULIDs sort by time);
+        `fields` reads only those attributes (a projection) and yields them raw."""
+        pk = _conversation_pk(user_id, conversation_id)
+        condition = "pk = :pk AND begins_with(sk, :msg)"
+        values: dict[str, Any] = {":pk": pk, ":msg": "MSG#"}
+        if since_id:
+            condition = "pk = :pk AND sk BETWEEN :from AND :to"
+            values = {":pk": pk, ":from": f"MSG#{since_id}", ":to": "MSG#~"}
+        extra: dict[str, Any] = {}
+        if fields:
+            extra["ProjectionExpression"] = ", ".join(f"#f{n}" for n in range(len(fields)))
+            extra["ExpressionAttributeNames"] = {f"#f{n}": f for n, f in enumerate(fields)}
+        start: dict | None = None
+        while True:
+            response = self._call(
+                "query",
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=_to_item(values),
+                ScanIndexForward=not newest_first,
+                Limit=MESSAGE_PAGE_MAX,
+                ConsistentRead=True,
+                **({"ExclusiveStartKey": start} if start else {}),
+                **extra,
+            )
+            for item in response["Items"]:
+                plain = _from_item(item)
+                yield plain if fields else _message(plain)
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def get_message(self, user_id: str, conversation_id: str, message_id: str) -> dict | None:
+        response = self._call(
+            "get_item", Key=_message_key(user_id, conversation_id, message_id), ConsistentRead=True
+        )
+        return _from_item(response["Item"]) if "Item" in response else None
+
+    # --- replacing the last turn (regenerate, edit) ---------------------------------------------
+
+    def replace_last_reply(
+        self,
+        user_id: str,
+        conversation_id: str,
+        *,
+        seen_count: int,
+        old_reply_id: str,
+        reply: Turn,
+        edited_user_message: dict[str, Any] | None = None,
+        recent_emotions: list[str] | None = None,
+    ) -> None:
+        """One transaction: the old reply (and its rating) is deleted, the new reply written,
+        the edited user message (when given) replaces the stored one, and the summary is
+        updated; refused (409) if another turn, edit or regeneration got there first."""
+        now = now_iso()
+        expires_at = self._expires_at()
+        pk = _conversation_pk(user_id, conversation_id)
+        assistant_message = {
+            "pk": pk,
+            "sk": f"MSG#{reply.assistant_message_id}",
+            "message_id": reply.assistant_message_id,
+            "role": "assistant",
+            "text": reply.reply,
+            "created_at": now,
+            "model_id": reply.model_id,
+            "usage": reply.usage,
+            "stop_reason": reply.stop_reason,
+            "reply_to": reply.user_message_id,
+            "reply_to_emotion": reply.emotion.label,
+            "expires_at": expires_at,
+        }
+        sets = "updated_at = :now, gsi1sk = :gsi1sk, expires_at = :expires"
+        values: dict[str, Any] = {
+            ":now": now,
+            ":gsi1sk": f"{now}#{conversation_id}",
+            ":expires": expires_at,
+            ":seen": seen_count,
+        }
+        if recent_emotions is not None:
+            sets += ", last_emotion = :label, recent_emotions = :recent"
+            values[":label"] = reply.emotion.label
+            values[":recent"] = recent_emotions
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _to_item({"pk": pk, "sk": SUMMARY_SK}),
+                    "UpdateExpression": "SET " + sets,
+                    "ConditionExpression": "message_count = :seen",
+                    "ExpressionAttributeValues": _to_item(values),
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": _message_key(user_id, conversation_id, old_reply_id),
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _to_item(assistant_message),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if edited_user_message is not None:
+            user_item = {
+                **edited_user_message,
+                "pk": pk,
+                "sk": f"MSG#{edited_user_message['message_id']}",
+                "expires_at": expires_at,
+            }
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": _to_item(user_item),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self._db.transact_write_items(
+                ClientRequestToken=reply.assistant_message_id, TransactItems=items
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise Conflict(
+                    "The conversation changed meanwhile (a new message, edit or regeneration); "
+                    "reload it and try again."
+                ) from exc
+            raise _unavailable("transact_write_items", exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable("transact_write_items", exc) from exc
+
+    # --- a user's items outside their conversations ---------------------------------------------
+
+    def delete_turn_key(self, user_id: str, idempotency_key: str) -> None:
+        self._call("delete_item", Key=_turn_key(user_id, idempotency_key))
+
+    def delete_partition(self, pk: str) -> int:
+        """Deletes every item of partition `pk` (the usage counters); returns how many."""
+        deleted = 0
+        while True:
+            response = self._call(
+                "query",
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": pk}),
+                ProjectionExpression="pk, sk",
+                Limit=MESSAGE_PAGE_MAX,
+                ConsistentRead=True,
+            )
+            keys = response["Items"]
+            if not keys:
+                return deleted
+            for start in range(0, len(keys), 25):
+                self._delete_batch(keys[start : start + 25])
+            deleted += len(keys)
+
     def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
         pending = {self._table: [{"DeleteRequest": {"Key": key}} for key in keys]}
         for attempt in range(_DELETE_ATTEMPTS):
@@ -507,11 +737,6 @@ def _unavailable(operation: str, exc: Exception) -> StorageUnavailable:
     return StorageUnavailable()
 
 
-def _title(text: str) -> str:
-    flat = " ".join(_BIDI_CONTROLS.sub("", _CONTROL_CHARS.sub(" ", text)).split())
-    return flat if len(flat) <= TITLE_CHARS else flat[: TITLE_CHARS - 1].rstrip() + "…"
-
-
 def _summary(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "conversation_id": item["conversation_id"],
@@ -521,6 +746,7 @@ def _summary(item: dict[str, Any]) -> dict[str, Any]:
         "message_count": item.get("message_count", 0),
         "last_emotion": item.get("last_emotion"),
         "recent_emotions": item.get("recent_emotions", []),
+        "title_source": item.get("title_source", "first_message"),
     }
 
 
@@ -537,6 +763,8 @@ def _message(item: dict[str, Any]) -> dict[str, Any]:
         message["safety"] = item["safety"]
     if "model_id" in item:
         message["model_id"] = item["model_id"]
+    if "edited_at" in item:
+        message["edited_at"] = item["edited_at"]
     if "feedback" in item:
         message["feedback"] = {
             "rating": item["feedback"]["rating"],

@@ -33,6 +33,9 @@ def api_env(stack: LocalStack, **overrides: str) -> dict[str, str]:
         # The suite's session users send many messages; the limits have their own tests
         # (test_limits.py), which start servers with the limits they prove.
         "USAGE_TIERS": json.dumps({"free": UNLIMITED_TIER}),
+        # No model titles: the suite counts and inspects model calls, and a title would be one
+        # more. The title tests (test_history_features.py) start a server with them on.
+        "TITLE_MAX_TOKENS": "0",
     }
     env.update(overrides)
     return env

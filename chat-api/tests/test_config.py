@@ -20,6 +20,8 @@ BASE = {
     "COGNITO_ISSUER": ISSUER,
     "CONVERSATIONS_TABLE": "conversations",
     "FEEDBACK_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/feedback",
+    "FEEDBACK_TABLE": "feedback",
+    "PROFILES_TABLE": "profiles",
 }
 
 
@@ -28,7 +30,10 @@ def test_jwks_url_is_derived_from_the_issuer():
     assert settings.cognito_jwks_url == f"{ISSUER}/.well-known/jwks.json"
 
 
-@pytest.mark.parametrize("name", ["APP_ENV", "COGNITO_ISSUER", "CONVERSATIONS_TABLE"])
+@pytest.mark.parametrize(
+    "name",
+    ["APP_ENV", "COGNITO_ISSUER", "CONVERSATIONS_TABLE", "PROFILES_TABLE", "FEEDBACK_TABLE"],
+)
 def test_missing_required_setting(name):
     env = {k: v for k, v in BASE.items() if k != name}
     with pytest.raises(SettingsError, match=f"^{name} is required"):

@@ -64,7 +64,7 @@ def test_generated_requests_keep_the_contract(api_server, openapi_document, cont
 
         check()
         tried.append(operation.label)
-    assert len(tried) >= (8 if mode is GenerationMode.POSITIVE else 5), tried
+    assert len(tried) >= (18 if mode is GenerationMode.POSITIVE else 11), tried
 
 
 def _has_inputs(operation) -> bool:
@@ -89,3 +89,19 @@ def test_every_enforced_format_is_declared(openapi_document):
         assert "rate_limited" in refused["description"]
         assert "quota_exceeded" in refused["description"]
     assert "200" in paths["/usage"]["get"]["responses"]
+    search = listing["q"]
+    assert (search["minLength"], search["maxLength"]) == (1, 100)
+    export = paths["/conversations/{conversation_id}/export"]["get"]["parameters"][0]
+    assert export["schema"]["enum"] == ["json", "markdown"]
+    moods = paths["/me/moods"]["get"]
+    assert moods["parameters"][0]["schema"] == {
+        "type": "integer", "minimum": 1, "maximum": 90, "default": 30
+    }  # fmt: skip
+    assert "mood_timeline_off" in moods["responses"]["409"]["description"]
+    for path in (
+        "/conversations/{conversation_id}/regenerate",
+        "/conversations/{conversation_id}/edit",
+    ):
+        streamed = paths[path]["post"]["responses"]
+        assert "text/event-stream" in streamed["200"]["content"]
+        assert "429" in streamed and "409" in streamed

@@ -74,7 +74,10 @@ def unit_app(aws):
                 "COGNITO_ISSUER": issuer,
                 "COGNITO_JWKS_URL": issuer + "/.well-known/jwks.json",
                 "CONVERSATIONS_TABLE": tables["CONVERSATIONS_TABLE"],
+                "FEEDBACK_TABLE": tables["FEEDBACK_TABLE"],
+                "PROFILES_TABLE": tables["PROFILES_TABLE"],
                 "FEEDBACK_QUEUE_URL": queue_url,
+                "TITLE_MAX_TOKENS": "0",  # one model call per chat, as the stubs expect
                 "BEDROCK_MAX_ATTEMPTS": "1",
             }
         }

@@ -121,7 +121,11 @@ def test_unknown_route_and_method(api, alice):
     [
         ("GET", "/chat", {"POST", "OPTIONS"}),
         ("PUT", "/conversations", {"GET", "HEAD", "OPTIONS"}),
-        ("POST", "/conversations/01JBZZZZZZZZZZZZZZZZZZZZZZ", {"GET", "HEAD", "DELETE", "OPTIONS"}),
+        (
+            "POST",
+            "/conversations/01JBZZZZZZZZZZZZZZZZZZZZZZ",
+            {"GET", "HEAD", "PATCH", "DELETE", "OPTIONS"},
+        ),
         ("DELETE", "/usage", {"GET", "HEAD", "OPTIONS"}),
     ],
 )

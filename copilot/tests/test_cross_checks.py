@@ -248,7 +248,7 @@ def manifest_secrets(env: str) -> set[str]:
 CONTRACT_PLATFORM_IMPORTS = {
     "CognitoUserPoolId", "CognitoAppClientId", "CognitoIssuer", "ConversationsTable",
     "ConversationsTableArn", "FeedbackQueueUrl", "FeedbackQueueArn", "BedrockModelId",
-    "BedrockGuardrailId", "BedrockGuardrailArn",
+    "BedrockGuardrailId", "BedrockGuardrailArn", "FeedbackTable", "ProfilesTable",
 }  # fmt: skip
 
 

@@ -314,8 +314,16 @@ def _ensure_tables(dynamodb, prefix: str) -> dict[str, str]:
         dynamodb,
         tables["FEEDBACK_TABLE"],
         {
-            "AttributeDefinitions": _string_keys("feedback_id"),
+            "AttributeDefinitions": _string_keys("feedback_id", "user_id"),
             "KeySchema": _key_schema("feedback_id"),
+            # The chat API finds a user's ratings by it (export, account deletion).
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "user_id",
+                    "KeySchema": _key_schema("user_id"),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
         },
     )
     _ensure_table(

@@ -16,6 +16,11 @@ while replies still show whether the chat API passed the right emotion along:
   Markdown passage (bold, a bulleted list, inline code), as real models often write, so clients
   can check how they render it.
 
+- When the system prompt asks for a title (a line starting ``Task: write a title``), the reply is
+  a title instead: up to four words of the conversation's first user message (inside
+  ``<user>`` and ``</user>``), without common short words, each capitalised; the user's words
+  are echoed as they are, markup included, as a model would repeat an injected instruction.
+
 The reply is cut into chunks (a word with its trailing whitespace) that play the part of
 tokens: ``max_tokens`` caps their number (stop reason ``max_tokens``, else ``end_turn``).
 """
@@ -33,6 +38,14 @@ QUOTE_WORDS = 6
 _EMOTION_LINE = re.compile(r"Detected emotion of the user[’']s latest message:[ \t]*(\w+)", re.I)
 _TRAJECTORY_LINE = re.compile(r"Recent emotional trajectory:[ \t]*([^\n]*)", re.I)
 _CHUNK = re.compile(r"\S+\s*")
+_TITLE_TASK = re.compile(r"^Task: write a title", re.I | re.M)
+_TITLE_SOURCE = re.compile(r"<user>\s*(.*?)\s*</user>", re.S)
+_TITLE_WORDS = 4
+_SMALL_WORDS = frozenset(
+    {"a", "an", "and", "am", "are", "as", "at", "be", "but", "by", "for", "from", "i", "i'm",
+     "im", "in", "is", "it", "its", "me", "my", "of", "on", "or", "so", "that", "the", "this",
+     "to", "was", "we", "with", "you", "your"}
+)  # fmt: skip
 
 # Two variants per emotion; {quote} is the start of the user's latest message.
 _TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -183,8 +196,18 @@ def _quote(text: str) -> str:
     return quote or "your message"
 
 
+def compose_title(latest_user_text: str) -> str:
+    match = _TITLE_SOURCE.search(latest_user_text)
+    words = (match.group(1) if match else latest_user_text).split()
+    kept = [word for word in words if word.lower().strip(".,;:!?") not in _SMALL_WORDS]
+    title = " ".join(word[:1].upper() + word[1:] for word in kept[:_TITLE_WORDS])
+    return title.rstrip(".,;:!?") or "A New Conversation"
+
+
 def compose_text(system: str, latest_user_text: str) -> str:
     """The full reply for a system prompt and the user's latest message."""
+    if _TITLE_TASK.search(system):
+        return compose_title(latest_user_text)
     emotion = detect_emotion(system)
     variants = _TEMPLATES[emotion]
     digest = hashlib.sha256(latest_user_text.encode("utf-8")).digest()

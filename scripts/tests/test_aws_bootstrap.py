@@ -272,7 +272,18 @@ def test_tables(config, endpoint):
         assert table["TableStatus"] == "ACTIVE"
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         assert table["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
-        assert table["AttributeDefinitions"] == [{"AttributeName": key, "AttributeType": "S"}]
+    profiles = dynamodb.describe_table(TableName=config["PROFILES_TABLE"])["Table"]
+    assert profiles["AttributeDefinitions"] == [{"AttributeName": "user_id", "AttributeType": "S"}]
+    # The chat API finds a user's ratings by the feedback table's user_id index.
+    feedback = dynamodb.describe_table(TableName=config["FEEDBACK_TABLE"])["Table"]
+    assert sorted(a["AttributeName"] for a in feedback["AttributeDefinitions"]) == [
+        "feedback_id",
+        "user_id",
+    ]
+    (index,) = feedback["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "user_id"
+    assert index["KeySchema"] == [{"AttributeName": "user_id", "KeyType": "HASH"}]
+    assert index["Projection"]["ProjectionType"] == "ALL"
 
 
 def test_ssm_parameters_mirror_the_config(config, endpoint):

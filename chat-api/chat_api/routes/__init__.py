@@ -16,8 +16,10 @@ Model = TypeVar("Model", bound=BaseModel)
 # The query parameters each endpoint declares in the OpenAPI document; any other (or one given
 # twice) is refused, so a typo never passes silently as "use the default".
 QUERY_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "conversations.list_conversations": ("limit", "cursor"),
+    "conversations.list_conversations": ("limit", "cursor", "q"),
     "conversations.get_conversation": ("limit", "cursor"),
+    "conversations.export_conversation": ("format",),
+    "me.moods": ("days",),
 }
 # Probes and the document itself ignore query strings (load balancers and tools add their own).
 _ANY_QUERY = ("health.", "openapi.")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from flask import Blueprint, Response, g, stream_with_context
@@ -10,22 +10,26 @@ from flask import Blueprint, Response, g, stream_with_context
 from ..auth import require_user
 from ..bedrock import Delta, Done, GuardrailIntervened
 from ..chat_service import generate_conversation, get_chatbot_response
-from ..errors import ApiError, IdempotencyKeyReused, RequestAlreadyAnswered
+from ..emotion import Emotion
+from ..errors import ApiError, Conflict, IdempotencyKeyReused, NotFound, RequestAlreadyAnswered
 from ..ids import new_id
 from ..prompts import with_safety_note
 from ..safety import (
     CRISIS_SUPPORT,
     NOT_FLAGGED,
+    SafetyAssessment,
     assess,
     crisis_suffix,
     stored_level,
     with_crisis_support,
 )
-from ..schemas import ChatRequest
-from ..store import Turn, TurnAlreadyStored, now_iso
+from ..schemas import ChatRequest, EditRequest
+from ..store import RECENT_EMOTIONS_KEPT, Turn, TurnAlreadyStored, _emotion_attr, now_iso
 from ..timing import current as current_timing
 from ..timing import span, timed_items
+from ..titles import fallback_title, generate_title
 from . import API_PREFIX, idempotency_key, parse_body, services
+from .conversations import _checked_id
 
 bp = Blueprint("chat", __name__, url_prefix=API_PREFIX)
 log = logging.getLogger(__name__)
@@ -34,36 +38,17 @@ log = logging.getLogger(__name__)
 def _prepare(body: ChatRequest) -> dict:
     """Everything before the model call: conversation, emotion, history, prompt, ids."""
     svc = services()
-    settings = svc.settings
     existing = None
     history: list[dict] = []
     conversation_id = body.conversation_id
     if conversation_id:
         existing, history = svc.store.conversation_with_recent(
-            g.user_id, conversation_id, limit=2 * settings.history_max_turns
+            g.user_id, conversation_id, limit=2 * svc.settings.history_max_turns
         )
     else:
         conversation_id = new_id()
-    # One sentence-encoder pass gives both the emotion and the risk classifier's features.
-    with span("emotion"):
-        emotion, states = svc.detector.analyse(body.message)
-        safety = assess(
-            body.message,
-            states,
-            previous_levels=[stored_level(m.get("safety")) for m in history if m["role"] == "user"],
-        )
-    conversation = generate_conversation(
-        history,
-        body.message,
-        emotion,
-        trajectory=(existing or {}).get("recent_emotions", []),
-        max_turns=settings.history_max_turns,
-        max_chars=settings.history_max_chars,
-    )
-    if safety.level != "none":
-        conversation = replace(
-            conversation, system=with_safety_note(conversation.system, safety.level)
-        )
+    trajectory = (existing or {}).get("recent_emotions", [])
+    emotion, safety = _analyse(body.message, history)
     return {
         "existing": existing,
         "conversation_id": conversation_id,
@@ -71,8 +56,43 @@ def _prepare(body: ChatRequest) -> dict:
         "user_created_at": now_iso(),
         "emotion": emotion,
         "safety": safety,
-        "conversation": conversation,
+        "conversation": _conversation(history, body.message, emotion, safety, trajectory),
     }
+
+
+def _analyse(text: str, history: list[dict]) -> tuple[Emotion, SafetyAssessment]:
+    # One sentence-encoder pass gives both the emotion and the risk classifier's features.
+    with span("emotion"):
+        emotion, states = services().detector.analyse(text)
+        safety = assess(
+            text,
+            states,
+            previous_levels=[stored_level(m.get("safety")) for m in history if m["role"] == "user"],
+        )
+    return emotion, safety
+
+
+def _conversation(
+    history: list[dict],
+    text: str,
+    emotion: Emotion,
+    safety: SafetyAssessment,
+    trajectory: list[str],
+):
+    settings = services().settings
+    conversation = generate_conversation(
+        history,
+        text,
+        emotion,
+        trajectory=trajectory,
+        max_turns=settings.history_max_turns,
+        max_chars=settings.history_max_chars,
+    )
+    if safety.level != "none":
+        conversation = replace(
+            conversation, system=with_safety_note(conversation.system, safety.level)
+        )
+    return conversation
 
 
 def _refusal(prep: dict) -> GuardrailIntervened:
@@ -182,6 +202,8 @@ def chat():
     except TurnAlreadyStored:
         # A retry of this request got there first: its turn is the one stored, and returned.
         return _stored_turn(body, key), 200, {REPLAYED_HEADER: "true"}
+    if prep["existing"] is None and svc.settings.title_max_tokens:
+        _title_new_conversation(prep["conversation_id"], body.message, text)
     return {
         "conversation_id": prep["conversation_id"],
         "message_id": message_id,
@@ -200,20 +222,36 @@ def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-@bp.post("/chat/stream")
-@require_user
-def chat_stream():
-    body = parse_body(ChatRequest)
-    key = idempotency_key()
-    stored = _stored_turn(body, key)
-    if stored is not None:
-        return _replayed_stream(stored)
-    # Refused before the stream starts: a plain 429 JSON response, not an SSE event.
-    admission = _admit(stream=True)
+def _title_new_conversation(conversation_id: str, first_message: str, reply: str) -> None:
+    """Replaces a new conversation's fallback title (its first words) with the model's, asked
+    for with a small token budget; the tokens count against the caller's daily quota."""
     svc = services()
-    user_id = g.user_id
+    title, usage = generate_title(
+        svc.bedrock, first_message, reply, max_tokens=svc.settings.title_max_tokens
+    )
+    if usage:
+        svc.limiter.record_tokens(g.user_id, usage)
+    if title:
+        try:
+            svc.store.set_generated_title(
+                g.user_id, conversation_id, title, replacing=fallback_title(first_message)
+            )
+        except ApiError as exc:
+            # The reply is stored and delivered; the first words stay the title.
+            log.warning("title not stored", extra={"error_code": exc.code})
+
+
+def _stream_reply(
+    prep: dict,
+    admission,
+    save: Callable[[str, str, dict, str], None],
+    after: Callable[[str], None] | None = None,
+) -> Response:
+    """Opens the model's stream and answers with the SSE events of /chat/stream: `meta`,
+    `delta`s, then `done` once `save(message_id, text, usage, stop_reason)` has stored the
+    reply, or `error` (nothing stored). `after(text)` runs once `done` is sent."""
+    svc = services()
     try:
-        prep = _prepare(body)
         # Opened before the response starts, so throttling or an outage is still a plain HTTP
         # error (429 with Retry-After, 503, 504) that clients can retry.
         try:
@@ -227,6 +265,7 @@ def chat_stream():
         admission.release()
         raise
     message_id = new_id()
+    user_id = g.user_id
 
     def events() -> Iterator[str]:
         yield _sse(
@@ -241,6 +280,7 @@ def chat_stream():
             },
         )
         parts: list[str] = []
+        saved = False
         try:
             for item in timed_items(stream, "model"):
                 if isinstance(item, Delta):
@@ -252,21 +292,8 @@ def chat_stream():
                     if suffix:
                         parts.append(suffix)
                         yield _sse("delta", {"text": suffix})
-                    try:
-                        svc.store.save_turn(
-                            _turn(
-                                prep,
-                                message_id,
-                                body.message,
-                                "".join(parts),
-                                item.usage,
-                                item.stop_reason,
-                                key,
-                            ),
-                            prep["existing"],
-                        )
-                    except TurnAlreadyStored:
-                        raise RequestAlreadyAnswered() from None
+                    save(message_id, "".join(parts), item.usage, item.stop_reason)
+                    saved = True
                     timing = current_timing()
                     yield _sse(
                         "done",
@@ -289,6 +316,8 @@ def chat_stream():
         finally:
             stream.close()
             admission.release()
+        if saved and after is not None:
+            after("".join(parts))
 
     response = Response(
         stream_with_context(events()),
@@ -299,3 +328,166 @@ def chat_stream():
     # generator never started; the slot is given back either way (release happens once).
     response.call_on_close(admission.release)
     return response
+
+
+@bp.post("/chat/stream")
+@require_user
+def chat_stream():
+    body = parse_body(ChatRequest)
+    key = idempotency_key()
+    stored = _stored_turn(body, key)
+    if stored is not None:
+        return _replayed_stream(stored)
+    # Refused before the stream starts: a plain 429 JSON response, not an SSE event.
+    admission = _admit(stream=True)
+    try:
+        prep = _prepare(body)
+    except BaseException:
+        admission.release()
+        raise
+
+    def save(message_id: str, text: str, usage: dict, stop_reason: str) -> None:
+        try:
+            services().store.save_turn(
+                _turn(prep, message_id, body.message, text, usage, stop_reason, key),
+                prep["existing"],
+            )
+        except TurnAlreadyStored:
+            raise RequestAlreadyAnswered() from None
+
+    after = None
+    if prep["existing"] is None and services().settings.title_max_tokens:
+
+        def after(text: str) -> None:
+            _title_new_conversation(prep["conversation_id"], body.message, text)
+
+    return _stream_reply(prep, admission, save, after)
+
+
+# --- regenerate and edit: the last turn only --------------------------------------------------
+
+
+def _last_turn(conversation_id: str) -> tuple[dict, list[dict], dict, dict]:
+    """The summary, the history before the last turn, and the last turn's user message and
+    reply (raw items); 409 when the conversation does not end with a complete turn."""
+    svc = services()
+    summary, recent = svc.store.conversation_with_recent(
+        g.user_id, conversation_id, limit=2 * svc.settings.history_max_turns + 2
+    )
+    if len(recent) < 2 or recent[-2]["role"] != "user" or recent[-1]["role"] != "assistant":
+        raise Conflict(
+            "The conversation does not end with a reply to a message of yours.",
+            code="no_last_turn",
+        )
+    return summary, recent[:-2], recent[-2], recent[-1]
+
+
+def _stored_emotion(message: dict) -> Emotion:
+    stored = message.get("emotion") or {}
+    return Emotion(label=stored.get("label", "neutral"), scores=stored.get("scores", {}))
+
+
+@bp.post("/conversations/<conversation_id>/regenerate")
+@require_user
+def regenerate(conversation_id: str):
+    conversation_id = _checked_id(conversation_id)
+    summary, history, user_message, old_reply = _last_turn(conversation_id)
+    admission = _admit(stream=True)
+    try:
+        emotion = _stored_emotion(user_message)
+        safety = SafetyAssessment(level=stored_level(user_message.get("safety")))
+        trajectory = summary.get("recent_emotions", [])
+        prep = {
+            "conversation_id": conversation_id,
+            "user_message_id": user_message["message_id"],
+            "emotion": emotion,
+            "safety": safety,
+            # The trajectory already ends with this message's emotion.
+            "conversation": _conversation(
+                history, user_message["text"], emotion, safety, trajectory[:-1]
+            ),
+        }
+    except BaseException:
+        admission.release()
+        raise
+
+    def save(message_id: str, text: str, usage: dict, stop_reason: str) -> None:
+        services().store.replace_last_reply(
+            g.user_id,
+            conversation_id,
+            seen_count=summary["message_count"],
+            old_reply_id=old_reply["message_id"],
+            reply=_reply_turn(prep, message_id, user_message, text, usage, stop_reason),
+        )
+
+    return _stream_reply(prep, admission, save)
+
+
+@bp.post("/conversations/<conversation_id>/edit")
+@require_user
+def edit(conversation_id: str):
+    conversation_id = _checked_id(conversation_id)
+    body = parse_body(EditRequest)
+    summary, history, user_message, old_reply = _last_turn(conversation_id)
+    if body.message_id != user_message["message_id"]:
+        if services().store.get_message(g.user_id, conversation_id, body.message_id) is None:
+            raise NotFound("No such message in this conversation.")
+        raise Conflict(
+            "Only your last message can be edited; earlier messages cannot.",
+            code="not_last_message",
+        )
+    admission = _admit(stream=True)
+    try:
+        emotion, safety = _analyse(body.message, history)
+        trajectory = summary.get("recent_emotions", [])[:-1]
+        prep = {
+            "conversation_id": conversation_id,
+            "user_message_id": user_message["message_id"],
+            "emotion": emotion,
+            "safety": safety,
+            "conversation": _conversation(history, body.message, emotion, safety, trajectory),
+        }
+    except BaseException:
+        admission.release()
+        raise
+    edited = {
+        "message_id": user_message["message_id"],
+        "role": "user",
+        "text": body.message,
+        "created_at": user_message["created_at"],
+        "edited_at": now_iso(),
+        "emotion": _emotion_attr(emotion),
+        "safety": safety.as_dict(),
+    }
+
+    def save(message_id: str, text: str, usage: dict, stop_reason: str) -> None:
+        services().store.replace_last_reply(
+            g.user_id,
+            conversation_id,
+            seen_count=summary["message_count"],
+            old_reply_id=old_reply["message_id"],
+            reply=_reply_turn(prep, message_id, user_message, text, usage, stop_reason),
+            edited_user_message=edited,
+            recent_emotions=[*trajectory, emotion.label][-RECENT_EMOTIONS_KEPT:],
+        )
+
+    return _stream_reply(prep, admission, save)
+
+
+def _reply_turn(
+    prep: dict, message_id: str, user_message: dict, text: str, usage: dict, stop_reason: str
+) -> Turn:
+    return Turn(
+        user_id=g.user_id,
+        conversation_id=prep["conversation_id"],
+        user_message_id=user_message["message_id"],
+        user_text=user_message["text"],
+        user_created_at=user_message["created_at"],
+        emotion=prep["emotion"],
+        assistant_message_id=message_id,
+        reply=text,
+        model_id=services().bedrock.model_id,
+        usage=usage,
+        stop_reason=stop_reason,
+        safety=prep["safety"],
+    )
