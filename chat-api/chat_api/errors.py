@@ -68,10 +68,14 @@ class Conflict(ApiError):
 
     status, code = 409, "conflict"
     message = "The resource changed or is in a state that does not allow this."
+    # The reasons a conflict may name instead of the plain code (documented in docs/chat-api.md).
+    codes = ("conflict", "not_last_message", "no_last_turn", "mood_timeline_off")
 
     def __init__(self, message: str | None = None, *, code: str | None = None):
         super().__init__(message)
         if code:
+            if code not in self.codes:
+                raise ValueError(f"{code!r} is not one of Conflict.codes")
             self.code = code
 
 

@@ -20,10 +20,12 @@ def test_every_error_class_has_its_code_and_status_on_the_wire():
     assert bedrock.GuardrailIntervened in _error_classes()
     for cls in _error_classes():
         assert ERROR_CODES.get(cls.code) == cls.status, cls.__name__
+    for code in errors.Conflict.codes:
+        assert ERROR_CODES.get(code) == errors.Conflict.status, code
 
 
 def test_every_code_on_the_wire_is_raised_by_some_error_class():
-    raised = {cls.code for cls in _error_classes()}
+    raised = {cls.code for cls in _error_classes()} | set(errors.Conflict.codes)
     # Werkzeug's own HTTP errors reach the client through the same shape under these codes.
     werkzeug = {"not_found", "method_not_allowed"}
     assert set(ERROR_CODES) - raised <= werkzeug
