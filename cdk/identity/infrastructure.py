@@ -145,6 +145,9 @@ class UserPool(Construct):
             user_pool_client_name=f"{name_prefix}-web",
             generate_secret=False,  # the web app's sign-in runs where a secret cannot be kept
             auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            # No OAuth on the public client: CDK's defaults would allow the implicit grant and a
+            # placeholder callback URL. Federated sign-in uses the backend client's code flow.
+            disable_o_auth=True,
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
             access_token_validity=ACCESS_TOKEN_VALIDITY,

@@ -191,7 +191,7 @@ def test_the_pre_sign_up_function_may_link_identities(dev):
 def test_bad_federation_settings_are_refused(federation, problem):
     raw = dict(config_module.cdk_json_context()["chatbot:environments"]["dev"])
     raw["federation"] = federation
-    with pytest.raises(config_module.ConfigurationError, match=problem):
+    with pytest.raises(config_module.SettingsError, match=problem):
         config_module.from_mapping("dev", raw, environ={})
 
 
@@ -201,5 +201,5 @@ def test_a_certificate_outside_us_east_1_is_refused():
         "google_client_id": "1-a.apps.googleusercontent.com",
         "certificate_arn": "arn:aws:acm:eu-west-1:111111111111:certificate/abc",
     }
-    with pytest.raises(config_module.ConfigurationError, match="us-east-1"):
+    with pytest.raises(config_module.SettingsError, match="us-east-1"):
         config_module.from_mapping("dev", {**raw, "federation": federation}, environ={})

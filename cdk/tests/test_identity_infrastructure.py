@@ -172,3 +172,17 @@ def test_totp_is_the_one_second_factor(prod):
     pool = only(prod.template("PlatformStateful"), "AWS::Cognito::UserPool")["Properties"]
     assert pool["MfaConfiguration"] == "OPTIONAL"
     assert pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+
+
+def test_the_public_app_client_allows_no_oauth_flow(dev, staging, prod):
+    """The public client signs in through the Cognito API only; no implicit grant and no
+    callback URL is left for anyone to use with its id."""
+    for synthesised in (dev, staging, prod):
+        clients = synthesised.template("PlatformStateful").find_resources(
+            "AWS::Cognito::UserPoolClient", {"Properties": {"GenerateSecret": False}}
+        )
+        (public,) = clients.values()
+        properties = public["Properties"]
+        assert properties["AllowedOAuthFlowsUserPoolClient"] is False
+        assert "AllowedOAuthFlows" not in properties
+        assert "CallbackURLs" not in properties
