@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from chat_api.ids import id_floor, new_id
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, sign_in
+from chatbot_common.aws import LOCAL_CREDENTIALS
+from local_stack.aws_bootstrap import sign_in
+from local_stack.harness import PASSWORD
 from local_stack.processes import feedback_runner_process
-from support import PASSWORD, new_user
+from support import new_user
 
 
 def _client(stack, service: str):
@@ -22,7 +24,7 @@ def _client(stack, service: str):
         service,
         endpoint_url=stack.aws_url,
         region_name=stack.config["AWS_REGION"],
-        **DUMMY_CREDENTIALS,
+        **LOCAL_CREDENTIALS,
     )
 
 

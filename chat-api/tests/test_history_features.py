@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from chat_api.ids import new_id
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS
+from chatbot_common.aws import LOCAL_CREDENTIALS
 from support import iter_sse, sse_events
 
 
@@ -251,7 +251,7 @@ def test_search_reads_a_bounded_number_of_messages_per_request(stack, api, fresh
         "dynamodb",
         endpoint_url=stack.aws_url,
         region_name=stack.config["AWS_REGION"],
-        **DUMMY_CREDENTIALS,
+        **LOCAL_CREDENTIALS,
     )
     table = stack.config["CONVERSATIONS_TABLE"]
     target = _chat(api, fresh_user, "the old one with the word quasar")["conversation_id"]

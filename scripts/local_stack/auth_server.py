@@ -43,7 +43,8 @@ from botocore.exceptions import ClientError
 from flask import Flask, Response, redirect, request, session
 from joserfc.jwk import RSAKey
 
-from local_stack.aws_bootstrap import DUMMY_CREDENTIALS, FEDERATED_USER_EMAIL, secret_hash
+from chatbot_common.aws import LOCAL_CREDENTIALS
+from local_stack.aws_bootstrap import FEDERATED_USER_EMAIL, secret_hash
 
 FEDERATED_USER_NAME = "Federated Test User"
 CODE_LIFETIME_SECONDS = 300
@@ -175,7 +176,7 @@ class LocalManagedLogin:
         self.issuer = issuer
         self.jwks_url = jwks_url
         self.key = pool_signing_key()
-        self.cognito = boto3.session.Session(**DUMMY_CREDENTIALS, region_name=region).client(
+        self.cognito = boto3.session.Session(**LOCAL_CREDENTIALS, region_name=region).client(
             "cognito-idp", endpoint_url=aws_endpoint
         )
         self.codes: dict[str, AuthorizationCode] = {}

@@ -13,9 +13,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from chatbot_common.aws import LOCAL_CREDENTIALS
 from local_stack.aws_bootstrap import (
     DEMO_USER_EMAIL,
-    DUMMY_CREDENTIALS,
     FEDERATED_USER_EMAIL,
     bootstrap,
     oauth_client_settings,
@@ -136,7 +136,7 @@ def test_the_federated_user_signs_in(client, config):
     # The access token is the pool's: Cognito's own API accepts it.
     import boto3
 
-    pool = boto3.session.Session(**DUMMY_CREDENTIALS).client(
+    pool = boto3.session.Session(**LOCAL_CREDENTIALS).client(
         "cognito-idp", region_name=config["AWS_REGION"], endpoint_url=config["AWS_ENDPOINT_URL"]
     )
     attributes = pool.get_user(AccessToken=result.tokens.access_token)["UserAttributes"]
@@ -214,7 +214,7 @@ def test_an_id_token_for_another_audience_is_refused(client, config, oauth_setti
     # A second app client of the same pool, registered with the same callback URL.
     import boto3
 
-    pool = boto3.session.Session(**DUMMY_CREDENTIALS).client(
+    pool = boto3.session.Session(**LOCAL_CREDENTIALS).client(
         "cognito-idp", region_name=config["AWS_REGION"], endpoint_url=config["AWS_ENDPOINT_URL"]
     )
     other = pool.create_user_pool_client(
