@@ -349,10 +349,28 @@ class ConversationStore:
                 if len(reasons) > 3 and reasons[3].get("Code") == "ConditionalCheckFailed":
                     raise TurnAlreadyStored() from exc
                 if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    if self._turn_stored(turn):
+                        # A retry of this same transaction whose first answer was lost, where
+                        # the store did not honour ClientRequestToken (the local endpoint does
+                        # not): the turn's own messages are there, so the turn is stored.
+                        return
                     raise NotFound("The conversation was deleted.") from exc
             raise _unavailable("transact_write_items", exc) from exc
         except BotoCoreError as exc:
             raise _unavailable("transact_write_items", exc) from exc
+
+    def _turn_stored(self, turn: Turn) -> bool:
+        """Whether both messages of `turn` are stored (their ids are new for every turn, so
+        only this turn's own transaction can have written them)."""
+        for message_id in (turn.user_message_id, turn.assistant_message_id):
+            item = self._call(
+                "get_item",
+                Key=_message_key(turn.user_id, turn.conversation_id, message_id),
+                ConsistentRead=True,
+            ).get("Item")
+            if item is None:
+                return False
+        return True
 
     def find_turn(self, user_id: str, idempotency_key: str) -> dict[str, Any] | None:
         """The turn stored by a request with this idempotency key, as {"conversation_id",
