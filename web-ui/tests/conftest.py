@@ -110,6 +110,9 @@ def stack(local_stack, api_port, web_port, auth_port, tmp_path_factory) -> Stack
             "BEDROCK_READ_TIMEOUT": "3",
             "BEDROCK_GUARDRAIL_ID": "gr-web-test",
             "BEDROCK_GUARDRAIL_VERSION": "1",
+            # Titles stay the first words of a conversation, which the tests look for in the
+            # history; the model's titles are tested over HTTP (chat-api/tests).
+            "TITLE_MAX_TOKENS": "0",
         }
         api = chat_api_process(api_port, api_env, log_path=logs / "chat-api.log")
         started.append(with_stack_python(api).start())
