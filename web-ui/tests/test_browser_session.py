@@ -67,7 +67,7 @@ def test_a_second_tab_opens_signed_in_and_signing_out_there_signs_out_the_first(
     second.wait_for_url(SIGN_IN_PAGE)
     # The first tab is told at once (BroadcastChannel) and leaves the chat.
     page.wait_for_url(SIGN_IN_PAGE)
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
     page.shots.take("first-tab-signed-out")
     assert not [c for c in page.context.cookies() if c["name"] == LOCAL_COOKIE]
     page.goto("/")
