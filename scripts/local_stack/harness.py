@@ -134,9 +134,12 @@ def with_stack_python(process: ManagedProcess) -> ManagedProcess:
 
 @contextlib.contextmanager
 def local_aws(logs: Path) -> Iterator[str]:
-    """moto in server mode on a free port; yields its URL."""
+    """The local AWS endpoint `make run` uses (moto with its DynamoDB requests serialized,
+    local_stack/local_aws.py) on a free port; yields its URL. Plain moto restores a whole
+    table when a transaction is cancelled, losing the writes other requests made meanwhile."""
     port = free_port()
-    with with_stack_python(moto_process(port, log_path=logs / "aws.log")).start(timeout=60):
+    aws = moto_process(port, log_path=logs / "aws.log", fit_for_load=True)
+    with with_stack_python(aws).start(timeout=60):
         yield f"http://127.0.0.1:{port}"
 
 
