@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .emotion import LABELS
 from .errors import Conflict, NotFound, StorageUnavailable
 from .ids import id_floor
-from .store import TURN_KEY_SECONDS, ConversationStore, _plain
+from .store import TURN_KEY_SECONDS, ConversationStore, plain
 
 log = logging.getLogger(__name__)
 FEEDBACK_USER_INDEX = "user_id"
@@ -35,7 +35,7 @@ _deserializer = TypeDeserializer()
 
 
 def _plain_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def _unavailable(operation: str, exc: Exception) -> StorageUnavailable:

@@ -24,7 +24,7 @@ from ..safety import (
     with_crisis_support,
 )
 from ..schemas import ChatRequest, EditRequest
-from ..store import RECENT_EMOTIONS_KEPT, Turn, TurnAlreadyStored, _emotion_attr, now_iso
+from ..store import RECENT_EMOTIONS_KEPT, Turn, TurnAlreadyStored, emotion_attr, now_iso
 from ..timing import current as current_timing
 from ..timing import span, timed_items
 from ..titles import fallback_title, generate_title
@@ -456,7 +456,7 @@ def edit(conversation_id: str):
         "text": body.message,
         "created_at": user_message["created_at"],
         "edited_at": now_iso(),
-        "emotion": _emotion_attr(emotion),
+        "emotion": emotion_attr(emotion),
         "safety": safety.as_dict(),
     }
 
