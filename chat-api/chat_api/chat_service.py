@@ -4,17 +4,69 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from itertools import pairwise
+from typing import Any
 
 from .bedrock import BedrockChat, Reply
 from .emotion import Emotion
 from .prompts import system_prompt
+from .safety import SafetyAssessment
+from .store import Turn
 
 
 @dataclass(frozen=True)
 class ConversationRequest:
     system: str
     messages: list[dict]
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    """A user message ready for the model: where it goes, what was read in it, and the prompt.
+
+    Built the same way for a new message, a regenerated reply (the stored message, its stored
+    emotion) and an edited message; `turn()` gives what the store writes once the reply is in."""
+
+    user_id: str
+    conversation_id: str
+    user_message_id: str
+    user_text: str
+    user_created_at: str
+    emotion: Emotion
+    safety: SafetyAssessment
+    request: ConversationRequest
+    # The conversation's stored summary; None when this message starts the conversation.
+    existing: dict[str, Any] | None = None
+    idempotency_key: str | None = None
+
+    def turn(
+        self, *, message_id: str, reply: str, model_id: str, usage: dict, stop_reason: str
+    ) -> Turn:
+        return Turn(
+            user_id=self.user_id,
+            conversation_id=self.conversation_id,
+            user_message_id=self.user_message_id,
+            user_text=self.user_text,
+            user_created_at=self.user_created_at,
+            emotion=self.emotion,
+            assistant_message_id=message_id,
+            reply=reply,
+            model_id=model_id,
+            usage=usage,
+            stop_reason=stop_reason,
+            safety=self.safety,
+            idempotency_key=self.idempotency_key,
+        )
+
+
+class StreamOutcome(StrEnum):
+    """How a reply stream ended; the access log line's `stream_outcome`."""
+
+    COMPLETED = "completed"  # `done` sent: the reply is stored
+    FAILED = "failed"  # an `error` event (model, guardrail or storage): nothing stored
+    CLIENT_GONE = "client_gone"  # the client left before the end: nothing stored
+    REPLAYED = "replayed"  # a retry answered with the turn its idempotency key stored
 
 
 def generate_conversation(

@@ -73,6 +73,8 @@ def init_request_logging(app: Flask) -> None:
         def emit() -> None:
             # For streams this runs when the last byte is sent, so latency covers the whole reply.
             spans = timing.snapshot()
+            # A stream's own fields, known once it ended (its outcome: routes/streaming.py).
+            fields.update(getattr(response, "log_fields", None) or {})
             fields["latency_ms"] = spans["total"]
             fields["spans_ms"] = spans
             access.log(level, "request", extra=fields)

@@ -60,3 +60,38 @@ def test_successful_health_probes_are_not_logged_at_info(start_api):
     logged = {line.get("request_id") for line in _log_lines(server.log_file)}
     assert "probe-1" not in logged
     assert "probe-2" in logged  # everything else still is
+
+
+def test_a_streams_access_line_tells_how_it_ended(start_api, fresh_user, model):
+    """`stream_outcome`: completed, failed (with the error code), client_gone."""
+    import httpx
+
+    server = start_api()
+    url = server.url + "/api/v1/chat/stream"
+
+    def stream(request_id: str, *, leave_early: bool = False) -> None:
+        headers = {**fresh_user.headers, "X-Request-ID": request_id}
+        with httpx.stream("POST", url, json={"message": "hi"}, headers=headers, timeout=30) as r:
+            for line in r.iter_lines():
+                if leave_early and line.startswith("event: delta"):
+                    return  # closes the connection mid-stream
+
+    stream("outcome-completed")
+    model.configure(fault="mid_stream")
+    stream("outcome-failed")
+    model.configure(fault=None, inter_token_ms=100)
+    stream("outcome-gone", leave_early=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        access = {
+            line["request_id"]: line
+            for line in _log_lines(server.log_file)
+            if line.get("logger") == "chat_api.access"
+        }
+        if "outcome-gone" in access:
+            break
+        time.sleep(0.2)
+    assert access["outcome-completed"]["stream_outcome"] == "completed"
+    assert access["outcome-failed"]["stream_outcome"] == "failed"
+    assert access["outcome-failed"]["error_code"] in {"model_unavailable", "model_error"}
+    assert access["outcome-gone"]["stream_outcome"] == "client_gone"

@@ -1,42 +1,63 @@
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from flask import Blueprint, Response, g, stream_with_context
+from flask import Blueprint, Response, g
 
 from ..auth import require_user
-from ..bedrock import Delta, Done, GuardrailIntervened
-from ..chat_service import generate_conversation, get_chatbot_response
+from ..bedrock import Done, GuardrailIntervened
+from ..chat_service import PreparedTurn, generate_conversation, get_chatbot_response
 from ..emotion import Emotion
 from ..errors import ApiError, Conflict, IdempotencyKeyReused, NotFound, RequestAlreadyAnswered
 from ..ids import new_id
 from ..prompts import with_safety_note
-from ..safety import (
-    CRISIS_SUPPORT,
-    NOT_FLAGGED,
-    SafetyAssessment,
-    assess,
-    crisis_suffix,
-    stored_level,
-    with_crisis_support,
-)
-from ..schemas import ChatRequest, EditRequest
-from ..store import RECENT_EMOTIONS_KEPT, Turn, TurnAlreadyStored, emotion_attr, now_iso
-from ..timing import current as current_timing
-from ..timing import span, timed_items
+from ..safety import NOT_FLAGGED, SafetyAssessment, assess, stored_level, with_crisis_support
+from ..schemas import ChatRequest, ChatResponse, EditRequest
+from ..store import RECENT_EMOTIONS_KEPT, TurnAlreadyStored, emotion_attr, now_iso
+from ..timing import span
 from ..titles import fallback_title, generate_title
 from . import API_PREFIX, idempotency_key, parse_body, services
 from .conversations import _checked_id
+from .streaming import REPLAYED_HEADER, refusal, replayed_stream, stream_reply
 
 bp = Blueprint("chat", __name__, url_prefix=API_PREFIX)
 log = logging.getLogger(__name__)
+# What a stored reply without its usage (stored before usage was kept) answers with.
+_NO_USAGE = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
 
 
-def _prepare(body: ChatRequest) -> dict:
-    """Everything before the model call: conversation, emotion, history, prompt, ids."""
+def _prepared(
+    conversation_id: str,
+    history: list[dict],
+    text: str,
+    *,
+    user_message_id: str,
+    user_created_at: str,
+    trajectory: list[str],
+    existing: dict | None,
+    analysed: tuple[Emotion, SafetyAssessment] | None = None,
+    idempotency_key: str | None = None,
+) -> PreparedTurn:
+    """The turn before the model call: the message's emotion and risk (`analysed` when already
+    known) and the prompt built from the history and the emotions before it (`trajectory`)."""
+    emotion, safety = analysed or _analyse(text, history)
+    return PreparedTurn(
+        user_id=g.user_id,
+        conversation_id=conversation_id,
+        user_message_id=user_message_id,
+        user_text=text,
+        user_created_at=user_created_at,
+        emotion=emotion,
+        safety=safety,
+        request=_conversation(history, text, emotion, safety, trajectory),
+        existing=existing,
+        idempotency_key=idempotency_key,
+    )
+
+
+def _prepare(body: ChatRequest, key: str | None) -> PreparedTurn:
+    """A new message: the conversation (read when continued), ids, emotion, prompt."""
     svc = services()
     existing = None
     history: list[dict] = []
@@ -47,17 +68,16 @@ def _prepare(body: ChatRequest) -> dict:
         )
     else:
         conversation_id = new_id()
-    trajectory = (existing or {}).get("recent_emotions", [])
-    emotion, safety = _analyse(body.message, history)
-    return {
-        "existing": existing,
-        "conversation_id": conversation_id,
-        "user_message_id": new_id(),
-        "user_created_at": now_iso(),
-        "emotion": emotion,
-        "safety": safety,
-        "conversation": _conversation(history, body.message, emotion, safety, trajectory),
-    }
+    return _prepared(
+        conversation_id,
+        history,
+        body.message,
+        user_message_id=new_id(),
+        user_created_at=now_iso(),
+        trajectory=(existing or {}).get("recent_emotions", []),
+        existing=existing,
+        idempotency_key=key,
+    )
 
 
 def _analyse(text: str, history: list[dict]) -> tuple[Emotion, SafetyAssessment]:
@@ -95,37 +115,7 @@ def _conversation(
     return conversation
 
 
-def _refusal(prep: dict) -> GuardrailIntervened:
-    """The guardrail's refusal; a message at risk still gets the crisis-support guidance."""
-    if prep["safety"].flagged:
-        return GuardrailIntervened(f"{GuardrailIntervened.message}\n\n{CRISIS_SUPPORT}")
-    return GuardrailIntervened()
-
-
-def _turn(
-    prep: dict, message_id: str, text: str, reply: str, usage: dict, stop: str, key: str | None
-) -> Turn:
-    return Turn(
-        user_id=g.user_id,
-        conversation_id=prep["conversation_id"],
-        user_message_id=prep["user_message_id"],
-        user_text=text,
-        user_created_at=prep["user_created_at"],
-        emotion=prep["emotion"],
-        assistant_message_id=message_id,
-        reply=reply,
-        model_id=services().bedrock.model_id,
-        usage=usage,
-        stop_reason=stop,
-        safety=prep["safety"],
-        idempotency_key=key,
-    )
-
-
-REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-def _stored_turn(body: ChatRequest, key: str | None) -> dict | None:
+def _stored_turn(body: ChatRequest, key: str | None) -> ChatResponse | None:
     """The /chat answer of the turn an earlier request with this key stored (None: none did).
 
     A retry must be the same request: another message or conversation is 422."""
@@ -140,33 +130,22 @@ def _stored_turn(body: ChatRequest, key: str | None) -> dict | None:
         stored["conversation_id"],
     ):
         raise IdempotencyKeyReused("This idempotency key was sent with another message.")
-    return {
-        "conversation_id": stored["conversation_id"],
-        "message_id": reply["message_id"],
-        "user_message_id": user["message_id"],
-        "reply": reply["text"],
-        "emotion": user["emotion"],
-        "safety": user.get("safety") or NOT_FLAGGED.as_dict(),
-        "model_id": reply.get("model_id") or services().bedrock.model_id,
-        "usage": reply.get("usage") or {},
-        "stop_reason": reply.get("stop_reason", "end_turn"),
-        "model_latency_ms": None,
-    }
-
-
-def _replayed_stream(answer: dict) -> Response:
-    """The stored turn as a stream: meta, the whole reply as one delta, done."""
-    meta = ("conversation_id", "message_id", "user_message_id", "emotion", "safety", "model_id")
-    events = [
-        _sse("meta", {name: answer[name] for name in meta}),
-        _sse("delta", {"text": answer["reply"]}),
-        _sse("done", {name: answer[name] for name in ("usage", "stop_reason", "model_latency_ms")}),
-    ]
-    return Response(
-        events,
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", REPLAYED_HEADER: "true"},
+    return ChatResponse(
+        conversation_id=stored["conversation_id"],
+        message_id=reply["message_id"],
+        user_message_id=user["message_id"],
+        reply=reply["text"],
+        emotion=user["emotion"],
+        safety=user.get("safety") or NOT_FLAGGED.as_dict(),
+        model_id=reply.get("model_id") or services().bedrock.model_id,
+        usage=reply.get("usage") or _NO_USAGE,
+        stop_reason=reply.get("stop_reason", "end_turn"),
+        model_latency_ms=None,
     )
+
+
+def _replayed(answer: ChatResponse):
+    return answer.model_dump(mode="json"), 200, {REPLAYED_HEADER: "true"}
 
 
 def _admit(*, stream: bool):
@@ -181,153 +160,78 @@ def chat():
     key = idempotency_key()
     stored = _stored_turn(body, key)
     if stored is not None:
-        return stored, 200, {REPLAYED_HEADER: "true"}
-    _admit(stream=False)
-    prep = _prepare(body)
+        return _replayed(stored)
+    admission = _admit(stream=False)
+    prep = _prepare(body, key)
     svc = services()
     try:
         with span("model"):
-            reply = get_chatbot_response(svc.bedrock, prep["conversation"])
+            reply = get_chatbot_response(svc.bedrock, prep.request)
     except GuardrailIntervened:
-        raise _refusal(prep) from None
-    svc.limiter.record_tokens(g.user_id, reply.usage)
+        raise refusal(prep) from None
     # The guidance is added whatever the model said.
-    text = with_crisis_support(reply.text) if prep["safety"].flagged else reply.text
+    text = with_crisis_support(reply.text) if prep.safety.flagged else reply.text
     message_id = new_id()
+    usage = reply.usage
     try:
         svc.store.save_turn(
-            _turn(prep, message_id, body.message, text, reply.usage, reply.stop_reason, key),
-            prep["existing"],
+            prep.turn(
+                message_id=message_id,
+                reply=text,
+                model_id=svc.bedrock.model_id,
+                usage=reply.usage,
+                stop_reason=reply.stop_reason,
+            ),
+            prep.existing,
         )
+        if prep.existing is None and svc.settings.title_max_tokens:
+            usage = _sum_usage(usage, _title_new_conversation(prep, text))
     except TurnAlreadyStored:
         # A retry of this request got there first: its turn is the one stored, and returned.
-        return _stored_turn(body, key), 200, {REPLAYED_HEADER: "true"}
-    if prep["existing"] is None and svc.settings.title_max_tokens:
-        _title_new_conversation(prep["conversation_id"], body.message, text)
-    return {
-        "conversation_id": prep["conversation_id"],
-        "message_id": message_id,
-        "user_message_id": prep["user_message_id"],
-        "reply": text,
-        "emotion": prep["emotion"].as_dict(),
-        "safety": prep["safety"].as_dict(),
-        "model_id": svc.bedrock.model_id,
-        "usage": reply.usage,
-        "stop_reason": reply.stop_reason,
-        "model_latency_ms": reply.model_latency_ms,
-    }
+        return _replayed(_stored_turn(body, key))
+    finally:
+        # The reply's tokens and the title's, counted in one write whatever happened since.
+        admission.record_tokens(usage)
+    return ChatResponse(
+        conversation_id=prep.conversation_id,
+        message_id=message_id,
+        user_message_id=prep.user_message_id,
+        reply=text,
+        emotion=prep.emotion.as_dict(),
+        safety=prep.safety.as_dict(),
+        model_id=svc.bedrock.model_id,
+        usage=reply.usage,
+        stop_reason=reply.stop_reason,
+        model_latency_ms=reply.model_latency_ms,
+    ).model_dump(mode="json")
 
 
-def _sse(event: str, data: dict) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def _sum_usage(first: dict, second: dict | None) -> dict:
+    if not second:
+        return first
+    return {name: first.get(name, 0) + second.get(name, 0) for name in _NO_USAGE}
 
 
-def _title_new_conversation(conversation_id: str, first_message: str, reply: str) -> None:
+def _title_new_conversation(prep: PreparedTurn, reply: str) -> dict | None:
     """Replaces a new conversation's fallback title (its first words) with the model's, asked
-    for with a small token budget; the tokens count against the caller's daily quota."""
+    for with a small token budget; returns the tokens it took (they count against the caller's
+    daily quota)."""
     svc = services()
     title, usage = generate_title(
-        svc.bedrock, first_message, reply, max_tokens=svc.settings.title_max_tokens
+        svc.bedrock, prep.user_text, reply, max_tokens=svc.settings.title_max_tokens
     )
-    if usage:
-        svc.limiter.record_tokens(g.user_id, usage)
     if title:
         try:
             svc.store.set_generated_title(
-                g.user_id, conversation_id, title, replacing=fallback_title(first_message)
+                prep.user_id,
+                prep.conversation_id,
+                title,
+                replacing=fallback_title(prep.user_text),
             )
         except ApiError as exc:
             # The reply is stored and delivered; the first words stay the title.
             log.warning("title not stored", extra={"error_code": exc.code})
-
-
-def _stream_reply(
-    prep: dict,
-    admission,
-    save: Callable[[str, str, dict, str], None],
-    after: Callable[[str], None] | None = None,
-) -> Response:
-    """Opens the model's stream and answers with the SSE events of /chat/stream: `meta`,
-    `delta`s, then `done` once `save(message_id, text, usage, stop_reason)` has stored the
-    reply, or `error` (nothing stored). `after(text)` runs once `done` is sent."""
-    svc = services()
-    try:
-        # Opened before the response starts, so throttling or an outage is still a plain HTTP
-        # error (429 with Retry-After, 503, 504) that clients can retry.
-        try:
-            with span("model"):
-                stream = svc.bedrock.open_stream(
-                    prep["conversation"].system, prep["conversation"].messages
-                )
-        except GuardrailIntervened:
-            raise _refusal(prep) from None
-    except BaseException:
-        admission.release()
-        raise
-    message_id = new_id()
-    user_id = g.user_id
-
-    def events() -> Iterator[str]:
-        yield _sse(
-            "meta",
-            {
-                "conversation_id": prep["conversation_id"],
-                "message_id": message_id,
-                "user_message_id": prep["user_message_id"],
-                "emotion": prep["emotion"].as_dict(),
-                "safety": prep["safety"].as_dict(),
-                "model_id": svc.bedrock.model_id,
-            },
-        )
-        parts: list[str] = []
-        saved = False
-        try:
-            for item in timed_items(stream, "model"):
-                if isinstance(item, Delta):
-                    parts.append(item.text)
-                    yield _sse("delta", {"text": item.text})
-                elif isinstance(item, Done):
-                    svc.limiter.record_tokens(user_id, item.usage)
-                    suffix = crisis_suffix("".join(parts)) if prep["safety"].flagged else ""
-                    if suffix:
-                        parts.append(suffix)
-                        yield _sse("delta", {"text": suffix})
-                    save(message_id, "".join(parts), item.usage, item.stop_reason)
-                    saved = True
-                    timing = current_timing()
-                    yield _sse(
-                        "done",
-                        {
-                            "usage": item.usage,
-                            "stop_reason": item.stop_reason,
-                            "model_latency_ms": item.model_latency_ms,
-                            # The spans until now; the log line has the whole request's.
-                            "server_timing": timing.snapshot() if timing else None,
-                        },
-                    )
-        except ApiError as exc:
-            if isinstance(exc, GuardrailIntervened):
-                exc = _refusal(prep)
-            log.warning("stream failed", extra={"error_code": exc.code})
-            yield _sse(
-                "error",
-                {"code": exc.code, "message": exc.message, "request_id": g.get("request_id")},
-            )
-        finally:
-            stream.close()
-            admission.release()
-        if saved and after is not None:
-            after("".join(parts))
-
-    response = Response(
-        stream_with_context(events()),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-    # The server closes the response when the stream ends or the client goes away, even if the
-    # generator never started; the slot is given back either way (release happens once).
-    response.call_on_close(admission.release)
-    return response
+    return usage
 
 
 @bp.post("/chat/stream")
@@ -337,31 +241,38 @@ def chat_stream():
     key = idempotency_key()
     stored = _stored_turn(body, key)
     if stored is not None:
-        return _replayed_stream(stored)
+        return replayed_stream(stored)
     # Refused before the stream starts: a plain 429 JSON response, not an SSE event.
     admission = _admit(stream=True)
     try:
-        prep = _prepare(body)
+        prep = _prepare(body, key)
     except BaseException:
         admission.release()
         raise
+    svc = services()
 
-    def save(message_id: str, text: str, usage: dict, stop_reason: str) -> None:
+    def save(message_id: str, text: str, done: Done) -> None:
+        turn = prep.turn(
+            message_id=message_id,
+            reply=text,
+            model_id=svc.bedrock.model_id,
+            usage=done.usage,
+            stop_reason=done.stop_reason,
+        )
         try:
-            services().store.save_turn(
-                _turn(prep, message_id, body.message, text, usage, stop_reason, key),
-                prep["existing"],
-            )
+            svc.store.save_turn(turn, prep.existing)
         except TurnAlreadyStored:
             raise RequestAlreadyAnswered() from None
 
     after = None
-    if prep["existing"] is None and services().settings.title_max_tokens:
+    if prep.existing is None and svc.settings.title_max_tokens:
 
         def after(text: str) -> None:
-            _title_new_conversation(prep["conversation_id"], body.message, text)
+            usage = _title_new_conversation(prep, text)
+            if usage:
+                svc.limiter.record_tokens(prep.user_id, usage)
 
-    return _stream_reply(prep, admission, save, after)
+    return stream_reply(prep, admission, save, after)
 
 
 # --- regenerate and edit: the last turn only --------------------------------------------------
@@ -387,6 +298,37 @@ def _stored_emotion(message: dict) -> Emotion:
     return Emotion(label=stored.get("label", "neutral"), scores=stored.get("scores", {}))
 
 
+def _replace_reply(
+    prep: PreparedTurn, old_reply: dict, admission, *, edited: dict | None = None
+) -> Response:
+    """Streams a new reply to the last user message and stores it in place of `old_reply`
+    (with the edited message when given), unless the conversation changed meanwhile (409)."""
+    svc = services()
+    recent = None
+    if edited is not None:
+        trajectory = prep.existing.get("recent_emotions", [])[:-1]
+        recent = [*trajectory, prep.emotion.label][-RECENT_EMOTIONS_KEPT:]
+
+    def save(message_id: str, text: str, done: Done) -> None:
+        svc.store.replace_last_reply(
+            prep.user_id,
+            prep.conversation_id,
+            seen_count=prep.existing["message_count"],
+            old_reply_id=old_reply["message_id"],
+            reply=prep.turn(
+                message_id=message_id,
+                reply=text,
+                model_id=svc.bedrock.model_id,
+                usage=done.usage,
+                stop_reason=done.stop_reason,
+            ),
+            edited_user_message=edited,
+            recent_emotions=recent,
+        )
+
+    return stream_reply(prep, admission, save)
+
+
 @bp.post("/conversations/<conversation_id>/regenerate")
 @require_user
 def regenerate(conversation_id: str):
@@ -394,33 +336,24 @@ def regenerate(conversation_id: str):
     summary, history, user_message, old_reply = _last_turn(conversation_id)
     admission = _admit(stream=True)
     try:
-        emotion = _stored_emotion(user_message)
-        safety = SafetyAssessment(level=stored_level(user_message.get("safety")))
-        trajectory = summary.get("recent_emotions", [])
-        prep = {
-            "conversation_id": conversation_id,
-            "user_message_id": user_message["message_id"],
-            "emotion": emotion,
-            "safety": safety,
+        prep = _prepared(
+            conversation_id,
+            history,
+            user_message["text"],
+            user_message_id=user_message["message_id"],
+            user_created_at=user_message["created_at"],
             # The trajectory already ends with this message's emotion.
-            "conversation": _conversation(
-                history, user_message["text"], emotion, safety, trajectory[:-1]
+            trajectory=summary.get("recent_emotions", [])[:-1],
+            existing=summary,
+            analysed=(
+                _stored_emotion(user_message),
+                SafetyAssessment(level=stored_level(user_message.get("safety"))),
             ),
-        }
+        )
     except BaseException:
         admission.release()
         raise
-
-    def save(message_id: str, text: str, usage: dict, stop_reason: str) -> None:
-        services().store.replace_last_reply(
-            g.user_id,
-            conversation_id,
-            seen_count=summary["message_count"],
-            old_reply_id=old_reply["message_id"],
-            reply=_reply_turn(prep, message_id, user_message, text, usage, stop_reason),
-        )
-
-    return _stream_reply(prep, admission, save)
+    return _replace_reply(prep, old_reply, admission)
 
 
 @bp.post("/conversations/<conversation_id>/edit")
@@ -438,56 +371,25 @@ def edit(conversation_id: str):
         )
     admission = _admit(stream=True)
     try:
-        emotion, safety = _analyse(body.message, history)
-        trajectory = summary.get("recent_emotions", [])[:-1]
-        prep = {
-            "conversation_id": conversation_id,
-            "user_message_id": user_message["message_id"],
-            "emotion": emotion,
-            "safety": safety,
-            "conversation": _conversation(history, body.message, emotion, safety, trajectory),
-        }
+        prep = _prepared(
+            conversation_id,
+            history,
+            body.message,
+            user_message_id=user_message["message_id"],
+            user_created_at=user_message["created_at"],
+            trajectory=summary.get("recent_emotions", [])[:-1],
+            existing=summary,
+        )
     except BaseException:
         admission.release()
         raise
     edited = {
-        "message_id": user_message["message_id"],
+        "message_id": prep.user_message_id,
         "role": "user",
-        "text": body.message,
-        "created_at": user_message["created_at"],
+        "text": prep.user_text,
+        "created_at": prep.user_created_at,
         "edited_at": now_iso(),
-        "emotion": emotion_attr(emotion),
-        "safety": safety.as_dict(),
+        "emotion": emotion_attr(prep.emotion),
+        "safety": prep.safety.as_dict(),
     }
-
-    def save(message_id: str, text: str, usage: dict, stop_reason: str) -> None:
-        services().store.replace_last_reply(
-            g.user_id,
-            conversation_id,
-            seen_count=summary["message_count"],
-            old_reply_id=old_reply["message_id"],
-            reply=_reply_turn(prep, message_id, user_message, text, usage, stop_reason),
-            edited_user_message=edited,
-            recent_emotions=[*trajectory, emotion.label][-RECENT_EMOTIONS_KEPT:],
-        )
-
-    return _stream_reply(prep, admission, save)
-
-
-def _reply_turn(
-    prep: dict, message_id: str, user_message: dict, text: str, usage: dict, stop_reason: str
-) -> Turn:
-    return Turn(
-        user_id=g.user_id,
-        conversation_id=prep["conversation_id"],
-        user_message_id=user_message["message_id"],
-        user_text=user_message["text"],
-        user_created_at=user_message["created_at"],
-        emotion=prep["emotion"],
-        assistant_message_id=message_id,
-        reply=text,
-        model_id=services().bedrock.model_id,
-        usage=usage,
-        stop_reason=stop_reason,
-        safety=prep["safety"],
-    )
+    return _replace_reply(prep, old_reply, admission, edited=edited)

@@ -5,10 +5,18 @@ import re
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, g, request, stream_with_context
+from pydantic import BaseModel
 
 from ..auth import require_user
 from ..errors import InvalidParameter, ValidationFailed
-from ..schemas import CURSOR_PATTERN, ID_PATTERN, RenameRequest
+from ..schemas import (
+    CURSOR_PATTERN,
+    ID_PATTERN,
+    ConversationDetail,
+    ConversationList,
+    ConversationSummary,
+    RenameRequest,
+)
 from ..search import QUERY_MAX_CHARS, search_conversations
 from ..store import MESSAGE_PAGE_MAX
 from ..titles import TITLE_MAX_CHARS, one_line, user_title
@@ -40,6 +48,12 @@ def _public(summary: dict) -> dict:
     if "match" in summary:
         public["match"] = summary["match"]
     return public
+
+
+def _documented(model: type[BaseModel], body: dict) -> dict:
+    """`body` as the OpenAPI document's `model` describes it (a field absent from `body`, such
+    as a listing's `match`, stays absent rather than null)."""
+    return model.model_validate(body).model_dump(mode="json", exclude_unset=True)
 
 
 def _checked_id(conversation_id: str) -> str:
@@ -92,7 +106,8 @@ def list_conversations():
         items, next_cursor = search_conversations(
             store, g.user_id, query, limit=limit, cursor=cursor
         )
-    return {"conversations": [_public(item) for item in items], "next_cursor": next_cursor}
+    listing = {"conversations": [_public(item) for item in items], "next_cursor": next_cursor}
+    return _documented(ConversationList, listing)
 
 
 def _trajectory(conversation_id: str) -> list[dict]:
@@ -132,7 +147,7 @@ def get_conversation(conversation_id: str):
     # The user may turn the mood timeline off: then no trajectory is served.
     if svc.account.settings(g.user_id)["mood_timeline"]:
         body["emotion_trajectory"] = _trajectory(conversation_id)
-    return body
+    return _documented(ConversationDetail, body)
 
 
 @bp.patch("/conversations/<conversation_id>")
@@ -151,7 +166,9 @@ def rename_conversation(conversation_id: str):
                 }
             ]
         )
-    return _public(services().store.rename(g.user_id, conversation_id, title))
+    return _documented(
+        ConversationSummary, _public(services().store.rename(g.user_id, conversation_id, title))
+    )
 
 
 @bp.delete("/conversations/<conversation_id>")

@@ -26,7 +26,7 @@ from flask import Blueprint, g
 from ..auth import require_user
 from ..errors import IdempotencyKeyReused, QueueUnavailable, StorageUnavailable
 from ..feedback_message import FeedbackMessage
-from ..schemas import FeedbackRequest
+from ..schemas import FeedbackAccepted, FeedbackRequest
 from ..store import FeedbackReplayed, now_iso
 from . import API_PREFIX, idempotency_key, parse_body, services
 
@@ -85,7 +85,7 @@ def submit_feedback():
         if not replayed:  # a replayed rating was recorded by the first request: it stays
             _withdraw(svc, body, feedback["feedback_id"], rated.get("feedback"))
         raise QueueUnavailable() from exc
-    return {"feedback_id": message.feedback_id, "status": "queued"}, 202
+    return FeedbackAccepted(feedback_id=message.feedback_id).model_dump(), 202
 
 
 def _withdraw(svc, body: FeedbackRequest, feedback_id: str, previous: dict | None) -> None:

@@ -8,11 +8,12 @@ import re
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from pydantic import BaseModel
 
 from ..account import MOODS_MAX_DAYS
 from ..auth import require_user
 from ..errors import InvalidParameter
-from ..schemas import SettingsUpdate
+from ..schemas import MoodsOut, SettingsOut, SettingsUpdate
 from ..store import now_iso
 from . import API_PREFIX, parse_body, services
 from .conversations import conversation_json
@@ -23,8 +24,8 @@ DEFAULT_MOOD_DAYS = 30
 _DIGITS = re.compile(r"[0-9]{1,3}")
 
 
-def _no_store(body) -> Response:
-    response = jsonify(body)
+def _no_store(body: BaseModel) -> Response:
+    response = jsonify(body.model_dump(mode="json", by_alias=True))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -32,7 +33,7 @@ def _no_store(body) -> Response:
 @bp.get("/me/settings")
 @require_user
 def get_settings():
-    return _no_store(services().account.settings(g.user_id))
+    return _no_store(SettingsOut.model_validate(services().account.settings(g.user_id)))
 
 
 @bp.patch("/me/settings")
@@ -40,9 +41,11 @@ def get_settings():
 def update_settings():
     body = parse_body(SettingsUpdate)
     changes = body.model_dump(exclude_none=True)
-    if not changes:
-        return _no_store(services().account.settings(g.user_id))
-    return _no_store(services().account.update_settings(g.user_id, changes))
+    account = services().account
+    settings = (
+        account.update_settings(g.user_id, changes) if changes else account.settings(g.user_id)
+    )
+    return _no_store(SettingsOut.model_validate(settings))
 
 
 @bp.get("/me/moods")
@@ -56,7 +59,7 @@ def moods():
         days = int(raw)
     account = services().account
     account.require_mood_timeline(g.user_id)
-    return _no_store(account.moods(g.user_id, days))
+    return _no_store(MoodsOut.model_validate(account.moods(g.user_id, days)))
 
 
 def _export(user_id: str) -> Iterator[str]:

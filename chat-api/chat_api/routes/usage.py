@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from ..auth import require_user
+from ..schemas import UsageOut
 from . import API_PREFIX, services
 
 bp = Blueprint("usage", __name__, url_prefix=API_PREFIX)
@@ -13,6 +14,7 @@ bp = Blueprint("usage", __name__, url_prefix=API_PREFIX)
 @bp.get("/usage")
 @require_user
 def usage():
-    response = jsonify(services().limiter.usage(g.user_id, g.principal.tier))
+    usage = UsageOut.model_validate(services().limiter.usage(g.user_id, g.principal.tier))
+    response = jsonify(usage.model_dump())
     response.headers["Cache-Control"] = "no-store"
     return response
