@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import boto3
 from botocore.config import Config
 
@@ -11,13 +13,16 @@ from .config import Settings
 from .timing import time_storage_calls
 
 
-def _config(settings: Settings, *, connect: float, read: float, attempts: int) -> Config:
+def _config(
+    settings: Settings, *, connect: float, read: float, attempts: int, validate: bool = True
+) -> Config:
     return client_config(
         region=settings.aws_region,
         connect_timeout=connect,
         read_timeout=read,
         attempts=attempts,
         max_pool_connections=settings.max_pool_connections,
+        parameter_validation=validate,
     )
 
 
@@ -29,13 +34,18 @@ class Clients:
         self._session = boto3.session.Session(region_name=settings.aws_region)
         self._cache: dict[str, object] = {}
 
-    def _client(self, key: str, service: str, config: Config, *, storage: bool = False):
+    def _client(self, key: str, service: str, config: Callable[[], Config], *, storage=False):
+        """The client `key`, made with `config()` on first use (a Config is built once)."""
         if key not in self._cache:
-            client = self._session.client(service, config=config)
+            client = self._session.client(service, config=config())
             if storage:  # the request's `storage` span (Server-Timing)
                 time_storage_calls(client)
             self._cache[key] = client
         return self._cache[key]
+
+    # Bedrock and DynamoDB are on every chat's path: their requests are built by this code, not
+    # from user input, so botocore's client-side check of every parameter (about a tenth of a
+    # DynamoDB call's CPU) is left to the service, which refuses a bad request all the same.
 
     @property
     def bedrock(self):
@@ -44,7 +54,13 @@ class Clients:
         return self._client(
             "bedrock",
             "bedrock-runtime",
-            _config(s, connect=s.bedrock_connect_timeout, read=s.bedrock_read_timeout, attempts=1),
+            lambda: _config(
+                s,
+                connect=s.bedrock_connect_timeout,
+                read=s.bedrock_read_timeout,
+                attempts=1,
+                validate=False,
+            ),
         )
 
     @property
@@ -53,7 +69,9 @@ class Clients:
         return self._client(
             "dynamodb",
             "dynamodb",
-            _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
+            lambda: _config(
+                s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3, validate=False
+            ),
             storage=True,
         )
 
@@ -63,7 +81,7 @@ class Clients:
         return self._client(
             "sqs",
             "sqs",
-            _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
+            lambda: _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
             storage=True,
         )
 
@@ -73,11 +91,13 @@ class Clients:
         return self._client(
             "cognito",
             "cognito-idp",
-            _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
+            lambda: _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
         )
 
     def probe(self, service: str):
         """A client for readiness checks: short timeouts, no retries."""
         s = self._settings
         t = s.readiness_timeout
-        return self._client(f"probe-{service}", service, _config(s, connect=t, read=t, attempts=1))
+        return self._client(
+            f"probe-{service}", service, lambda: _config(s, connect=t, read=t, attempts=1)
+        )

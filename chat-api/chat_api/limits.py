@@ -10,13 +10,16 @@ sees the same numbers: one item per user, pk=`USAGE#<sub>`, sk=`COUNTERS`, whose
 - `expires_at`, the table's TTL attribute, so an idle user's counters clean themselves up.
 
 One item, because every DynamoDB call costs the API CPU (botocore builds, signs and parses each
-one): admitting a message is one read of the item and one conditional UpdateItem that checks
-and counts everything at once, where separate items took three calls (five for a stream).
+one): admitting a message is one conditional UpdateItem that checks and counts everything at
+once (plus a read when this process has not seen the item), where separate items took three
+calls (five for a stream). The decision is taken on the item as this process last read or wrote
+it; the write's condition checks every value the decision used, so a stale copy costs a retry,
+never a wrong count, and a refusal is only given on the item as it is.
 
 - A message is admitted by `ADD` on its bucket, on the condition that the bucket's count stays
-  within the limit less what the six buckets before it hold; those are in the past and no
-  longer change, so the condition is exact. "Per minute" thus means in any 60 seconds (counted
-  over the last 60-70 s), with no burst at a window's edge. A refused message writes nothing.
+  within the limit less what the six buckets before it hold, and that those hold what the
+  decision saw. "Per minute" thus means in any 60 seconds (counted over the last 60-70 s), with
+  no burst at a window's edge. A refused message writes nothing.
 - The same write checks that the day's tokens are below the quota (a reply in progress may
   take the total past it; the next request is refused).
 - A stream's lease is set by the same write, on the condition that `streams_version` is still
@@ -54,6 +57,7 @@ VERSION = "streams_version"
 _MAX_ATTEMPTS = 12
 # Stale attributes removed by one write: enough for any real item, within DynamoDB's limits.
 _MAX_REMOVED = 24
+_SEEN_MAX = 10_000  # users whose counters a process remembers
 # A refused stream cannot know when another ends; a short wait is the honest hint.
 STREAM_RETRY_AFTER = 5
 _ONE = {"N": "1"}
@@ -131,6 +135,8 @@ class UsageLimiter:
         self._default_tier = default_tier
         self._lease_seconds = lease_seconds
         self._clock = clock
+        # user id -> the counters item as this process last read or wrote it
+        self._seen: dict[str, dict[str, Any]] = {}
 
     # --- tiers and windows ---------------------------------------------------------------------
 
@@ -201,7 +207,14 @@ class UsageLimiter:
 
     def _get(self, user_id: str) -> dict[str, Any]:
         response = self._call("get_item", Key=self._key(user_id), ConsistentRead=True)
-        return response.get("Item") or {}
+        item = response.get("Item") or {}
+        self._remember(user_id, item)
+        return item
+
+    def _remember(self, user_id: str, item: dict[str, Any]) -> None:
+        if len(self._seen) >= _SEEN_MAX and user_id not in self._seen:
+            self._seen.clear()  # a crude bound: the next requests read their items again
+        self._seen[user_id] = item
 
     # --- admission -----------------------------------------------------------------------------
 
@@ -210,22 +223,37 @@ class UsageLimiter:
         nothing. A stream also takes one of the caller's stream slots."""
         _, limits = self.tier(claimed_tier)
         lease_id = uuid.uuid4().hex if stream else None
-        item = self._get(user_id)
+        # The item as this process last saw it saves the read when it is still right; the write's
+        # condition checks every value the decision used, so a stale one only costs a retry.
+        item = self._seen.get(user_id)
+        read = item is None  # whether `item` is the item as it was just read
+        if read:
+            item = self._get(user_id)
         for attempt in range(_MAX_ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0, 0.01 * attempt))  # noqa: S311 - jitter
-            update = self._admission_update(item, limits, lease_id)
             try:
-                self._call(
+                update = self._admission_update(item, limits, lease_id)
+            except (QuotaExceeded, RateLimited):
+                if read:
+                    raise
+                # Refused on what this process saw last: only the item as it is now refuses.
+                item, read = self._get(user_id), True
+                update = self._admission_update(item, limits, lease_id)
+            try:
+                response = self._call(
                     "update_item",
                     Key=self._key(user_id),
+                    ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                     **update,
                 )
             except ClientError as exc:  # only a failed condition gets through _call
                 # The item as it is now: decide again (a refusal raises) without another read.
-                item = exc.response.get("Item") or {}
+                item, read = exc.response.get("Item") or {}, True
+                self._remember(user_id, item)
                 continue
+            self._remember(user_id, response.get("Attributes") or {})
             return Admission(user_id, self, lease_id)
         # Another request of this user won every time: the user is sending a burst.
         raise RateLimited(
@@ -272,6 +300,14 @@ class UsageLimiter:
             "(attribute_not_exists(#m) OR #m < :allowed) "
             "AND (attribute_not_exists(#t) OR #t < :tokens)"
         )
+        # `allowed` holds only while the earlier buckets hold what the decision saw.
+        for n, bucket in enumerate(range(current - BUCKETS + 1, current)):
+            name = names[f"#o{n}"] = _bucket_attribute(bucket)
+            if name in item:
+                values[f":o{n}"] = item[name]
+                condition += f" AND #o{n} = :o{n}"
+            else:
+                condition += f" AND attribute_not_exists(#o{n})"
         if lease_id is not None:
             names["#lease"], names["#version"] = f"{LEASE}{lease_id}", VERSION
             values[":lease"] = {"N": str(int(now) + self._lease_seconds)}
@@ -312,14 +348,16 @@ class UsageLimiter:
     def release_stream(self, user_id: str, lease_id: str) -> None:
         # Bumping the version makes a concurrent taker, who read the lease still held, read again.
         try:
-            self._call(
+            response = self._call(
                 "update_item",
                 Key=self._key(user_id),
                 UpdateExpression="REMOVE #lease ADD #version :one",
                 ConditionExpression="attribute_exists(#lease)",
                 ExpressionAttributeNames={"#lease": f"{LEASE}{lease_id}", "#version": VERSION},
                 ExpressionAttributeValues={":one": _ONE},
+                ReturnValues="ALL_NEW",
             )
+            self._remember(user_id, response.get("Attributes") or {})
         except ClientError:
             pass  # already gone (lapsed and removed)
         except StorageUnavailable:
@@ -342,17 +380,19 @@ class UsageLimiter:
             values[":one"] = _ONE
             expression = "ADD #t :tokens, #version :one SET expires_at = :expires REMOVE #lease"
         try:
-            self._call(
+            response = self._call(
                 "update_item",
                 Key=self._key(user_id),
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
             )
         except StorageUnavailable:
             # The reply is already written to the user; losing one count beats failing it.
             log.error("tokens not counted", extra={"tokens": tokens})
             return False
+        self._remember(user_id, response.get("Attributes") or {})
         return True
 
     # --- usage ---------------------------------------------------------------------------------
