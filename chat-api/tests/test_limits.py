@@ -270,3 +270,59 @@ def test_a_lease_lapses_when_its_stream_never_gives_it_back(stack):
     admission.release()
     admission.release()  # once only
     assert limiter.usage(user, None)["used"]["streams_open"] == 0
+
+
+def test_a_workers_stale_copy_of_the_counters_never_lets_one_more_through(stack):
+    """Each worker decides on the counters as it last saw them; the write's condition checks
+    what that decision used, so messages another worker admitted meanwhile still count."""
+    from chat_api.errors import RateLimited
+
+    clock = [1_900_000_000.0]  # the start of a 10-second bucket
+    first, second = _limiter(stack, clock), _limiter(stack, clock)  # two workers
+    user = f"stale-test-{time.time_ns()}"
+    for _ in range(3):
+        first.admit(user, None, stream=False)
+    for _ in range(2):
+        second.admit(user, None, stream=False)  # the first worker's copy still says 3
+    clock[0] += 10  # a new bucket: the 5 are all in an earlier one
+    with pytest.raises(RateLimited):
+        first.admit(user, None, stream=False)
+    assert first.usage(user, None)["used"]["messages_this_minute"] == 5
+
+
+def test_a_stream_slot_given_back_on_another_worker_is_free_again(stack):
+    """A refusal is only given on the counters as they are: a copy showing a slot still held
+    is read again before the 429."""
+    from chat_api.errors import RateLimited
+
+    clock = [1_900_000_000.0]
+    first, second = _limiter(stack, clock), _limiter(stack, clock)
+    user = f"stale-lease-{time.time_ns()}"
+    held = second.admit(user, None, stream=True)
+    with pytest.raises(RateLimited):
+        first.admit(user, None, stream=True)  # the first worker now remembers the lease
+    held.release()  # on the other worker
+    first.admit(user, None, stream=True)
+    assert first.usage(user, None)["used"]["streams_open"] == 1
+
+
+def test_a_chat_costs_four_dynamodb_calls_at_most(client, fresh_user):
+    """Each DynamoDB call costs the API CPU (botocore builds, signs and parses it): the limits
+    take one write to admit a message (a read first only when the worker has not seen the
+    user's counters) and one for the tokens (with a stream's slot given back)."""
+    from collections import Counter
+
+    calls: Counter = Counter()
+    dynamodb = client.application.extensions["chat_api"].clients.dynamodb
+    dynamodb.meta.events.register("before-call.dynamodb", lambda **_: calls.update(["call"]))
+    first = client.post("/api/v1/chat", json={"message": "hello"}, headers=fresh_user.headers)
+    assert first.status_code == 200
+    assert calls["call"] == 4  # counters read, admission, turn, tokens
+    conversation_id = first.get_json()["conversation_id"]
+    for path in ("/api/v1/chat", "/api/v1/chat/stream"):
+        calls.clear()
+        body = {"message": "and again", "conversation_id": conversation_id}
+        response = client.post(path, json=body, headers=fresh_user.headers)
+        assert response.status_code == 200
+        assert b"event: error" not in response.get_data()
+        assert calls["call"] == 4, path  # admission, history, turn, tokens (+ the slot)
