@@ -217,9 +217,11 @@ def _title_new_conversation(prep: PreparedTurn, reply: str) -> dict | None:
     for with a small token budget; returns the tokens it took (they count against the caller's
     daily quota)."""
     svc = services()
-    title, usage = generate_title(
-        svc.bedrock, prep.user_text, reply, max_tokens=svc.settings.title_max_tokens
-    )
+    # A model call like the reply's: its wait is the model's time, not the API's own.
+    with span("model"):
+        title, usage = generate_title(
+            svc.bedrock, prep.user_text, reply, max_tokens=svc.settings.title_max_tokens
+        )
     if title:
         try:
             svc.store.set_generated_title(
