@@ -2,6 +2,7 @@
 
     make bench        # = .venv/bin/python -m bench --compare-workers  (PYTHONPATH=scripts:...)
     .venv/bin/python -m bench --quick     # a smoke run of every part (< 1 min)
+    .venv/bin/python -m bench.cpu_profile  # CPU and DynamoDB calls per chat, in process
 
 Starts its own local AWS endpoint (moto), local model server and chat API on free ports, signs
 in a few Cognito users, then measures:
