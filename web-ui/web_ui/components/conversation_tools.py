@@ -162,7 +162,13 @@ def export_menu() -> rx.Component:
     return rx.hstack(
         rx.menu.root(
             rx.menu.trigger(
-                rx.button(rx.icon("download", size=14), "Export", variant="soft", size="2"),
+                rx.button(
+                    rx.icon("download", size=14),
+                    rx.el.span("Export", class_name="export-label"),
+                    variant="soft",
+                    size="2",
+                    custom_attrs={"aria-label": "Export"},
+                ),
             ),
             rx.menu.content(
                 rx.menu.item(

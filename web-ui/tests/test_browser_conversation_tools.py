@@ -1,0 +1,204 @@
+"""Search, rename, regenerate, edit and export in headless chromium against the real local
+stack (the chat API under Gunicorn, the local model, DynamoDB on the local AWS endpoint)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import assistant_bubbles, send_message, sign_in, wait_for_reply
+from playwright.sync_api import expect
+
+from local_stack.harness import ModelControl
+from web_ui.state.conversation_tools import TITLE_RULE
+
+
+def model_streams(stack) -> int:
+    """Streamed replies the local model has written so far."""
+    control = ModelControl(stack.model_url)
+    try:
+        return control.stats().get("converse_stream", 0)
+    finally:
+        control.close()
+
+
+def history(page):
+    return page.get_by_role("navigation", name="Conversation history")
+
+
+def history_entry(page, title: str):
+    return history(page).get_by_role("button", name=title, exact=True)
+
+
+def user_bubbles(page):
+    return page.locator("[data-role=user]")
+
+
+def search_box(page):
+    return page.get_by_role("searchbox", name="Search conversations")
+
+
+def new_chat(page) -> None:
+    page.get_by_role("button", name="New chat").click()
+    expect(user_bubbles(page)).to_have_count(0)
+
+
+def test_search_finds_an_old_conversation_and_clearing_restores_the_list(page, stack, model):
+    sign_in(page, stack.new_user())
+    wait_for_reply(page, send_message(page, "We planted zucchini in grandmother's garden"))
+    new_chat(page)
+    wait_for_reply(page, send_message(page, "Work has been busy this week"))
+    expect(history(page).locator(".conversation-title")).to_have_count(2)
+
+    # A word from inside the old conversation's message, in other letters' case.
+    search_box(page).fill("ZUCCHINI")
+    search_box(page).press("Enter")
+    results = page.locator("#search-results")
+    expect(results.locator(".search-result")).to_have_count(1)
+    expect(results).to_contain_text("We planted zucchini in grandmother's garden")
+    page.shots.take("search-results")
+    results.locator(".search-result").click()
+    expect(user_bubbles(page).first).to_contain_text("planted zucchini")
+
+    # Accents and case do not matter; text no conversation holds says so.
+    search_box(page).fill("GRANDMÖTHER")
+    expect(results.locator(".search-result")).to_have_count(1)  # searched as the user types
+    search_box(page).fill("kangaroo")
+    expect(results).to_contain_text("No conversation contains “kangaroo”.")
+
+    page.get_by_role("button", name="Clear the search").click()
+    expect(search_box(page)).to_have_value("")
+    expect(page.locator("#search-results")).to_have_count(0)
+    expect(history(page).locator(".conversation-title")).to_have_count(2)
+
+
+def test_rename_in_place_survives_a_reload(page, stack, model):
+    sign_in(page, stack.new_user())
+    wait_for_reply(page, send_message(page, "Let us talk about my garden today"))
+    old_title = "Let us talk about my garden…"
+    expect(history_entry(page, old_title)).to_be_visible()
+
+    # Esc keeps the old title.
+    page.get_by_role("button", name=f"Rename conversation {old_title}").click()
+    field = page.get_by_label("New title")
+    expect(field).to_have_value(old_title)
+    field.fill("Something else")
+    field.press("Escape")
+    expect(field).to_have_count(0)
+    expect(history_entry(page, old_title)).to_be_visible()
+
+    # A title of only spaces is refused with the API's rule as a sentence; nothing changes.
+    page.get_by_role("button", name=f"Rename conversation {old_title}").click()
+    field.fill("   ")
+    field.press("Enter")
+    expect(page.locator("#rename-error")).to_have_text(TITLE_RULE)
+    expect(field).to_be_visible()
+    page.shots.take("rename-refused")
+
+    field.fill("Garden notes")
+    field.press("Enter")
+    expect(history_entry(page, "Garden notes")).to_be_visible()
+    expect(history_entry(page, old_title)).to_have_count(0)
+    page.reload()
+    expect(history_entry(page, "Garden notes")).to_be_visible()
+    page.shots.take("renamed")
+
+
+def test_regenerate_replaces_the_reply(page, stack, model):
+    sign_in(page, stack.new_user())
+    reply = wait_for_reply(page, send_message(page, "Tell me something about the sea"))
+    old_id = reply.get_attribute("data-message-id")
+    reply.get_by_role("button", name="Good reply").click()
+    page.get_by_role("button", name="Send feedback").click()
+    expect(reply.get_by_text("Thanks for your feedback.")).to_be_visible()
+    streams = model_streams(stack)
+
+    reply.get_by_role("button", name="Regenerate the reply").click()
+    expect(assistant_bubbles(page)).to_have_count(1)
+    new_reply = assistant_bubbles(page).last
+    expect(new_reply).not_to_have_attribute("data-message-id", old_id)
+    expect(new_reply).to_have_attribute("aria-busy", "false")
+    expect(new_reply).to_contain_text("Tell me something about the sea")
+    assert model_streams(stack) == streams + 1  # a new reply was written
+    # The old reply's rating went with it.
+    expect(new_reply.get_by_role("button", name="Good reply")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    new_id = new_reply.get_attribute("data-message-id")
+    page.shots.take("regenerated")
+
+    page.reload()
+    expect(assistant_bubbles(page)).to_have_count(1)
+    expect(assistant_bubbles(page).first).to_have_attribute("data-message-id", new_id)
+    expect(user_bubbles(page)).to_have_count(1)
+
+
+def test_edit_replaces_the_last_message_and_its_reply(page, stack, model):
+    sign_in(page, stack.new_user())
+    wait_for_reply(page, send_message(page, "My first message about cats"))
+    wait_for_reply(page, send_message(page, "I am worried about the exam"))
+    # Only the last message can be edited.
+    expect(page.get_by_role("button", name="Edit your message")).to_have_count(1)
+    user_bubbles(page).last.get_by_role("button", name="Edit your message").click()
+    field = page.get_by_label("Your message", exact=True)
+    expect(field).to_have_value("I am worried about the exam")
+    field.fill("I am so happy, I passed my exam!")
+    page.get_by_role("button", name="Save and send").click()
+
+    expect(user_bubbles(page)).to_have_count(2)
+    expect(user_bubbles(page).last).to_contain_text("I am so happy, I passed my exam!")
+    expect(user_bubbles(page).last.locator(".emotion")).to_have_text("joy")  # classified again
+    reply = wait_for_reply(page, 1)
+    expect(reply).to_contain_text("I am so happy, I passed")  # the reply answers the new words
+    page.shots.take("edited")
+
+    page.reload()
+    expect(user_bubbles(page)).to_have_count(2)
+    expect(user_bubbles(page).last).to_contain_text("I am so happy, I passed my exam!")
+    expect(page.get_by_text("I am worried about the exam")).to_have_count(0)
+    expect(assistant_bubbles(page).last).to_contain_text("I am so happy, I passed")
+
+
+def download(page, item: str) -> tuple[str, str]:
+    """The name and text of the file the export menu's `item` downloads."""
+    page.get_by_role("button", name="Export", exact=True).click()
+    with page.expect_download() as started:
+        page.get_by_role("menuitem", name=item).click()
+    file = started.value
+    return file.suggested_filename, Path(file.path()).read_text(encoding="utf-8")
+
+
+def test_export_downloads_the_conversation(page, stack, model):
+    sign_in(page, stack.new_user())
+    reply = wait_for_reply(page, send_message(page, "Export this little talk about tea"))
+    reply_text = reply.locator(".reply-text").inner_text().strip()
+
+    name, markdown = download(page, "This conversation as Markdown")
+    assert name.startswith("conversation-") and name.endswith(".md")
+    conversation_id = name.removeprefix("conversation-").removesuffix(".md")
+    assert "Export this little talk about tea" in markdown
+    assert "## You" in markdown and "## Assistant" in markdown
+    assert reply_text.split("\n")[0][:40] in markdown
+
+    name, text = download(page, "This conversation as JSON")
+    assert name == f"conversation-{conversation_id}.json"
+    exported = json.loads(text)
+    assert exported["conversation_id"] == conversation_id
+    assert [m["role"] for m in exported["messages"]] == ["user", "assistant"]
+    assert exported["messages"][0]["text"] == "Export this little talk about tea"
+    assert exported["messages"][0]["emotion"]["label"]
+
+    name, text = download(page, "All my data (JSON)")
+    assert name == "my-chat-data.json"
+    everything = json.loads(text)
+    assert [c["conversation_id"] for c in everything["conversations"]] == [conversation_id]
+    page.shots.take("exported")
+
+
+def test_a_new_chat_has_nothing_to_export_yet(page, stack, model):
+    sign_in(page, stack.new_user())
+    page.get_by_role("button", name="Export", exact=True).click()
+    expect(page.get_by_role("menuitem", name="This conversation as Markdown")).to_have_attribute(
+        "aria-disabled", "true"
+    )
+    page.keyboard.press("Escape")
