@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from async_run import run
 from conftest import assistant_bubbles, send_message, sign_in, wait_for_reply
 from playwright.sync_api import expect
 
-from local_stack.harness import ModelControl
-from web_ui.state.conversation_tools import TITLE_RULE
+from local_stack.harness import ModelControl, new_user
+from web_ui.chat_api import ApiError, ChatApi
+from web_ui.settings import Settings
+from web_ui.state.conversation_tools import TITLE_RULE, rename_error
 
 
 def model_streams(stack) -> int:
@@ -45,17 +49,21 @@ def new_chat(page) -> None:
 
 def test_search_finds_an_old_conversation_and_clearing_restores_the_list(page, stack, model):
     sign_in(page, stack.new_user())
-    wait_for_reply(page, send_message(page, "We planted zucchini in grandmother's garden"))
+    wait_for_reply(
+        page, send_message(page, "We planted zucchini in grandmother's garden last evening")
+    )
     new_chat(page)
     wait_for_reply(page, send_message(page, "Work has been busy this week"))
     expect(history(page).locator(".conversation-title")).to_have_count(2)
 
-    # A word from inside the old conversation's message, in other letters' case.
-    search_box(page).fill("ZUCCHINI")
+    # A word from the old conversation's message (not its title), in other letters' case:
+    # the result shows the words around it.
+    search_box(page).fill("EVENING")
     search_box(page).press("Enter")
     results = page.locator("#search-results")
     expect(results.locator(".search-result")).to_have_count(1)
-    expect(results).to_contain_text("We planted zucchini in grandmother's garden")
+    expect(results).to_contain_text("We planted zucchini in grandmother's garden…")
+    expect(results.locator(".search-snippet")).to_contain_text("garden last evening")
     page.shots.take("search-results")
     results.locator(".search-result").click()
     expect(user_bubbles(page).first).to_contain_text("planted zucchini")
@@ -202,3 +210,56 @@ def test_a_new_chat_has_nothing_to_export_yet(page, stack, model):
         "aria-disabled", "true"
     )
     page.keyboard.press("Escape")
+
+
+def test_the_client_sends_a_message_once_per_idempotency_key_and_names_the_refusals(
+    stack, model, api_port
+):
+    """The web app's client against the real chat API (no browser): a message sent again with
+    its key is answered with the stored turn, not stored twice; an edit of an earlier message
+    and an empty title are refused with sentences the app shows."""
+    user = new_user(stack)
+    api = ChatApi(
+        Settings(
+            app_env="local",
+            chat_api_url=f"http://127.0.0.1:{api_port}",
+            aws_region=stack.region,
+            user_pool_id=stack.config["COGNITO_USER_POOL_ID"],
+            app_client_id=stack.config["COGNITO_APP_CLIENT_ID"],
+        )
+    )
+
+    async def send(text: str, conversation_id: str | None = None, key: str | None = None):
+        return [
+            e async for e in api.stream_chat(user.token, text, conversation_id, idempotency_key=key)
+        ]
+
+    async def scenario():
+        first = await send("Store me only once", key="web-test-key-1")
+        again = await send("Store me only once", key="web-test-key-1")
+        meta, replayed = dict(first)["meta"], dict(again)["meta"]
+        assert [name for name, _ in again] == ["meta", "delta", "done"]
+        assert (replayed["conversation_id"], replayed["message_id"]) == (
+            meta["conversation_id"],
+            meta["message_id"],
+        )
+        conversation_id = meta["conversation_id"]
+        await send("A second message", conversation_id)
+        stored = await api.get_conversation(user.token, conversation_id)
+        assert [m["text"] for m in stored["messages"] if m["role"] == "user"] == [
+            "Store me only once",
+            "A second message",
+        ]
+        with pytest.raises(ApiError) as refused:
+            [
+                e
+                async for e in api.stream_edit(
+                    user.token, conversation_id, meta["user_message_id"], "x"
+                )
+            ]
+        assert refused.value.code == "not_last_message" and refused.value.user_message
+        with pytest.raises(ApiError) as refused:
+            await api.rename_conversation(user.token, conversation_id, " \t ")
+        assert rename_error(refused.value) == TITLE_RULE
+
+    run(scenario())
