@@ -141,6 +141,26 @@ def test_regenerate_replaces_the_reply(page, stack, model):
     expect(user_bubbles(page)).to_have_count(1)
 
 
+def test_a_failed_regeneration_keeps_the_reply_and_says_why(page, stack, model):
+    sign_in(page, stack.new_user())
+    reply = wait_for_reply(page, send_message(page, "Tell me about lighthouses please"))
+    old_id = reply.get_attribute("data-message-id")
+    model.model(fault="unavailable")  # the API answers 503 before the stream starts
+    reply.get_by_role("button", name="Regenerate the reply").click()
+    alert = page.get_by_role("alert").filter(has_text="unavailable")
+    expect(alert).to_contain_text("The assistant is unavailable right now.")
+    expect(alert).to_contain_text("The earlier reply is kept.")
+    expect(alert.get_by_role("button", name="Retry")).to_have_count(0)  # no new message
+    expect(assistant_bubbles(page)).to_have_count(1)
+    expect(assistant_bubbles(page).last).to_have_attribute("data-message-id", old_id)
+    expect(assistant_bubbles(page).last).to_contain_text("Tell me about lighthouses please")
+    page.shots.take("regeneration-failed")
+    model.reset_model()
+    page.reload()
+    expect(assistant_bubbles(page)).to_have_count(1)
+    expect(assistant_bubbles(page).last).to_have_attribute("data-message-id", old_id)
+
+
 def test_edit_replaces_the_last_message_and_its_reply(page, stack, model):
     sign_in(page, stack.new_user())
     wait_for_reply(page, send_message(page, "My first message about cats"))

@@ -24,7 +24,7 @@ from web_ui.state import services as state_services
 from web_ui.state.account import ACCOUNT_DELETED
 from web_ui.state.chat import STREAM_FLUSH_SECONDS
 from web_ui.state.conversation_tools import TITLE_RULE
-from web_ui.state.turns import EMPTY_EDIT, last_turn_ids
+from web_ui.state.turns import EMPTY_EDIT, KEPT_REPLY, KEPT_TURN, last_turn_ids
 
 STORED_TURN = [
     ChatMessage(message_id="M1", role="user", text="old words", emotion="sadness"),
@@ -163,6 +163,7 @@ def test_a_failed_regeneration_keeps_the_stored_turn(chat, api):
     regenerate(chat)
     assert chat.messages == STORED_TURN
     assert chat.error.startswith("The assistant could not answer")
+    assert chat.error.endswith(KEPT_REPLY)
     assert not chat.can_retry  # Retry would send a new message
 
 
@@ -170,7 +171,7 @@ def test_a_refused_regeneration_keeps_the_stored_turn_and_says_why(chat, api):
     api([("meta", NEW_META), ("error", {"code": "guardrail_intervened", "message": REFUSAL})])
     regenerate(chat)
     assert chat.messages == STORED_TURN
-    assert chat.error == REFUSAL
+    assert chat.error == f"{REFUSAL} {KEPT_REPLY}"
 
 
 def test_a_stopped_regeneration_keeps_the_stored_turn(chat, api):
@@ -181,6 +182,15 @@ def test_a_stopped_regeneration_keeps_the_stored_turn(chat, api):
     api([("meta", NEW_META), press_stop, ("delta", {"text": "a"}), ("done", {})])
     regenerate(chat)
     assert chat.messages == STORED_TURN
+
+
+def test_a_regeneration_refused_for_a_limit_keeps_the_turn_and_holds_back(chat, api):
+    fake = api(error=ApiError("rate_limited", "x", status=429, retry_after=30))
+    regenerate(chat)
+    assert chat.messages == STORED_TURN  # _hold_for_limit's removal is undone
+    assert "try again in 30 seconds" in chat.limit_notice
+    regenerate(chat)  # inside the Retry-After: nothing is sent
+    assert fake.calls == [("regenerate", "C1")]
 
 
 def test_edit_replaces_the_message_and_the_reply(chat, api):
@@ -214,7 +224,7 @@ def test_the_api_refusing_an_edit_keeps_the_turn(chat, api):
     api(error=ApiError("not_last_message", "Only the last message can be edited.", status=409))
     edit(chat, "new words")
     assert chat.messages == STORED_TURN
-    assert chat.error == "Only the last message can be edited."
+    assert chat.error == f"Only the last message can be edited. {KEPT_TURN}"
 
 
 def test_search_shows_the_matches_and_an_empty_box_the_history(tools, api):

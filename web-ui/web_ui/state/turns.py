@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .chat import ChatState
 
 EMPTY_EDIT = "Write the new message, or press Cancel to keep the one you sent."
+KEPT_REPLY = "The earlier reply is kept."
+KEPT_TURN = "Your message and its reply are unchanged."
 
 
 def last_turn_ids(messages: list[ChatMessage]) -> tuple[str, str]:
@@ -83,6 +85,8 @@ async def replace_last_turn(chat: ChatState, new_text: str | None) -> AsyncItera
             chat.can_retry = False  # Retry sends a new message; here the old turn stands
             if outcome == "refused" and kept_reply is not None:
                 chat.error = kept_reply.text  # the refusal, shown beside the kept reply
+            if chat.error:
+                chat.error += " " + (KEPT_REPLY if new_text is None else KEPT_TURN)
     yield rx.set_focus("message")
     if outcome == "done":
         yield HistoryState.load_history
