@@ -248,6 +248,16 @@ def test_a_search_without_results_says_so(tools, api):
     assert tools.search_notice == "No conversation contains “zebra”."
 
 
+def test_a_failed_search_says_so_and_shows_no_stale_results(tools, api):
+    fake = api()
+    fake.found = [{"conversation_id": "C1", "title": "Tea"}]
+    drain(tools.type_query("tea"))
+    api(error=ApiError("storage_unavailable", "x", status=503))
+    drain(tools.type_query("coffee"))
+    assert tools.search_error == "Your history cannot be reached right now. Try again in a moment."
+    assert tools.search_results == [] and tools.search_notice == ""
+
+
 def test_a_rename_updates_the_history_and_a_refusal_is_a_sentence(root, tools, api):
     history = substate(root, HistoryState)
     history.conversations = [ConversationItem("C1", "Old", ""), ConversationItem("C2", "B", "")]
@@ -270,6 +280,12 @@ def test_an_export_hands_the_browser_the_file(root, chat, tools, api):
     assert "_download" in str(event) and "conversation-C1.md" in str(event)
     assert drain(tools.export_conversation("pdf")) == [None]  # not a format: nothing asked
     assert len(fake.calls) == 1
+
+
+def test_a_failed_export_is_a_sentence_and_no_file(chat, tools, api):
+    api(error=ApiError("not_found", "x", status=404))
+    assert drain(tools.export_conversation("json")) == [None]
+    assert tools.export_error == "This conversation no longer exists."
 
 
 def test_a_deleted_account_ends_the_session_with_a_sentence(root, auth, api, fake_cognito):
