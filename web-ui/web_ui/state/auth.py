@@ -60,9 +60,10 @@ def _per_user_states() -> tuple[type[rx.State], ...]:
     """The states that hold a signed-in user's data; sign-out empties them."""
     from .chat import ChatState
     from .history import HistoryState
+    from .moods import MoodState
     from .security import SecurityState
 
-    return (ChatState, HistoryState, SecurityState)
+    return (ChatState, HistoryState, MoodState, SecurityState)
 
 
 class AuthState(rx.State):
