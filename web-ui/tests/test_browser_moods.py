@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from conftest import send_message, sign_in, wait_for_reply
+from conftest import DESKTOP, PHONE, send_message, sign_in, wait_for_reply
 from playwright.sync_api import expect
 
 from local_stack.harness import new_user
@@ -87,10 +87,14 @@ def test_a_week_of_messages_is_drawn_with_words(page, stack, model):
 
     # The header's strip: the last week as small bars and its tone, linking to the page.
     page.reload()
-    strip = page.locator("#mood-strip")
-    expect(strip).to_contain_text("Mostly calm")
+    strip = page.get_by_role("link", name="Your mood this week: Mostly calm")
+    expect(strip).to_be_visible()
     expect(bars(page, "#mood-strip")).not_to_have_count(0)
     page.shots.take("mood-strip")
+    page.set_viewport_size(PHONE)  # the bars and words give way to the icon: the header fits
+    expect(page.locator("#mood-strip .recharts-wrapper")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.set_viewport_size(DESKTOP)
     strip.click()
     page.wait_for_url("**/moods")
 
@@ -122,7 +126,12 @@ def test_a_week_of_messages_is_drawn_with_words(page, stack, model):
 
 def test_the_timeline_can_be_turned_off_and_on(page, stack, model):
     user = new_user(stack)
+    page.set_viewport_size(PHONE)
     sign_in(page, user.email)
+    # On a phone the strip is an icon that still names the link, and the header fits.
+    expect(page.get_by_role("link", name="Mood timeline", exact=True)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.set_viewport_size(DESKTOP)
     expect(page.locator("#mood-strip")).to_have_text("Mood timeline")  # nothing this week yet
     page.goto("/moods")
     expect(page.locator("#mood-summary")).to_have_text(
@@ -151,7 +160,7 @@ def test_the_timeline_can_be_turned_off_and_on(page, stack, model):
     expect(page.locator(".recharts-wrapper")).to_have_count(0)
     page.shots.take("mood-timeline-off")
     page.goto("/")
-    expect(page.locator("#mood-strip")).to_have_text("Mood timeline (off)")
+    expect(page.get_by_role("link", name="Mood timeline (off)")).to_have_text("Mood timeline (off)")
     expect(page.locator("#mood-strip .recharts-wrapper")).to_have_count(0)
 
     # On again: the page draws the timeline again.

@@ -102,29 +102,39 @@ def trajectory_line(points: rx.Var, *, height: int = 180) -> rx.Component:
 
 
 def mood_strip() -> rx.Component:
-    """The chat header's link to the timeline: the last week as small bars and its tone in
-    words; only the link while the timeline is off or the week has no messages."""
+    """The chat header's link to the timeline: an icon, then the last week as small bars and
+    its tone in words, or only the link's name while the timeline is off or the week has no
+    messages. A phone's header keeps the icon alone; the link keeps its name for screen
+    readers."""
+    wide_only = ["none", "none", "flex"]
+    has_week = MoodState.enabled & (MoodState.week_words != "")
+    plain_name = rx.cond(MoodState.enabled, "Mood timeline", "Mood timeline (off)")
     return rx.link(
-        rx.cond(
-            MoodState.enabled & (MoodState.week_words != ""),
-            rx.hstack(
-                rx.box(
-                    mood_sparkbars(MoodState.week),
-                    class_name="mood-spark",
-                    custom_attrs={"aria-hidden": "true"},
+        rx.hstack(
+            rx.icon("chart-column", size=16),
+            rx.cond(
+                has_week,
+                rx.el.div(
+                    rx.hstack(
+                        rx.box(mood_sparkbars(MoodState.week), class_name="mood-spark"),
+                        rx.text(MoodState.week_words, as_="span", size="1"),
+                        align="center",
+                        spacing="2",
+                    ),
+                    # A plain element: Radix's `.rt-Box` would override the display.
+                    display=wide_only,
                 ),
-                rx.text(
-                    rx.el.span("Your mood this week: ", class_name="visually-hidden"),
-                    MoodState.week_words,
-                    size="1",
-                    class_name="mood-words",
-                ),
-                align="center",
-                spacing="2",
+                rx.text(plain_name, as_="span", size="2", display=wide_only),
             ),
-            rx.text(rx.cond(MoodState.enabled, "Mood timeline", "Mood timeline (off)"), size="2"),
+            align="center",
+            spacing="1",
         ),
         href=MOODS_ROUTE,
         id="mood-strip",
         underline="none",
+        custom_attrs={
+            "aria-label": rx.cond(
+                has_week, "Your mood this week: " + MoodState.week_words, plain_name
+            ),
+        },
     )

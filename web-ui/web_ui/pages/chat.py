@@ -43,6 +43,7 @@ def chat_page() -> rx.Component:
                 theme_switch(),
                 rx.button("Sign out", variant="soft", size="2", on_click=AuthState.sign_out),
                 align="center",
+                flex_shrink="0",  # on a phone the title wraps, the buttons keep their size
             ),
             class_name="topbar",
         ),
