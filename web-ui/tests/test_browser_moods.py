@@ -168,3 +168,9 @@ def test_the_timeline_can_be_turned_off_and_on(page, stack, model):
     page.get_by_role("switch", name="Show my mood timeline").click()
     expect(bars(page, "#mood-chart")).to_have_count(1)
     expect(page.locator("#mood-summary")).to_contain_text("this week")
+
+
+def test_the_timeline_needs_a_sign_in(page, stack):
+    page.goto("/moods")
+    page.wait_for_url("**/signin")
+    expect(page.locator("#mood-chart, #mood-summary")).to_have_count(0)

@@ -8,8 +8,10 @@ import datetime
 
 import pytest
 import test_state
+from async_run import run
 from test_state import drain, substate
 
+from web_ui import sessions
 from web_ui.chat_api import ApiError
 from web_ui.mood_summary import LABELS
 from web_ui.state import AuthState
@@ -150,6 +152,16 @@ def test_the_strip_hides_a_failure(moods, api, monkeypatch):
     monkeypatch.setattr(api, "get_moods", unreachable)
     drain(moods.load_strip())
     assert moods.week == [] and moods.week_words == "" and moods.error == ""
+
+
+def test_the_strip_leaves_an_ended_session_to_the_chat(root, moods, api, fake_cognito):
+    """Signed out in another tab: the strip goes plain without leaving the page; the chat's
+    next call sends the user to the sign-in page."""
+    drain(moods.load_strip())
+    assert moods.week_words == "Mostly calm"
+    run(sessions.session_store().delete(substate(root, AuthState)._session_key))
+    assert drain(moods.load_strip()) == [None]  # no redirect from the strip
+    assert moods.week == [] and moods.week_words == ""
 
 
 def test_signing_out_forgets_the_timeline(root, moods, api):

@@ -67,15 +67,18 @@ class MoodState(rx.State):
     @rx.event
     async def load_strip(self):
         """The last week for the chat's header: after sign-in and after each reply. The chat
-        works without it, so a failure only leaves the strip plain."""
+        works without it, so a failure, even the end of the session (the chat's next call
+        handles that), only leaves the strip plain."""
         outcome = await call_api(self, "get_moods", WEEK_DAYS)
-        failed, result = self._failed(outcome)
-        self.error = ""  # the strip says nothing of a failure: the chat goes on without it
+        if outcome.session_ended:
+            self._clear_data()
+            return
+        failed, _ = self._failed(outcome)
+        self.error = ""
         if failed:
-            return result
+            return
         self.week = chart_rows(outcome.result)
         self.week_words = week_phrase(outcome.result)
-        return None
 
     @rx.event
     async def load_page(self):
