@@ -6,6 +6,7 @@ import reflex as rx
 
 from ..components.browser import shortcuts
 from ..components.composer import composer
+from ..components.conversation_tools import export_menu
 from ..components.layout import ai_note, crisis_link, theme_switch
 from ..components.messages import message_bubble
 from ..components.mood_chart import mood_strip
@@ -39,11 +40,11 @@ def chat_page() -> rx.Component:
             rx.hstack(
                 mood_strip(),
                 rx.text(AuthState.user_email, size="2", color_scheme="gray", class_name="who"),
+                export_menu(),
                 rx.link("Security", href="/security", size="2"),
                 theme_switch(),
                 rx.button("Sign out", variant="soft", size="2", on_click=AuthState.sign_out),
                 align="center",
-                flex_shrink="0",  # on a phone the title wraps, the buttons keep their size
             ),
             class_name="topbar",
         ),
