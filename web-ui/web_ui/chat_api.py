@@ -283,6 +283,26 @@ class ChatApi:
         response = await self._request(token, "GET", "/usage")
         return response.json()
 
+    async def get_moods(self, token: str, days: int) -> dict[str, Any]:
+        """The caller's emotions per day (`GET /me/moods`); ApiError `mood_timeline_off` (409)
+        when the user turned the timeline off."""
+        response = await self._request(token, "GET", "/me/moods", params={"days": days})
+        return response.json()
+
+    async def get_emotion_trajectory(self, token: str, conversation_id: str) -> dict[str, Any]:
+        """A conversation's title and `emotion_trajectory` (one message page of one, since only
+        the trajectory is wanted)."""
+        response = await self._request(
+            token, "GET", f"/conversations/{conversation_id}", params={"limit": 1}
+        )
+        body = response.json()
+        return {"title": body.get("title"), "trajectory": body.get("emotion_trajectory")}
+
+    async def update_settings(self, token: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Changes the caller's settings (`PATCH /me/settings`); returns all of them."""
+        response = await self._request(token, "PATCH", "/me/settings", json=changes)
+        return response.json()
+
     async def list_conversations(self, token: str, limit: int = 50) -> list[dict[str, Any]]:
         response = await self._request(token, "GET", "/conversations", params={"limit": limit})
         return response.json()["conversations"]

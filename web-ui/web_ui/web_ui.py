@@ -8,8 +8,9 @@ from reflex.utils import prerequisites
 from . import federated, security_headers, sessions
 from .components.browser import session_sync
 from .components.layout import CRISIS_ROUTE
-from .pages import auth, chat, crisis, security
+from .pages import auth, chat, crisis, moods, security
 from .state import AuthState, check_settings
+from .state.moods import MOODS_ROUTE, MoodState
 
 
 def session_wrap(stateful: bool) -> rx.Component | None:
@@ -66,6 +67,9 @@ app.add_page(
     on_load=AuthState.require_sign_in_for_security,
 )
 app.add_page(crisis.crisis_page, route=CRISIS_ROUTE, title="If you are in crisis")
+app.add_page(
+    moods.moods_page, route=MOODS_ROUTE, title="Your mood timeline", on_load=MoodState.load_page
+)
 app.add_page(
     federated.callback_page,
     route=federated.CALLBACK_ROUTE,

@@ -9,6 +9,7 @@ from ..components.composer import composer
 from ..components.conversation_tools import export_menu
 from ..components.layout import ai_note, crisis_link, theme_switch
 from ..components.messages import message_bubble
+from ..components.mood_chart import mood_strip
 from ..components.sidebar import sidebar
 from ..state import AuthState, ChatState
 
@@ -37,6 +38,7 @@ def chat_page() -> rx.Component:
                 align="center",
             ),
             rx.hstack(
+                mood_strip(),
                 rx.text(AuthState.user_email, size="2", color_scheme="gray", class_name="who"),
                 export_menu(),
                 rx.link("Security", href="/security", size="2"),

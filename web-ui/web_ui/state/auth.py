@@ -62,9 +62,17 @@ def _per_user_states() -> tuple[type[rx.State], ...]:
     from .chat import ChatState
     from .conversation_tools import ConversationToolsState
     from .history import HistoryState
+    from .moods import MoodState
     from .security import SecurityState
 
-    return (AccountState, ChatState, ConversationToolsState, HistoryState, SecurityState)
+    return (
+        AccountState,
+        ChatState,
+        ConversationToolsState,
+        HistoryState,
+        MoodState,
+        SecurityState,
+    )
 
 
 class AuthState(rx.State):

@@ -21,6 +21,7 @@ from . import services, turns
 from .api import access_token, call_api
 from .history import HistoryState
 from .models import ChatMessage, message_from_api, now_iso
+from .moods import MoodState
 from .services import SIGN_IN_ROUTE, SessionExpired, user_message
 
 # Deltas are sent to the browser at most this often; fewer, larger updates keep the websocket
@@ -109,6 +110,7 @@ class ChatState(rx.State):
         """on_load of the chat page: the history list, and the open conversation again."""
         yield HistoryState.load_history
         yield ChatState.load_usage
+        yield MoodState.load_strip
         if self.conversation_id and not self.streaming:
             yield ChatState.open_conversation(self.conversation_id)
         yield rx.set_focus("message")
@@ -252,6 +254,7 @@ class ChatState(rx.State):
         yield rx.set_focus("message")
         if outcome == "done":
             yield HistoryState.load_history
+            yield MoodState.load_strip
         if outcome in ("done", "limited"):
             yield ChatState.load_usage
 
