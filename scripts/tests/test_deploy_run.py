@@ -1,4 +1,4 @@
-"""`scripts/deploy.py deploy` and `rollback` run for real: the AWS calls go to the local AWS
+"""`python -m deploy deploy` and `rollback` run for real: the AWS calls go to the local AWS
 endpoint (moto, over HTTP), and `copilot`, `cdk` and `npm` are stand-ins on PATH that record
 how they were called and exit, fail or hang as a test tells them."""
 
@@ -21,7 +21,8 @@ from local_stack import harness
 pytestmark = pytest.mark.stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = REPO_ROOT / "scripts" / "deploy.py"
+# The deploy package runs as `python -m deploy` with scripts/ on the path, as `make` runs it.
+DEPLOY = (sys.executable, "-m", "deploy")
 REGION = "us-east-1"
 MOTO_ACCOUNT = "123456789012"  # moto's STS answers with this account for any credentials
 CERTIFICATE = f"arn:aws:acm:{REGION}:{MOTO_ACCOUNT}:certificate/offline"
@@ -128,11 +129,12 @@ def deploy(local_aws, standins, *args, rules=None, timeout_s=None, account=MOTO_
         CDK_CLI=str(standins / "cdk"),
         STANDIN_LOG=str(standins / "calls.jsonl"),
         STANDIN_RULES=json.dumps(rules or {}),
+        PYTHONPATH=str(REPO_ROOT / "scripts"),
     )
     if timeout_s is not None:
         environ["DEPLOY_STEP_TIMEOUT"] = str(timeout_s)
     completed = subprocess.run(
-        [sys.executable, str(DEPLOY), *args],
+        [*DEPLOY, *args],
         cwd=REPO_ROOT,
         env=environ,
         capture_output=True,
