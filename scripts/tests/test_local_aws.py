@@ -8,8 +8,12 @@ import sys
 import textwrap
 
 import boto3
+import pytest
 
 from local_stack.processes import child_env, free_port, moto_process
+
+# Runs child processes and a server (moto under Gunicorn): not in `make test-fast`.
+pytestmark = pytest.mark.stack
 
 PATCHED_MOTO_CHECK = textwrap.dedent(
     """
