@@ -10,6 +10,11 @@ from typing import Any
 # moto accepts any credentials; fixed dummies keep a developer's real ones away from the local
 # stack (and a local tool away from a real account).
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The same as the SDK's environment variables, for a child process or a test's environment.
+LOCAL_CREDENTIALS_ENV = {
+    "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+    "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+}
 
 
 def client_config(

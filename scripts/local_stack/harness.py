@@ -173,8 +173,8 @@ def offline_aws(patch, region: str = "us-east-1") -> None:
     for name in list(os.environ):
         if name.startswith("AWS_"):
             patch.delenv(name)
-    patch.setenv("AWS_ACCESS_KEY_ID", aws.LOCAL_CREDENTIALS["aws_access_key_id"])
-    patch.setenv("AWS_SECRET_ACCESS_KEY", aws.LOCAL_CREDENTIALS["aws_secret_access_key"])
+    for name, value in aws.LOCAL_CREDENTIALS_ENV.items():
+        patch.setenv(name, value)
     patch.setenv("AWS_DEFAULT_REGION", region)
 
 

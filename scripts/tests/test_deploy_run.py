@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from chatbot_common.aws import LOCAL_CREDENTIALS, LOCAL_CREDENTIALS_ENV
 from local_stack import harness
 
 # Starts servers or processes of its own: not in `make test-fast`.
@@ -26,7 +27,7 @@ DEPLOY = (sys.executable, "-m", "deploy")
 REGION = "us-east-1"
 MOTO_ACCOUNT = "123456789012"  # moto's STS answers with this account for any credentials
 CERTIFICATE = f"arn:aws:acm:{REGION}:{MOTO_ACCOUNT}:certificate/offline"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
 
 # One stand-in for every program: it appends its call to $STANDIN_LOG, then does what the first
 # matching prefix of $STANDIN_RULES says: an exit status, or "hang" (print what `copilot deploy`
@@ -68,20 +69,13 @@ def aws(local_aws):
 
     def client(service: str):
         return boto3.client(
-            service, endpoint_url=local_aws, region_name=REGION, **_sdk_credentials()
+            service, endpoint_url=local_aws, region_name=REGION, **LOCAL_CREDENTIALS
         )
 
     for service in ("chat-api", "web-ui"):
         client("ecr").create_repository(repositoryName=f"chatbot/{service}")
     client("cloudformation").create_stack(StackName="chatbot-dev", TemplateBody=_template({}))
     return client
-
-
-def _sdk_credentials() -> dict:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    }
 
 
 def _template(exports: dict[str, str]) -> str:
@@ -120,7 +114,7 @@ def deploy(local_aws, standins, *args, rules=None, timeout_s=None, account=MOTO_
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATBOT_", "DEPLOY_"))
     }
     environ.update(
-        CREDENTIALS,
+        LOCAL_CREDENTIALS_ENV,
         PATH=f"{standins}{os.pathsep}{environ['PATH']}",
         AWS_ENDPOINT_URL=local_aws,
         AWS_CONFIG_FILE="/dev/null",

@@ -11,7 +11,7 @@ import pytest
 from deploy.smoke import smoke
 from deploy.steps import DeployError
 
-from chatbot_common.aws import LOCAL_CREDENTIALS
+from chatbot_common.aws import LOCAL_CREDENTIALS_ENV
 from local_stack.harness import start_local_stack
 from local_stack.processes import chat_api_process, free_port
 
@@ -39,8 +39,8 @@ def sdk_to_local_aws(smoke_stack, monkeypatch):
     """The smoke test's own SDK calls (Cognito admin) go to the local AWS endpoint."""
     config = smoke_stack["config"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", config["AWS_ENDPOINT_URL"])
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS["aws_secret_access_key"])
+    for name, value in LOCAL_CREDENTIALS_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return boto3.client("cognito-idp", region_name=REGION)
 
