@@ -9,14 +9,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
 from chatbot_common.aws import LOCAL_CREDENTIALS, LOCAL_CREDENTIALS_ENV
-from local_stack import harness
 
 # Starts servers or processes of its own: not in `make test-fast`.
 pytestmark = pytest.mark.stack
@@ -53,23 +51,14 @@ STANDIN = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def local_aws(tmp_path_factory):
-    # An endpoint of its own: the tests reset it.
-    with harness.local_aws(tmp_path_factory.mktemp("logs")) as url:
-        yield url
-
-
 @pytest.fixture
-def aws(local_aws):
+def aws(fresh_local_aws):
     """Clients of a freshly reset local AWS endpoint, with the application's image
     repositories and environment stack in place (what earlier deploys left)."""
-    reset = urllib.request.Request(f"{local_aws}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
 
     def client(service: str):
         return boto3.client(
-            service, endpoint_url=local_aws, region_name=REGION, **LOCAL_CREDENTIALS
+            service, endpoint_url=fresh_local_aws, region_name=REGION, **LOCAL_CREDENTIALS
         )
 
     for service in ("chat-api", "web-ui"):

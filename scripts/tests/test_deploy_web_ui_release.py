@@ -6,7 +6,6 @@ answers come from botocore's Stubber, checked against Amplify's API model."""
 from __future__ import annotations
 
 import json
-import urllib.request
 from datetime import UTC, datetime
 
 import boto3
@@ -15,8 +14,6 @@ from botocore.stub import Stubber
 from deploy import plan as deploy_plan
 from deploy import steps, web_ui_release, without_copilot
 from deploy.runner import run_step
-
-from local_stack import harness
 
 # Starts servers or processes of its own: not in `make test-fast`.
 pytestmark = pytest.mark.stack
@@ -82,18 +79,11 @@ def test_the_cloudformation_only_plan_releases_the_web_app_too(monkeypatch, tmp_
 # --- the lookup against the local AWS endpoint, then the job -------------------------------------
 
 
-@pytest.fixture(scope="module")
-def local_aws(tmp_path_factory):
-    # An endpoint of its own: the tests reset it.
-    with harness.local_aws(tmp_path_factory.mktemp("logs")) as url:
-        yield url
-
-
 @pytest.fixture
-def cloudformation(local_aws):
-    reset = urllib.request.Request(f"{local_aws}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
-    return boto3.client("cloudformation", endpoint_url=local_aws, region_name=REGION, **CREDENTIALS)
+def cloudformation(fresh_local_aws):
+    return boto3.client(
+        "cloudformation", endpoint_url=fresh_local_aws, region_name=REGION, **CREDENTIALS
+    )
 
 
 def publish_app_id(cloudformation, env: str) -> None:

@@ -8,21 +8,13 @@ import logging
 import os
 
 import pytest
+from settings_env import GOOD_ENV as GOOD
 
 from web_ui import logs
 from web_ui.chat_api import ApiError
 from web_ui.cognito import AuthError
 from web_ui.oauth import federation
 from web_ui.state import services
-
-GOOD = {
-    "APP_ENV": "local",
-    "AWS_REGION": "us-east-1",
-    "COGNITO_USER_POOL_ID": "us-east-1_AbC123",
-    "COGNITO_APP_CLIENT_ID": "client123",
-    "CHAT_API_URL": "http://127.0.0.1:8080/",
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
-}
 
 
 class Exited(Exception):
