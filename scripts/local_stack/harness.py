@@ -178,6 +178,24 @@ def offline_aws(patch, region: str = "us-east-1") -> None:
     patch.setenv("AWS_DEFAULT_REGION", region)
 
 
+def create_pk_sk_table(dynamodb, name: str, **settings) -> None:
+    """An on-demand table keyed like the conversations table (strings `pk` and `sk`), for the
+    tests of the local DynamoDB; `settings`: more CreateTable parameters (a stream)."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        **settings,
+    )
+
+
 def run_command(argv: list[str], *, cwd, timeout: float, env=None) -> subprocess.CompletedProcess:
     """Runs a command to its end with its output captured as text; a non-zero exit fails the
     caller with the command's stderr."""
