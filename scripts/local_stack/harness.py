@@ -27,6 +27,7 @@ from local_stack.processes import (
     ManagedProcess,
     bedrock_process,
     free_port,
+    local_url,
     moto_process,
 )
 
@@ -140,7 +141,7 @@ def local_aws(logs: Path) -> Iterator[str]:
     port = free_port()
     aws = moto_process(port, log_path=logs / "aws.log", fit_for_load=True)
     with with_stack_python(aws).start(timeout=60):
-        yield f"http://127.0.0.1:{port}"
+        yield local_url(port)
 
 
 @contextlib.contextmanager
@@ -149,7 +150,7 @@ def model_server(logs: Path, *, extra_args=INSTANT_MODEL) -> Iterator[str]:
     port = free_port()
     process = bedrock_process(port, extra_args=list(extra_args), log_path=logs / "model.log")
     with with_stack_python(process).start():
-        yield f"http://127.0.0.1:{port}"
+        yield local_url(port)
 
 
 @contextlib.contextmanager
