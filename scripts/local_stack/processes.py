@@ -323,15 +323,17 @@ def _without_web_app_secrets(env: dict) -> dict:
     return {key: value for key, value in env.items() if key not in WEB_APP_ONLY_SETTINGS}
 
 
+def _only_given_aws(environ: dict, given) -> dict:
+    """`environ` without the AWS_* variables `given` does not name: the developer's own AWS
+    settings (profile, session token, credentials) never leak into a local process."""
+    return {k: v for k, v in environ.items() if not k.startswith("AWS_") or k in given}
+
+
 def chat_api_process(port: int, env: dict, *, log_path=None) -> ManagedProcess:
     """The chat API under Gunicorn, configured only by `env` (plus CHAT_API_BIND)."""
     env = _without_web_app_secrets(env)
-    # Drop the developer's own AWS settings (profile, session token, ...) so nothing real
-    # leaks into a local run; `env` carries every AWS_* value the chat API should see.
-    inherited = {key for key in os.environ if key.startswith("AWS_")}
-    merged = child_env({**env, "CHAT_API_BIND": f"{LOOPBACK}:{port}"})
-    for key in inherited - set(env):
-        merged.pop(key, None)
+    # `env` carries every AWS_* value the chat API should see.
+    merged = _only_given_aws(child_env({**env, "CHAT_API_BIND": f"{LOOPBACK}:{port}"}), env)
     argv = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"]
     return ManagedProcess(
         "chat-api",
@@ -421,10 +423,8 @@ def reflex_process(
             **(extra_env or {}),
         }
     )
-    # The web app calls Cognito's public operations unsigned: it gets no AWS credentials, and
-    # none of the developer's own AWS settings.
-    for key in [key for key in merged if key.startswith("AWS_") and key not in settings]:
-        merged.pop(key)
+    # The web app calls Cognito's public operations unsigned: it gets no AWS credentials.
+    merged = _only_given_aws(merged, settings)
     argv = [str(interpreter), "-m", "reflex", "run", "--env", "prod", "--single-port"]
     argv += ["--frontend-port", str(port), "--backend-host", LOOPBACK]
     return ManagedProcess(
