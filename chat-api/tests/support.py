@@ -74,3 +74,12 @@ def rate(api, user, turn: dict, rating: str = "up") -> httpx.Response:
         },
         headers=user.headers,
     )
+
+
+def stream_chat(api, user, message: str) -> list[tuple[str, dict]]:
+    """One message through /chat/stream: the events of a stream that started (200)."""
+    with api.stream("POST", "/chat/stream", json={"message": message}, headers=user.headers) as (
+        response
+    ):
+        assert response.status_code == 200, response.read()
+        return sse_events(response)
