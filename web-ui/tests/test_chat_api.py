@@ -3,14 +3,19 @@ transport (the browser tests use the real API)."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from async_run import run
 
 from web_ui.chat_api import (
     MAX_RETRY_WAIT_SECONDS,
+    SEARCH_MAX_PAGES,
     ApiError,
     ChatApi,
+    Download,
+    attachment_filename,
     retry_after_seconds,
     retry_wait,
 )
@@ -186,3 +191,138 @@ def test_a_limit_on_another_call_reads_as_a_plain_sentence():
         "You have used today's allowance. Try again tomorrow."
     )
     assert ApiError("rate_limited", "x", status=429).user_message.startswith("You are using")
+
+
+def test_a_message_sent_again_carries_its_idempotency_key_on_every_attempt():
+    script = Script(httpx.Response(503, json=error_body("model_unavailable")), sse())
+
+    async def consume():
+        api = script.api()
+        return [e async for e in api.stream_chat("tok", "hi", idempotency_key="k-1")]
+
+    assert len(run(consume())) == 4
+    assert [r.headers["Idempotency-Key"] for r in script.requests] == ["k-1", "k-1"]
+    without = Script(sse())
+    collect(without.api())
+    assert "Idempotency-Key" not in without.requests[0].headers
+
+
+def test_regenerate_and_edit_stream_from_their_routes():
+    script = Script(sse(), sse())
+
+    async def consume():
+        api = script.api()
+        regenerated = [e async for e in api.stream_regenerate("tok", "C1")]
+        edited = [e async for e in api.stream_edit("tok", "C1", "M1", "new words")]
+        return regenerated, edited
+
+    regenerated, edited = run(consume())
+    assert [name for name, _ in regenerated] == ["meta", "delta", "delta", "done"]
+    assert [name for name, _ in edited] == ["meta", "delta", "delta", "done"]
+    regenerate, edit = script.requests
+    assert (regenerate.method, regenerate.url.path) == (
+        "POST",
+        "/api/v1/conversations/C1/regenerate",
+    )
+    assert regenerate.content == b""  # the route takes no body
+    assert edit.url.path == "/api/v1/conversations/C1/edit"
+    assert json.loads(edit.content) == {"message_id": "M1", "message": "new words"}
+
+
+def test_edit_of_an_earlier_message_is_refused_with_the_api_sentence():
+    body = {
+        "error": {
+            "code": "not_last_message",
+            "message": "Only the last message can be edited.",
+            "request_id": "r",
+        }
+    }
+    script = Script(httpx.Response(409, json=body))
+
+    async def consume():
+        return [e async for e in script.api().stream_edit("tok", "C1", "M0", "x")]
+
+    with pytest.raises(ApiError) as raised:
+        run(consume())
+    assert raised.value.code == "not_last_message"
+    assert raised.value.user_message == "Only the last message can be edited."
+    assert len(script.requests) == 1
+
+
+def test_search_follows_the_cursor_until_the_results_are_complete():
+    script = Script(
+        httpx.Response(200, json={"conversations": [], "next_cursor": "c1"}),
+        httpx.Response(
+            200, json={"conversations": [{"conversation_id": "A"}], "next_cursor": None}
+        ),
+    )
+    found = run(script.api().search_conversations("tok", "café", limit=10))
+    assert [c["conversation_id"] for c in found] == ["A"]
+    first, second = script.requests
+    assert first.url.params["q"] == "café" and "cursor" not in first.url.params
+    assert second.url.params["cursor"] == "c1"
+
+
+def test_search_reads_a_bounded_number_of_pages():
+    pages = [
+        httpx.Response(200, json={"conversations": [], "next_cursor": f"c{n}"})
+        for n in range(SEARCH_MAX_PAGES + 2)
+    ]
+    script = Script(*pages)
+    assert run(script.api().search_conversations("tok", "x")) == []
+    assert len(script.requests) == SEARCH_MAX_PAGES
+
+
+def test_rename_patches_the_title():
+    script = Script(httpx.Response(200, json={"conversation_id": "C1", "title": "Mine"}))
+    assert run(script.api().rename_conversation("tok", "C1", "Mine"))["title"] == "Mine"
+    request = script.requests[0]
+    assert (request.method, request.url.path) == ("PATCH", "/api/v1/conversations/C1")
+    assert json.loads(request.content) == {"title": "Mine"}
+
+
+def test_an_export_is_a_file_named_by_the_api():
+    script = Script(
+        httpx.Response(
+            200,
+            content=b"# Title\n",
+            headers={
+                "Content-Type": "text/markdown; charset=utf-8",
+                "Content-Disposition": 'attachment; filename="conversation-C1.md"',
+            },
+        )
+    )
+    download = run(script.api().export_conversation("tok", "C1", "markdown"))
+    assert download == Download("conversation-C1.md", "text/markdown; charset=utf-8", b"# Title\n")
+    assert script.requests[0].url.params["format"] == "markdown"
+
+
+def test_the_whole_account_is_exported_and_deleted_at_its_routes():
+    script = Script(
+        httpx.Response(200, json={"user": {}}, headers={"Content-Disposition": "attachment"}),
+        httpx.Response(503, json=error_body("storage_unavailable")),
+        httpx.Response(204),
+    )
+    api = script.api()
+    download = run(api.export_account("tok"))
+    assert download.filename == "my-chat-data.json"  # the header named none
+    run(api.delete_account("tok"))  # a 503 is retried: the deletion is idempotent
+    assert [(r.method, r.url.path) for r in script.requests] == [
+        ("GET", "/api/v1/me/export"),
+        ("DELETE", "/api/v1/me"),
+        ("DELETE", "/api/v1/me"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ('attachment; filename="conversation-01J.json"', "conversation-01J.json"),
+        ('attachment; filename="../../etc/passwd"', "etc-passwd"),
+        ('attachment; filename="a b\\"c.md"', "a-b"),  # stops at the quote
+        ("attachment", "fallback.json"),
+        ('attachment; filename="..."', "fallback.json"),
+    ],
+)
+def test_a_download_name_keeps_only_safe_characters(header, name):
+    assert attachment_filename(header, "fallback.json") == name

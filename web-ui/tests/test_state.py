@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 
 import pytest
@@ -317,9 +318,11 @@ class FakeChatApi:
         self.events = events
         self.error = error
         self.sent: list[tuple[str, str | None]] = []
+        self.keys: list[str | None] = []
 
-    async def stream_chat(self, token, message, conversation_id=None):
+    async def stream_chat(self, token, message, conversation_id=None, *, idempotency_key=None):
         self.sent.append((message, conversation_id))
+        self.keys.append(idempotency_key)
         for event in self.events:
             yield event
         if self.error:
@@ -519,3 +522,29 @@ def test_a_tab_adopts_no_session_from_elsewhere(auth, fake_cognito, cookie_of, o
     event = run(tab.require_sign_in())
     assert "/signin" in str(event.args)
     assert not tab.signed_in and tab._session_key == ""
+
+
+def test_a_retried_message_keeps_its_idempotency_key(signed_in_chat, replay):
+    """The API stores a turn once per key: Retry of a failed send (which may have been stored
+    before its stream broke) sends the same key; the next message a new one."""
+    chat = signed_in_chat
+    fake = replay([("meta", META), ("delta", {"text": "Hel"})])  # broke before `done`
+    send(chat, "hi")
+    drain(chat.retry())
+    send(chat, "hi")
+    first, retried = fake.keys
+    assert first and first == retried
+    assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", first)  # the API's Idempotency-Key format
+    fake = replay([("meta", META), ("delta", {"text": "Hello"}), ("done", {})])
+    send(chat, "hi")
+    send(chat, "hi")  # the same words again, after a stored turn: a new message
+    assert fake.keys[0] == first and fake.keys[1] not in (None, first)
+
+
+def test_another_conversation_gets_a_new_idempotency_key(signed_in_chat, replay):
+    chat = signed_in_chat
+    fake = replay([("meta", META), ("error", {"code": "model_error", "message": "broke"})])
+    send(chat, "hi")
+    chat.new_conversation()
+    send(chat, "hi")
+    assert fake.keys[0] != fake.keys[1]

@@ -1,5 +1,6 @@
-"""The chat API's client (async httpx): the Server-Sent Events stream, history, feedback and
-the user's usage.
+"""The chat API's client (async httpx): the Server-Sent Events streams (a message, a
+regenerated or edited reply), history (list, search, rename, delete), exports, feedback, the
+user's usage and the deletion of the account.
 
 Throttling (429), an unavailable dependency (503) and network failures before the stream
 starts are retried with exponential backoff, honouring `Retry-After`. Once the first event has
@@ -11,8 +12,10 @@ retried at all: it is raised at once with its `Retry-After`, and the app waits t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -24,6 +27,12 @@ from chatbot_common.wire import LIMIT_CODES
 from .settings import Settings
 
 RETRY_STATUSES = (429, 503)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A search follows the API's cursor (a page can hold few results, or none) this many pages at
+# most: each page examines a bounded share of the user's history (docs/chat-api.md).
+SEARCH_MAX_PAGES = 5
+# A download's file name is used as given only in this alphabet; anything else is replaced.
+FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 BACKOFF_BASE_SECONDS = 0.5
 MAX_RETRY_WAIT_SECONDS = 10.0
 # Connection failures that happen before the request reached the API: safe to send again.
@@ -42,6 +51,8 @@ FRIENDLY_MESSAGES = {
     "rate_limited": "You are using the chat very quickly. Wait a minute and try again.",
     "quota_exceeded": "You have used today's allowance. Try again tomorrow.",
     "invalid_token": "Your session has ended. Sign in again.",
+    "idempotency_key_in_use": "Your message was stored by an earlier attempt. Press Retry to "
+    "see the reply.",
     "network": "The chat service cannot be reached. Check your connection and try again.",
     "timeout": "The chat service took too long to answer. Try again.",
 }
@@ -124,6 +135,23 @@ async def _limit_error(response: httpx.Response) -> ApiError | None:
 Sleep = Callable[[float], Awaitable[None]]
 
 
+@dataclasses.dataclass(frozen=True)
+class Download:
+    """A file the API handed out: its name (from Content-Disposition), type and bytes."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+def attachment_filename(content_disposition: str, fallback: str) -> str:
+    """The file name of a `Content-Disposition: attachment; filename="..."` header, reduced to
+    letters, digits, dots, dashes and underscores (no path, no quoting tricks)."""
+    match = re.search(r'filename="?([^";]+)"?', content_disposition or "")
+    name = FILENAME_UNSAFE.sub("-", match.group(1)).strip(".-") if match else ""
+    return name or fallback
+
+
 class ChatApi:
     """One user's calls to the chat API; `token` is the Cognito access token."""
 
@@ -177,21 +205,57 @@ class ChatApi:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def stream_chat(
-        self, token: str, message: str, conversation_id: str | None = None
+        self,
+        token: str,
+        message: str,
+        conversation_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """Yields (event, data) pairs: `meta`, then `delta`s, then `done` or `error`."""
+        """Yields (event, data) pairs: `meta`, then `delta`s, then `done` or `error`. With an
+        `idempotency_key` (the same on every retry of one message) the API stores the turn
+        once, however often it is sent."""
         body: dict[str, Any] = {"message": message}
         if conversation_id:
             body["conversation_id"] = conversation_id
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else {}
+        async for event in self._stream(token, "/chat/stream", body, headers):
+            yield event
+
+    async def stream_regenerate(
+        self, token: str, conversation_id: str
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """A new reply to the conversation's last user message, replacing the last reply once
+        it is complete; the events of `stream_chat`."""
+        async for event in self._stream(token, f"/conversations/{conversation_id}/regenerate"):
+            yield event
+
+    async def stream_edit(
+        self, token: str, conversation_id: str, message_id: str, message: str
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """The last user message replaced by `message`, and a new reply to it; the events of
+        `stream_chat`."""
+        body = {"message_id": message_id, "message": message}
+        async for event in self._stream(token, f"/conversations/{conversation_id}/edit", body):
+            yield event
+
+    async def _stream(
+        self,
+        token: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """A POST answered with Server-Sent Events, with the retry policy of the module."""
         async with self._client(token) as client:
             for attempt in range(self.max_attempts):
                 last = attempt == self.max_attempts - 1
                 try:
                     async with client.stream(
                         "POST",
-                        "/chat/stream",
+                        path,
                         json=body,
-                        headers={"Accept": "text/event-stream"},
+                        headers={"Accept": "text/event-stream", **(headers or {})},
                     ) as response:
                         if limit := await _limit_error(response):
                             raise limit
@@ -223,12 +287,66 @@ class ChatApi:
         response = await self._request(token, "GET", "/conversations", params={"limit": limit})
         return response.json()["conversations"]
 
+    async def search_conversations(
+        self, token: str, query: str, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The conversations whose title or messages contain `query` (`GET /conversations?q=`),
+        most recently active first, each with its `match`; follows `next_cursor` until `limit`
+        results or SEARCH_MAX_PAGES pages."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"q": query, "limit": limit}
+        for _ in range(SEARCH_MAX_PAGES):
+            page = (await self._request(token, "GET", "/conversations", params=params)).json()
+            found.extend(page["conversations"])
+            if len(found) >= limit or not page.get("next_cursor"):
+                break
+            params["cursor"] = page["next_cursor"]
+        return found[:limit]
+
+    async def rename_conversation(
+        self, token: str, conversation_id: str, title: str
+    ) -> dict[str, Any]:
+        """The conversation's new title (`PATCH /conversations/{id}`); returns its summary."""
+        response = await self._request(
+            token, "PATCH", f"/conversations/{conversation_id}", json={"title": title}
+        )
+        return response.json()
+
     async def get_conversation(self, token: str, conversation_id: str) -> dict[str, Any]:
         response = await self._request(token, "GET", f"/conversations/{conversation_id}")
         return response.json()
 
     async def delete_conversation(self, token: str, conversation_id: str) -> None:
         await self._request(token, "DELETE", f"/conversations/{conversation_id}")
+
+    async def export_conversation(
+        self, token: str, conversation_id: str, export_format: str
+    ) -> Download:
+        """One conversation as a file: `markdown` or `json`."""
+        return await self._download(
+            token,
+            f"/conversations/{conversation_id}/export",
+            {"format": export_format},
+            f"conversation.{'md' if export_format == 'markdown' else 'json'}",
+        )
+
+    async def export_account(self, token: str) -> Download:
+        """Everything stored about the caller, as one JSON file (`GET /me/export`)."""
+        return await self._download(token, "/me/export", {}, "my-chat-data.json")
+
+    async def _download(
+        self, token: str, path: str, params: dict[str, str], fallback: str
+    ) -> Download:
+        response = await self._request(token, "GET", path, params=params)
+        return Download(
+            filename=attachment_filename(response.headers.get("Content-Disposition", ""), fallback),
+            media_type=response.headers.get("Content-Type", "application/octet-stream"),
+            content=response.content,
+        )
+
+    async def delete_account(self, token: str) -> None:
+        """Deletes the caller's data and Cognito user (`DELETE /me`); safe to call again."""
+        await self._request(token, "DELETE", "/me")
 
     async def send_feedback(
         self,

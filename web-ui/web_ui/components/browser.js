@@ -43,9 +43,18 @@ function focusInput() {
   return true;
 }
 
+// Esc in a field of an in-place form (rename, edit): that form's Cancel, as if clicked.
+function cancelEditing(target) {
+  const form = target && target.closest ? target.closest("[data-escape-cancels]") : null;
+  const cancel = form && form.querySelector("[data-cancel]");
+  if (!cancel) return false;
+  cancel.click();
+  return true;
+}
+
 // Ctrl+Shift+O (Cmd+Shift+O on a Mac): new chat; Shift+Esc, or "/" outside a field: focus the
-// message input; Esc while a reply streams: stop it. The buttons are pressed as a click
-// would, so a shortcut does exactly what the button does.
+// message input; Esc while a reply streams: stop it; in a rename or edit field: cancel it.
+// The buttons are pressed as a click would, so a shortcut does exactly what the button does.
 export function Shortcuts() {
   useEffect(() => {
     const onKeyDown = (event) => {
@@ -56,7 +65,7 @@ export function Shortcuts() {
       } else if (event.key === "Escape" && event.shiftKey) {
         handled = focusInput();
       } else if (event.key === "Escape") {
-        handled = press("stop-reply");
+        handled = press("stop-reply") || cancelEditing(event.target);
       } else if (event.key === "/" && !modifier && !typingIn(event.target)) {
         handled = focusInput();
       }

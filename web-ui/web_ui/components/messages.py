@@ -8,6 +8,7 @@ import reflex as rx
 from ..markdown import safe_markdown
 from ..state import ChatMessage, ChatState
 from .browser import local_time
+from .turn_actions import edit_button, edit_form, editing, regenerate_button
 
 EMOTION_COLORS = {
     "anger": "red",
@@ -117,6 +118,7 @@ def copy_button(message: rx.Var[ChatMessage]) -> rx.Component:
 def reply_actions(message: rx.Var[ChatMessage]) -> rx.Component:
     return rx.hstack(
         copy_button(message),
+        regenerate_button(message),
         local_time(value=message.created_at, class_name="time"),
         align="center",
         spacing="2",
@@ -127,16 +129,21 @@ def message_bubble(message: rx.Var[ChatMessage]) -> rx.Component:
     return rx.cond(
         message.role == "user",
         rx.box(
-            rx.vstack(
-                safe_markdown(message.text, class_name="user-text"),
-                rx.hstack(
-                    rx.cond(message.emotion != "", emotion_chip(message.emotion)),
-                    local_time(value=message.created_at, class_name="time"),
-                    align="center",
-                    spacing="2",
+            rx.cond(
+                editing(message),
+                edit_form(message),
+                rx.vstack(
+                    safe_markdown(message.text, class_name="user-text"),
+                    rx.hstack(
+                        edit_button(message),
+                        rx.cond(message.emotion != "", emotion_chip(message.emotion)),
+                        local_time(value=message.created_at, class_name="time"),
+                        align="center",
+                        spacing="2",
+                    ),
+                    align="end",
+                    spacing="1",
                 ),
-                align="end",
-                spacing="1",
             ),
             class_name="bubble user",
             custom_attrs={"data-role": "user"},

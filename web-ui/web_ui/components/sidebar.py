@@ -1,14 +1,19 @@
-"""The history sidebar (a drawer on a phone)."""
+"""The history sidebar (a drawer on a phone), with its search box and rename fields."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from ..state import ChatState, ConversationItem, HistoryState
+from ..state import ChatState, ConversationItem, ConversationToolsState, HistoryState
+from .conversation_tools import rename_button, rename_form, renaming, search_box, search_results
 
 
 def conversation_row(item: rx.Var[ConversationItem]) -> rx.Component:
     active = ChatState.conversation_id == item.conversation_id
+    return rx.cond(renaming(item), rename_form(item), conversation_entry(item, active))
+
+
+def conversation_entry(item: rx.Var[ConversationItem], active: rx.Var[bool]) -> rx.Component:
     return rx.hstack(
         rx.button(
             rx.text(item.title, trim="end", class_name="conversation-title"),
@@ -18,6 +23,7 @@ def conversation_row(item: rx.Var[ConversationItem]) -> rx.Component:
             on_click=ChatState.open_conversation(item.conversation_id),
             custom_attrs={"aria-current": rx.cond(active, "true", "false")},
         ),
+        rename_button(item),
         rx.icon_button(
             rx.icon("trash-2", size=14),
             variant="ghost",
@@ -36,7 +42,7 @@ def conversation_row(item: rx.Var[ConversationItem]) -> rx.Component:
 SHORTCUTS = (
     ("Ctrl+Shift+O", "new chat"),
     ("/ or Shift+Esc", "write a message"),
-    ("Esc", "stop a reply"),
+    ("Esc", "stop a reply, or cancel a rename or an edit"),
 )
 
 
@@ -65,14 +71,19 @@ def sidebar() -> rx.Component:
             custom_attrs={"aria-keyshortcuts": "Control+Shift+O Meta+Shift+O"},
         ),
         rx.heading("History", size="2", as_="h2", color_scheme="gray"),
+        search_box(),
         rx.cond(
             HistoryState.history_error != "",
             rx.text(HistoryState.history_error, role="alert", color_scheme="red", size="2"),
         ),
         rx.cond(
-            HistoryState.conversations.length() > 0,
-            rx.vstack(rx.foreach(HistoryState.conversations, conversation_row), spacing="1"),
-            rx.text("No conversations yet.", size="2", color_scheme="gray"),
+            ConversationToolsState.searched != "",
+            search_results(),
+            rx.cond(
+                HistoryState.conversations.length() > 0,
+                rx.vstack(rx.foreach(HistoryState.conversations, conversation_row), spacing="1"),
+                rx.text("No conversations yet.", size="2", color_scheme="gray"),
+            ),
         ),
         shortcuts_help(),
         class_name=rx.cond(ChatState.sidebar_open, "sidebar open", "sidebar"),

@@ -6,6 +6,7 @@ import reflex as rx
 
 from ..components.browser import shortcuts
 from ..components.composer import composer
+from ..components.conversation_tools import export_menu
 from ..components.layout import ai_note, crisis_link, theme_switch
 from ..components.messages import message_bubble
 from ..components.sidebar import sidebar
@@ -37,6 +38,7 @@ def chat_page() -> rx.Component:
             ),
             rx.hstack(
                 rx.text(AuthState.user_email, size="2", color_scheme="gray", class_name="who"),
+                export_menu(),
                 rx.link("Security", href="/security", size="2"),
                 theme_switch(),
                 rx.button("Sign out", variant="soft", size="2", on_click=AuthState.sign_out),

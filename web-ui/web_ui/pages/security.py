@@ -1,9 +1,11 @@
-"""The security page: two-step sign-in with an authenticator app."""
+"""The security page: two-step sign-in with an authenticator app, and the account (download
+all data, delete the account)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from ..components.account import account_section
 from ..components.forms import auth_form, messages, mfa_code_field, secondary_button
 from ..components.layout import centered_page
 from ..components.qr_code import qr_code
@@ -88,6 +90,7 @@ def security_page() -> rx.Component:
                     ),
                     rx.spinner(size="2"),
                 ),
+                account_section(),
                 spacing="4",
                 width="100%",
             ),

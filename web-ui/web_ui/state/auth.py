@@ -58,11 +58,13 @@ RESET_NOTICE = "If {email} has an account, a reset code is on its way. Enter it 
 
 def _per_user_states() -> tuple[type[rx.State], ...]:
     """The states that hold a signed-in user's data; sign-out empties them."""
+    from .account import AccountState
     from .chat import ChatState
+    from .conversation_tools import ConversationToolsState
     from .history import HistoryState
     from .security import SecurityState
 
-    return (ChatState, HistoryState, SecurityState)
+    return (AccountState, ChatState, ConversationToolsState, HistoryState, SecurityState)
 
 
 class AuthState(rx.State):
@@ -371,6 +373,12 @@ class AuthState(rx.State):
 
     @rx.event
     async def sign_out(self):
+        return await self.end_session("You are signed out.")
+
+    async def end_session(self, notice: str):
+        """Signs this browser out everywhere (sign-out, or after the account was deleted): the
+        session record goes, the refresh token is revoked, every tab leaves for the sign-in
+        page, which shows `notice`. Returns the redirect."""
         # A current access token (refreshed if it expired while the tab was idle), so that
         # GlobalSignOut can revoke the refresh token.
         try:
@@ -390,7 +398,7 @@ class AuthState(rx.State):
                 await asyncio.to_thread(services.cognito().global_sign_out, access_token)
         self.session_ticket = ""
         self.session_ended = new_secret()  # the browser clears the cookie, tells the tabs
-        self.notice = "You are signed out."
+        self.notice = notice
         client = federation() if record is not None and record.federated else None
         if client is not None:
             refresh_token = token_seal().open(record.refresh_token)

@@ -1,13 +1,15 @@
 """The open conversation: sending a message and streaming the reply, Stop and Retry, the
-user's limits, and feedback on replies."""
+user's limits, and feedback on replies; regenerating or editing the last turn (turns.py)
+streams the same way."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import math
+import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import reflex as rx
@@ -15,7 +17,7 @@ import reflex as rx
 from ..chat_api import ApiError
 from ..cognito import AuthError
 from ..usage import DEFAULT_WAIT_SECONDS, limit_message, usage_summary
-from . import services
+from . import services, turns
 from .api import access_token, call_api
 from .history import HistoryState
 from .models import ChatMessage, message_from_api, now_iso
@@ -24,6 +26,9 @@ from .services import SIGN_IN_ROUTE, SessionExpired, user_message
 # Deltas are sent to the browser at most this often; fewer, larger updates keep the websocket
 # and the state store calm while a long reply streams.
 STREAM_FLUSH_SECONDS = 0.05
+
+# Opens the chat API's event stream of one reply with an access token.
+OpenStream = Callable[[str], AsyncIterator[tuple[str, dict[str, Any]]]]
 
 # The chat API's code for a reply its content guardrail blocked; the message is the refusal.
 GUARDRAIL_INTERVENED = "guardrail_intervened"
@@ -43,6 +48,8 @@ class ChatState(rx.State):
     feedback_for: str = ""
     # The reply whose text was just copied (its button says so).
     copied_id: str = ""
+    # The last user message while its edit form is open.
+    editing_id: str = ""
     sidebar_open: bool = False
     # The user's usage in one line (from GET /usage), and the sentence shown while a limit
     # holds back new messages.
@@ -50,6 +57,8 @@ class ChatState(rx.State):
     limit_notice: str = ""
 
     _retry_text: str = ""
+    # The Idempotency-Key of the message being sent, kept for its Retry until it is stored.
+    _send_key: str = ""
     _stop_requested: bool = False
     # The last GET /usage answer, the refused limit's code, and when sending may resume: the
     # app sends nothing before the Retry-After of a refusal has passed.
@@ -121,6 +130,7 @@ class ChatState(rx.State):
             self.error = user_message(outcome.error)
             return None
         self.conversation_id = conversation_id
+        self._send_key = self.editing_id = ""
         self.messages = [message_from_api(m) for m in outcome.result.get("messages", [])]
         self.safety_notice = any(m.safety_flagged for m in self.messages)
         return None
@@ -129,12 +139,43 @@ class ChatState(rx.State):
     def new_conversation(self):
         if self.streaming:
             return
-        self.conversation_id = self.copied_id = ""
+        self.conversation_id = self.copied_id = self._send_key = self.editing_id = ""
         self.messages = []
         self.error = self.feedback_error = ""
         self.can_retry = False
         self.safety_notice = False
         self.sidebar_open = False
+
+    @rx.var
+    def last_user_id(self) -> str:
+        """The user message that can be edited (the last turn's), "" while none can."""
+        return "" if self.streaming else turns.last_turn_ids(self.messages)[0]
+
+    @rx.var
+    def last_reply_id(self) -> str:
+        """The reply that can be regenerated (the last turn's), "" while none can."""
+        return "" if self.streaming else turns.last_turn_ids(self.messages)[1]
+
+    @rx.event(background=True)
+    async def regenerate(self):
+        async for event in turns.replace_last_turn(self, None):
+            yield event
+
+    @rx.event(background=True)
+    async def edit_last(self, form_data: dict[str, Any]):
+        text = (form_data.get("text") or "").strip()
+        async for event in turns.replace_last_turn(self, text):
+            yield event
+
+    @rx.event
+    def start_edit(self, message_id: str):
+        if not self.streaming and message_id == self.last_user_id:
+            self.editing_id = message_id
+            self.error = ""
+
+    @rx.event
+    def cancel_edit(self):
+        self.editing_id = ""
 
     @rx.event
     def mark_copied(self, message_id: str):
@@ -183,19 +224,46 @@ class ChatState(rx.State):
             self._stop_requested = False
             self.error = ""
             self.can_retry = False
-            self._retry_text = text
+            if text != self._retry_text or not self._send_key:
+                # A new message gets a new key; Retry of the same words keeps it, so a turn the
+                # API stored before the stream broke is answered again, not stored twice.
+                self._send_key = secrets.token_urlsafe(18)
+            self._retry_text, key = text, self._send_key
             sent_at = now_iso()
             self.messages.append(ChatMessage(role="user", text=text, created_at=sent_at))
             self.messages.append(ChatMessage(role="assistant", streaming=True, created_at=sent_at))
             conversation_id = self.conversation_id
-            token, outcome = await self._token_or_outcome()
 
         def open_stream(token: str):
-            # The reply's events (`/chat/stream`); another turn (a regenerated or edited reply)
-            # streams through _stream_reply the same way.
-            return services.chat_api().stream_chat(token, text, conversation_id)
+            return services.chat_api().stream_chat(
+                token, text, conversation_id, idempotency_key=key
+            )
 
+        outcome = await self._run_stream(open_stream, conversation_id)
+        if outcome == "signed_out":
+            yield rx.redirect(SIGN_IN_ROUTE)
+            return
+        if outcome == "done":
+            async with self:
+                self._send_key = ""  # stored: the next message is a new request
+        if outcome == "limited":  # not sent: the words go back into the input
+            yield rx.set_value("message", text)
+        # The input was disabled while the reply streamed, which took the focus away from it.
+        yield rx.set_focus("message")
+        if outcome == "done":
+            yield HistoryState.load_history
+        if outcome in ("done", "limited"):
+            yield ChatState.load_usage
+
+    async def _run_stream(self, open_stream: OpenStream, conversation_id: str) -> str:
+        """Streams one reply (`open_stream(token)`: a message, a regenerated or an edited
+        reply) with the user's token, refreshed once on a 401, and ends the streaming state
+        whatever happens. `conversation_id`: the open one before the stream. The outcome of
+        _stream_reply, or "signed_out"."""
+        outcome = "failed"
         try:
+            async with self:
+                token, outcome = await self._token_or_outcome()
             if token:
                 outcome = await self._stream_reply(open_stream(token))
             if outcome == "unauthorized":  # revoked or expired early: refresh once
@@ -217,17 +285,7 @@ class ChatState(rx.State):
                     self.conversation_id = conversation_id
                 if outcome == "signed_out":
                     self.reset()
-        if outcome == "signed_out":
-            yield rx.redirect(SIGN_IN_ROUTE)
-            return
-        if outcome == "limited":  # not sent: the words go back into the input
-            yield rx.set_value("message", text)
-        # The input was disabled while the reply streamed, which took the focus away from it.
-        yield rx.set_focus("message")
-        if outcome == "done":
-            yield HistoryState.load_history
-        if outcome in ("done", "limited"):
-            yield ChatState.load_usage
+        return outcome
 
     async def _token_or_outcome(self, *, force_refresh: bool = False) -> tuple[str, str]:
         """(token, "") or ("", outcome) when there is none; call it holding the state."""

@@ -1,5 +1,5 @@
 """The history sidebar: the user's conversations, most recently active first, and their
-deletion. (Search and rename belong here too.)"""
+deletion (search and rename: conversation_tools.py)."""
 
 from __future__ import annotations
 
