@@ -113,25 +113,31 @@ class RequestAlreadyAnswered(ApiError):
     )
 
 
-class Throttled(ApiError):
-    status, code = 429, "model_throttled"
-    message = "The model is busy; retry after the indicated delay."
+class RetryLater(ApiError):
+    """A refusal the client may send again after `retry_after` seconds (at least one), which
+    the answer's Retry-After header carries."""
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 2):
+    default_retry_after = 5
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None):
+        seconds = self.default_retry_after if retry_after is None else retry_after
+        retry_after = max(1, int(seconds))
         super().__init__(message, headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 
-class RateLimited(ApiError):
-    """The caller's messages per minute or simultaneous streams are used up."""
+class Throttled(RetryLater):
+    status, code = 429, "model_throttled"
+    message = "The model is busy; retry after the indicated delay."
+    default_retry_after = 2
+
+
+class RateLimited(RetryLater):
+    """The caller's messages per minute or simultaneous streams are used up (the limits name
+    the delay)."""
 
     status, code = 429, "rate_limited"
     message = "Too many requests; retry after the indicated delay."
-
-    def __init__(self, message: str | None = None, *, retry_after: int):
-        retry_after = max(1, int(retry_after))
-        super().__init__(message, headers={"Retry-After": str(retry_after)})
-        self.retry_after = retry_after
 
 
 class QuotaExceeded(RateLimited):
@@ -141,23 +147,17 @@ class QuotaExceeded(RateLimited):
     message = "Today's usage quota is used up; it resets at midnight UTC."
 
 
-class AuthUnavailable(ApiError):
+class AuthUnavailable(RetryLater):
     """The user pool's signing keys cannot be fetched: the token can be neither accepted nor
     refused, so the answer is a retryable 503 rather than a 401 that signs the user out."""
 
     status, code = 503, "auth_unavailable"
     message = "Sign-in cannot be checked right now; try again shortly."
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 5):
-        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
 
-
-class ModelUnavailable(ApiError):
+class ModelUnavailable(RetryLater):
     status, code = 503, "model_unavailable"
     message = "The model is unavailable; try again later."
-
-    def __init__(self, message: str | None = None, *, retry_after: int = 5):
-        super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
 class StorageUnavailable(ApiError):

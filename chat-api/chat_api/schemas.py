@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from .emotion import LABELS
 
@@ -19,20 +19,25 @@ EmotionLabel = Literal[LABELS]
 ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("message must contain text, not only whitespace")
+    return value
+
+
+# A user's message, sent to chat or as an edit.
+MessageText = Annotated[
+    str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS), AfterValidator(_not_blank)
+]
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ChatRequest(StrictModel):
-    message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+    message: MessageText
     conversation_id: ResourceId | None = None
-
-    @field_validator("message")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("message must contain text, not only whitespace")
-        return value
 
 
 class RenameRequest(StrictModel):
@@ -49,14 +54,7 @@ class RenameRequest(StrictModel):
 
 class EditRequest(StrictModel):
     message_id: ResourceId = Field(description="The conversation's last user message.")
-    message: Annotated[str, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
-
-    @field_validator("message")
-    @classmethod
-    def not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("message must contain text, not only whitespace")
-        return value
+    message: MessageText
 
 
 class SettingsUpdate(StrictModel):

@@ -9,7 +9,7 @@ import pytest
 from chat_api.config import Settings
 from chat_api.safety import CRISIS_SUPPORT
 from chatbot_common.environments import SettingsError
-from support import sse_events
+from support import stream_chat
 
 GUARDRAIL = {"BEDROCK_GUARDRAIL_ID": "gr-local-test", "BEDROCK_GUARDRAIL_VERSION": "3"}
 
@@ -35,10 +35,7 @@ def test_every_call_passes_the_guardrail(guarded_api, fresh_user, model):
         "guardrailIdentifier": "gr-local-test",
         "guardrailVersion": "3",
     }
-    with guarded_api.stream(
-        "POST", "/chat/stream", json={"message": "hello again"}, headers=fresh_user.headers
-    ) as response:
-        assert [name for name, _ in sse_events(response)][-1] == "done"
+    assert [name for name, _ in stream_chat(guarded_api, fresh_user, "hello again")][-1] == "done"
     assert model.last_request()["guardrail_config"] == {
         "guardrailIdentifier": "gr-local-test",
         "guardrailVersion": "3",
@@ -71,11 +68,7 @@ def test_intervention_in_a_stream_is_an_error_event(
     guarded_api, fresh_user, model, openapi_validator
 ):
     model.configure(fault="guardrail")
-    with guarded_api.stream(
-        "POST", "/chat/stream", json={"message": "tell me something"}, headers=fresh_user.headers
-    ) as response:
-        assert response.status_code == 200
-        events = sse_events(response)
+    events = stream_chat(guarded_api, fresh_user, "tell me something")
     assert events[0][0] == "meta"
     name, data = events[-1]
     assert name == "error"

@@ -29,6 +29,7 @@ from local_stack.processes import (
     child_env,
     feedback_runner_process,
     free_port,
+    local_url,
     port_is_free,
 )
 
@@ -75,15 +76,15 @@ class ChaosStack:
 
     @property
     def aws_url(self) -> str:
-        return f"http://127.0.0.1:{self.aws_port}"
+        return local_url(self.aws_port)
 
     @property
     def model_url(self) -> str:
-        return f"http://127.0.0.1:{self.model_port}"
+        return local_url(self.model_port)
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
+        return local_url(self.api_port)
 
     def start(self) -> ChaosStack:
         self.logs.mkdir(parents=True, exist_ok=True)

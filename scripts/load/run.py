@@ -40,6 +40,7 @@ from local_stack.processes import (
     bedrock_process,
     chat_api_process,
     free_port,
+    local_url,
     moto_process,
 )
 
@@ -152,9 +153,9 @@ def local_target(state: Path, logs: Path) -> Iterator[Target]:
             yield _local_target(config, api_url)
             return
     aws_port, model_port, api_port = free_port(), free_port(), free_port()
-    aws_url = f"http://127.0.0.1:{aws_port}"
-    model_url = f"http://127.0.0.1:{model_port}"
-    api_url = f"http://127.0.0.1:{api_port}"
+    aws_url = local_url(aws_port)
+    model_url = local_url(model_port)
+    api_url = local_url(api_port)
     print(f"Starting a local stack for the run on 127.0.0.1 (logs in {logs})")
     with contextlib.ExitStack() as stack:
         stack.enter_context(

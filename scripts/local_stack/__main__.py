@@ -25,6 +25,7 @@ from local_stack.processes import (
     bedrock_process,
     chat_api_process,
     feedback_runner_process,
+    local_url,
     moto_process,
     port_is_free,
     reflex_process,
@@ -116,11 +117,11 @@ def run(environ) -> int:
     ports = read_ports(environ)
     if isinstance(ports, str):
         return fail(ports)
-    aws_url = f"http://127.0.0.1:{ports['LOCAL_AWS_PORT']}"
-    bedrock_url = f"http://127.0.0.1:{ports['LOCAL_BEDROCK_PORT']}"
-    chat_api_url = f"http://127.0.0.1:{ports['CHAT_API_PORT']}"
-    auth_url = f"http://127.0.0.1:{ports['LOCAL_AUTH_PORT']}"
-    web_app_url = f"http://127.0.0.1:{ports['WEB_APP_PORT']}"
+    aws_url = local_url(ports["LOCAL_AWS_PORT"])
+    bedrock_url = local_url(ports["LOCAL_BEDROCK_PORT"])
+    chat_api_url = local_url(ports["CHAT_API_PORT"])
+    auth_url = local_url(ports["LOCAL_AUTH_PORT"])
+    web_app_url = local_url(ports["WEB_APP_PORT"])
     state = state_dir(environ)
     logs = state / "logs"
 

@@ -27,6 +27,7 @@ from local_stack.processes import (
     ManagedProcess,
     bedrock_process,
     free_port,
+    local_url,
     moto_process,
 )
 
@@ -140,7 +141,7 @@ def local_aws(logs: Path) -> Iterator[str]:
     port = free_port()
     aws = moto_process(port, log_path=logs / "aws.log", fit_for_load=True)
     with with_stack_python(aws).start(timeout=60):
-        yield f"http://127.0.0.1:{port}"
+        yield local_url(port)
 
 
 @contextlib.contextmanager
@@ -149,7 +150,7 @@ def model_server(logs: Path, *, extra_args=INSTANT_MODEL) -> Iterator[str]:
     port = free_port()
     process = bedrock_process(port, extra_args=list(extra_args), log_path=logs / "model.log")
     with with_stack_python(process).start():
-        yield f"http://127.0.0.1:{port}"
+        yield local_url(port)
 
 
 @contextlib.contextmanager
@@ -173,9 +174,27 @@ def offline_aws(patch, region: str = "us-east-1") -> None:
     for name in list(os.environ):
         if name.startswith("AWS_"):
             patch.delenv(name)
-    patch.setenv("AWS_ACCESS_KEY_ID", aws.LOCAL_CREDENTIALS["aws_access_key_id"])
-    patch.setenv("AWS_SECRET_ACCESS_KEY", aws.LOCAL_CREDENTIALS["aws_secret_access_key"])
+    for name, value in aws.LOCAL_CREDENTIALS_ENV.items():
+        patch.setenv(name, value)
     patch.setenv("AWS_DEFAULT_REGION", region)
+
+
+def create_pk_sk_table(dynamodb, name: str, **settings) -> None:
+    """An on-demand table keyed like the conversations table (strings `pk` and `sk`), for the
+    tests of the local DynamoDB; `settings`: more CreateTable parameters (a stream)."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        **settings,
+    )
 
 
 def run_command(argv: list[str], *, cwd, timeout: float, env=None) -> subprocess.CompletedProcess:

@@ -25,6 +25,8 @@ SCRIPTS_DIR = REPO_ROOT / "scripts"
 CHAT_API_DIR = REPO_ROOT / "chat-api"
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+# Every process of the stack listens on the loopback address only.
+LOOPBACK = "127.0.0.1"
 _POLL_INTERVAL = 0.05
 _LOG_TAIL_LINES = 30
 
@@ -36,14 +38,19 @@ class ProcessStartError(RuntimeError):
     """A managed process exited or never became ready; the message carries its log tail."""
 
 
+def local_url(port: int | str, path: str = "") -> str:
+    """The URL of a stack process's port (and `path` on it)."""
+    return f"http://{LOOPBACK}:{port}{path}"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
 
 
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     """True when a server could bind `host:port` now.
 
     SO_REUSEADDR mirrors what the servers themselves set, so connections left in TIME_WAIT by
@@ -195,7 +202,7 @@ class ManagedProcess:
                 return False
         if self.ready_port is not None:
             try:
-                with socket.create_connection(("127.0.0.1", self.ready_port), timeout=1):
+                with socket.create_connection((LOOPBACK, self.ready_port), timeout=1):
                     return True
             except OSError:
                 return False
@@ -264,7 +271,7 @@ def moto_process(port: int, *, log_path=None, fit_for_load: bool = False) -> Man
     if fit_for_load:
         argv = [sys.executable, "-m", "local_stack.local_aws", "--port", str(port)]
     else:
-        argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        argv = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
     return ManagedProcess(
         "local-aws",
         argv,
@@ -276,7 +283,7 @@ def moto_process(port: int, *, log_path=None, fit_for_load: bool = False) -> Man
                 "MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true",
             }
         ),
-        ready_url=f"http://127.0.0.1:{port}/moto-api/",
+        ready_url=local_url(port, "/moto-api/"),
         log_path=log_path,
     )
 
@@ -284,12 +291,12 @@ def moto_process(port: int, *, log_path=None, fit_for_load: bool = False) -> Man
 def bedrock_process(port: int, *, extra_args=(), log_path=None) -> ManagedProcess:
     """The local Bedrock Runtime-compatible model server."""
     argv = [sys.executable, "-m", "local_stack.bedrock_server"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), *extra_args]
+    argv += ["--host", LOOPBACK, "--port", str(port), *extra_args]
     return ManagedProcess(
         "local-bedrock",
         argv,
         env=child_env(),
-        ready_url=f"http://127.0.0.1:{port}/_local/health",
+        ready_url=local_url(port, "/_local/health"),
         log_path=log_path,
     )
 
@@ -298,12 +305,12 @@ def auth_server_process(port: int, env: dict, *, log_path=None) -> ManagedProces
     """The local managed login (Cognito's /oauth2/* endpoints) for the local user pool."""
     settings = ("AWS_REGION", "AWS_ENDPOINT_URL", "COGNITO_USER_POOL_ID", "COGNITO_ISSUER")
     overrides = {key: env[key] for key in (*settings, "COGNITO_JWKS_URL")}
-    argv = [sys.executable, "-m", "local_stack.auth_server", "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "local_stack.auth_server", "--host", LOOPBACK]
     return ManagedProcess(
         "local-auth",
         [*argv, "--port", str(port)],
         env=child_env(overrides),
-        ready_url=f"http://127.0.0.1:{port}/_local/health",
+        ready_url=local_url(port, "/_local/health"),
         log_path=log_path,
     )
 
@@ -316,22 +323,24 @@ def _without_web_app_secrets(env: dict) -> dict:
     return {key: value for key, value in env.items() if key not in WEB_APP_ONLY_SETTINGS}
 
 
+def _only_given_aws(environ: dict, given) -> dict:
+    """`environ` without the AWS_* variables `given` does not name: the developer's own AWS
+    settings (profile, session token, credentials) never leak into a local process."""
+    return {k: v for k, v in environ.items() if not k.startswith("AWS_") or k in given}
+
+
 def chat_api_process(port: int, env: dict, *, log_path=None) -> ManagedProcess:
     """The chat API under Gunicorn, configured only by `env` (plus CHAT_API_BIND)."""
     env = _without_web_app_secrets(env)
-    # Drop the developer's own AWS settings (profile, session token, ...) so nothing real
-    # leaks into a local run; `env` carries every AWS_* value the chat API should see.
-    inherited = {key for key in os.environ if key.startswith("AWS_")}
-    merged = child_env({**env, "CHAT_API_BIND": f"127.0.0.1:{port}"})
-    for key in inherited - set(env):
-        merged.pop(key, None)
+    # `env` carries every AWS_* value the chat API should see.
+    merged = _only_given_aws(child_env({**env, "CHAT_API_BIND": f"{LOOPBACK}:{port}"}), env)
     argv = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"]
     return ManagedProcess(
         "chat-api",
         argv,
         env=merged,
         cwd=CHAT_API_DIR,
-        ready_url=f"http://127.0.0.1:{port}/api/v1/health",
+        ready_url=local_url(port, "/api/v1/health"),
         log_path=log_path,
     )
 
@@ -409,22 +418,20 @@ def reflex_process(
             "REFLEX_CHECK_LATEST_VERSION": "0",
             "REFLEX_WEB_WORKDIR": work_dir / "web",
             "REFLEX_STATES_WORKDIR": work_dir / "states",
-            "REFLEX_API_URL": f"http://127.0.0.1:{port}",
-            "REFLEX_DEPLOY_URL": f"http://127.0.0.1:{port}",
+            "REFLEX_API_URL": local_url(port),
+            "REFLEX_DEPLOY_URL": local_url(port),
             **(extra_env or {}),
         }
     )
-    # The web app calls Cognito's public operations unsigned: it gets no AWS credentials, and
-    # none of the developer's own AWS settings.
-    for key in [key for key in merged if key.startswith("AWS_") and key not in settings]:
-        merged.pop(key)
+    # The web app calls Cognito's public operations unsigned: it gets no AWS credentials.
+    merged = _only_given_aws(merged, settings)
     argv = [str(interpreter), "-m", "reflex", "run", "--env", "prod", "--single-port"]
-    argv += ["--frontend-port", str(port), "--backend-host", "127.0.0.1"]
+    argv += ["--frontend-port", str(port), "--backend-host", LOOPBACK]
     return ManagedProcess(
         "web-app",
         argv,
         env=merged,
         cwd=WEB_UI_DIR,
-        ready_url=f"http://127.0.0.1:{port}/ping",
+        ready_url=local_url(port, "/ping"),
         log_path=log_path,
     )

@@ -214,3 +214,14 @@ def test_the_client_secret_reaches_only_the_web_app(tmp_path):
 def test_the_local_aws_endpoint_checks_authenticator_codes():
     env = moto_process(free_port()).env
     assert env["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] == "true"
+
+
+def test_the_chat_api_gets_only_the_aws_settings_it_is_given(monkeypatch):
+    """The developer's own profile and session token stay out of a local process."""
+    monkeypatch.setenv("AWS_PROFILE", "developer-admin")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-session")
+    monkeypatch.setenv("HOME_TOOL_SETTING", "kept")
+    process = chat_api_process(free_port(), {"AWS_REGION": "us-east-1", "APP_ENV": "local"})
+    aws = {key: value for key, value in process.env.items() if key.startswith("AWS_")}
+    assert aws == {"AWS_REGION": "us-east-1"}
+    assert process.env["HOME_TOOL_SETTING"] == "kept"

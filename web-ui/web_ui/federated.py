@@ -101,31 +101,26 @@ class FederatedState(rx.State):
         return rx.redirect(CHAT_ROUTE, replace=True)
 
 
+def _provider_button(offered, provider: str) -> rx.Component:
+    """The button of one identity provider, shown where the deployment offers it."""
+    return rx.cond(
+        offered,
+        rx.button(
+            BUTTON_LABELS[provider],
+            type="button",
+            variant="outline",
+            size="3",
+            width="100%",
+            on_click=FederatedState.start(provider),
+        ),
+    )
+
+
 def federated_buttons() -> rx.Component:
     """The sign-in page's federated options; only those the deployment offers appear."""
     return rx.vstack(
-        rx.cond(
-            FederatedState.google_offered,
-            rx.button(
-                BUTTON_LABELS["google"],
-                type="button",
-                variant="outline",
-                size="3",
-                width="100%",
-                on_click=FederatedState.start("google"),
-            ),
-        ),
-        rx.cond(
-            FederatedState.organisation_offered,
-            rx.button(
-                BUTTON_LABELS["organisation"],
-                type="button",
-                variant="outline",
-                size="3",
-                width="100%",
-                on_click=FederatedState.start("organisation"),
-            ),
-        ),
+        _provider_button(FederatedState.google_offered, "google"),
+        _provider_button(FederatedState.organisation_offered, "organisation"),
         rx.cond(
             FederatedState.refusal != "",
             rx.callout(FederatedState.refusal, color_scheme="red", role="alert", width="100%"),
