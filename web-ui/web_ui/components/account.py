@@ -7,6 +7,7 @@ import reflex as rx
 
 from ..state import AccountState, ConversationToolsState
 from ..state.account import DELETED_ITEMS
+from .controls import alert_text, callout_when
 
 
 def delete_confirmation() -> rx.Component:
@@ -61,20 +62,12 @@ def account_section() -> rx.Component:
             on_click=ConversationToolsState.export_account,
             id="download-my-data",
         ),
-        rx.cond(
-            ConversationToolsState.export_error != "",
-            rx.text(
-                ConversationToolsState.export_error, role="alert", color_scheme="red", size="2"
-            ),
-        ),
+        alert_text(ConversationToolsState.export_error),
         rx.heading("Delete your account", size="4", as_="h2"),
         delete_confirmation(),
         rx.cond(AccountState.deleting, rx.text("Deleting your account…", size="2", role="status")),
-        rx.cond(
-            AccountState.delete_error != "",
-            rx.callout(
-                AccountState.delete_error, icon="triangle_alert", color_scheme="red", role="alert"
-            ),
+        callout_when(
+            AccountState.delete_error, icon="triangle_alert", color_scheme="red", role="alert"
         ),
         spacing="3",
         width="100%",

@@ -6,11 +6,9 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state import ChatState, ConversationItem, ConversationToolsState, SearchResult
+from .controls import alert_text, cancel_button, icon_action, inline_form
 
 SEARCH_INPUT = "history-search"
-# A field inside an element with this attribute is cancelled by Esc, which presses the
-# element's button marked `data-cancel` (components/browser.js).
-ESCAPE_CANCELS = {"data-escape-cancels": "true"}
 
 
 def search_box() -> rx.Component:
@@ -76,12 +74,7 @@ def search_result_row(item: rx.Var[SearchResult]) -> rx.Component:
 
 def search_results() -> rx.Component:
     return rx.vstack(
-        rx.cond(
-            ConversationToolsState.search_error != "",
-            rx.text(
-                ConversationToolsState.search_error, role="alert", color_scheme="red", size="2"
-            ),
-        ),
+        alert_text(ConversationToolsState.search_error),
         rx.cond(
             ConversationToolsState.search_notice != "",
             rx.text(ConversationToolsState.search_notice, size="2", color_scheme="gray"),
@@ -95,60 +88,35 @@ def search_results() -> rx.Component:
 
 
 def rename_button(item: rx.Var[ConversationItem]) -> rx.Component:
-    return rx.icon_button(
-        rx.icon("pencil", size=14),
-        variant="ghost",
-        color_scheme="gray",
-        size="1",
-        on_click=ConversationToolsState.start_rename(item.conversation_id),
-        custom_attrs={"aria-label": "Rename conversation " + item.title},
+    return icon_action(
+        "pencil",
+        "Rename conversation " + item.title,
+        ConversationToolsState.start_rename(item.conversation_id),
     )
 
 
 def rename_form(item: rx.Var[ConversationItem]) -> rx.Component:
     """The title as an editable field: Enter saves, Esc or Cancel keeps the old title."""
-    return rx.form(
-        rx.vstack(
-            rx.el.label("New title", html_for="rename-title", class_name="visually-hidden"),
-            rx.input(
-                id="rename-title",
-                name="title",
-                default_value=item.title,
-                auto_focus=True,
-                auto_complete="off",
-                size="2",
-                width="100%",
-            ),
-            rx.cond(
-                ConversationToolsState.rename_error != "",
-                rx.text(
-                    ConversationToolsState.rename_error,
-                    role="alert",
-                    color_scheme="red",
-                    size="1",
-                    id="rename-error",
-                ),
-            ),
-            rx.hstack(
-                rx.button("Save", type="submit", size="1"),
-                rx.button(
-                    "Cancel",
-                    type="button",
-                    size="1",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=ConversationToolsState.cancel_rename,
-                    custom_attrs={"data-cancel": "true"},
-                ),
-                spacing="2",
-            ),
-            spacing="1",
+    return inline_form(
+        rx.el.label("New title", html_for="rename-title", class_name="visually-hidden"),
+        rx.input(
+            id="rename-title",
+            name="title",
+            default_value=item.title,
+            auto_focus=True,
+            auto_complete="off",
+            size="2",
             width="100%",
         ),
+        alert_text(ConversationToolsState.rename_error, size="1", id="rename-error"),
+        rx.hstack(
+            rx.button("Save", type="submit", size="1"),
+            cancel_button(ConversationToolsState.cancel_rename, pressed_by_escape=True),
+            spacing="2",
+        ),
         on_submit=ConversationToolsState.save_rename,
-        width="100%",
         class_name="rename-form",
-        custom_attrs=ESCAPE_CANCELS,
+        spacing="1",
     )
 
 
@@ -185,12 +153,7 @@ def export_menu() -> rx.Component:
                 rx.menu.item("All my data (JSON)", on_select=ConversationToolsState.export_account),
             ),
         ),
-        rx.cond(
-            ConversationToolsState.export_error != "",
-            rx.text(
-                ConversationToolsState.export_error, role="alert", color_scheme="red", size="1"
-            ),
-        ),
+        alert_text(ConversationToolsState.export_error, size="1"),
         align="center",
         spacing="2",
     )

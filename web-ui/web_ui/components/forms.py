@@ -5,13 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state import AuthState
+from .controls import alert_text, callout_when
 
 
 def field_error(name: str, error: rx.Var[str]) -> rx.Component:
-    return rx.cond(
-        error != "",
-        rx.text(error, id=f"{name}-error", role="alert", color_scheme="red", size="2"),
-    )
+    return alert_text(error, id=f"{name}-error")
 
 
 def form_field(
@@ -96,14 +94,8 @@ def password_rules() -> rx.Component:
 def messages(notice: rx.Var[str], error: rx.Var[str]) -> rx.Component:
     """A form's success notice and its error that belongs to no field."""
     return rx.fragment(
-        rx.cond(
-            notice != "",
-            rx.callout(notice, icon="info", color_scheme="green", role="status"),
-        ),
-        rx.cond(
-            error != "",
-            rx.callout(error, icon="triangle_alert", color_scheme="red", role="alert"),
-        ),
+        callout_when(notice, icon="info", color_scheme="green", role="status"),
+        callout_when(error, icon="triangle_alert", color_scheme="red", role="alert"),
     )
 
 

@@ -65,3 +65,22 @@ def centered_page(card: rx.Component) -> rx.Component:
         rx.vstack(card, site_footer(), align="center", width="100%"),
         class_name="auth-page",
     )
+
+
+def content_page(
+    title: str, *body: rx.Component, spacing: str = "3", card_class: str = "content-card"
+) -> rx.Component:
+    """A page beside the chat (moods, security, crisis): one card that starts with the way back
+    to the chat and the page's heading."""
+    return centered_page(
+        rx.card(
+            rx.vstack(
+                rx.link("Back to the chat", href="/", size="2"),
+                rx.heading(title, size="6", as_="h1"),
+                *body,
+                spacing=spacing,
+                width="100%",
+            ),
+            class_name=card_class,
+        )
+    )

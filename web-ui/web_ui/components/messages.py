@@ -8,6 +8,7 @@ import reflex as rx
 from ..markdown import safe_markdown
 from ..state import ChatMessage, ChatState
 from .browser import local_time
+from .controls import alert_text, cancel_button, icon_action
 from .turn_actions import edit_button, edit_form, editing, regenerate_button
 
 EMOTION_COLORS = {
@@ -65,22 +66,10 @@ def feedback_controls(message: rx.Var[ChatMessage]) -> rx.Component:
                     rx.text_area(
                         id="comment", name="comment", max_length=1000, rows="2", width="100%"
                     ),
-                    rx.cond(
-                        ChatState.feedback_error != "",
-                        rx.text(
-                            ChatState.feedback_error, role="alert", color_scheme="red", size="2"
-                        ),
-                    ),
+                    alert_text(ChatState.feedback_error),
                     rx.hstack(
                         rx.button("Send feedback", type="submit", size="1"),
-                        rx.button(
-                            "Cancel",
-                            type="button",
-                            size="1",
-                            variant="soft",
-                            color_scheme="gray",
-                            on_click=ChatState.cancel_feedback,
-                        ),
+                        cancel_button(ChatState.cancel_feedback),
                     ),
                     spacing="2",
                     width="100%",
@@ -99,15 +88,11 @@ def copy_button(message: rx.Var[ChatMessage]) -> rx.Component:
     """Copies the reply's text (its Markdown source) to the clipboard, in the browser."""
     copied = (ChatState.copied_id != "") & (ChatState.copied_id == message.message_id)
     return rx.hstack(
-        rx.icon_button(
-            rx.icon("copy", size=14),
-            variant="ghost",
-            color_scheme="gray",
-            size="1",
-            type="button",
+        icon_action(
+            "copy",
+            "Copy the reply",
+            [rx.set_clipboard(message.text), ChatState.mark_copied(message.message_id)],
             class_name="copy-reply",
-            on_click=[rx.set_clipboard(message.text), ChatState.mark_copied(message.message_id)],
-            custom_attrs={"aria-label": "Copy the reply"},
         ),
         rx.cond(copied, rx.text("Copied", size="1", color_scheme="gray", role="status")),
         align="center",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state import ChatState, ConversationItem, ConversationToolsState, HistoryState
+from .controls import alert_text, icon_action
 from .conversation_tools import rename_button, rename_form, renaming, search_box, search_results
 
 
@@ -24,13 +25,11 @@ def conversation_entry(item: rx.Var[ConversationItem], active: rx.Var[bool]) -> 
             custom_attrs={"aria-current": rx.cond(active, "true", "false")},
         ),
         rename_button(item),
-        rx.icon_button(
-            rx.icon("trash-2", size=14),
-            variant="ghost",
+        icon_action(
+            "trash-2",
+            "Delete conversation " + item.title,
+            HistoryState.delete_conversation(item.conversation_id),
             color_scheme="red",
-            size="1",
-            on_click=HistoryState.delete_conversation(item.conversation_id),
-            custom_attrs={"aria-label": "Delete conversation " + item.title},
         ),
         width="100%",
         align="center",
@@ -72,10 +71,7 @@ def sidebar() -> rx.Component:
         ),
         rx.heading("History", size="2", as_="h2", color_scheme="gray"),
         search_box(),
-        rx.cond(
-            HistoryState.history_error != "",
-            rx.text(HistoryState.history_error, role="alert", color_scheme="red", size="2"),
-        ),
+        alert_text(HistoryState.history_error),
         rx.cond(
             ConversationToolsState.searched != "",
             search_results(),

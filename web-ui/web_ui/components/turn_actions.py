@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state import ChatMessage, ChatState
-from .conversation_tools import ESCAPE_CANCELS
+from .controls import cancel_button, icon_action, inline_form
 
 
 def is_last_reply(message: rx.Var[ChatMessage]) -> rx.Var[bool]:
@@ -24,68 +24,39 @@ def editing(message: rx.Var[ChatMessage]) -> rx.Var[bool]:
 def regenerate_button(message: rx.Var[ChatMessage]) -> rx.Component:
     return rx.cond(
         is_last_reply(message),
-        rx.icon_button(
-            rx.icon("refresh-cw", size=14),
-            variant="ghost",
-            color_scheme="gray",
-            size="1",
-            type="button",
-            on_click=ChatState.regenerate,
-            custom_attrs={"aria-label": "Regenerate the reply"},
-        ),
+        icon_action("refresh-cw", "Regenerate the reply", ChatState.regenerate),
     )
 
 
 def edit_button(message: rx.Var[ChatMessage]) -> rx.Component:
     return rx.cond(
         is_last_user_message(message) & ~editing(message),
-        rx.icon_button(
-            rx.icon("pencil", size=14),
-            variant="ghost",
-            color_scheme="gray",
-            size="1",
-            type="button",
-            on_click=ChatState.start_edit(message.message_id),
-            custom_attrs={"aria-label": "Edit your message"},
-        ),
+        icon_action("pencil", "Edit your message", ChatState.start_edit(message.message_id)),
     )
 
 
 def edit_form(message: rx.Var[ChatMessage]) -> rx.Component:
     """The last message in a field: Save sends it in place of the old one and streams a new
     reply; Cancel (or Esc) keeps the turn as it is."""
-    return rx.form(
-        rx.vstack(
-            rx.el.label("Your message", html_for="edit-message", class_name="visually-hidden"),
-            rx.text_area(
-                id="edit-message",
-                name="text",
-                default_value=message.text,
-                auto_focus=True,
-                max_length=4000,
-                rows="3",
-                width="100%",
-            ),
-            rx.hstack(
-                rx.button(
-                    "Cancel",
-                    type="button",
-                    size="1",
-                    variant="soft",
-                    color_scheme="gray",
-                    on_click=ChatState.cancel_edit,
-                    custom_attrs={"data-cancel": "true"},
-                ),
-                rx.button("Save and send", type="submit", size="1"),
-                spacing="2",
-                justify="end",
-                width="100%",
-            ),
+    return inline_form(
+        rx.el.label("Your message", html_for="edit-message", class_name="visually-hidden"),
+        rx.text_area(
+            id="edit-message",
+            name="text",
+            default_value=message.text,
+            auto_focus=True,
+            max_length=4000,
+            rows="3",
+            width="100%",
+        ),
+        rx.hstack(
+            cancel_button(ChatState.cancel_edit, pressed_by_escape=True),
+            rx.button("Save and send", type="submit", size="1"),
             spacing="2",
+            justify="end",
             width="100%",
         ),
         on_submit=ChatState.edit_last,
-        width="100%",
         class_name="edit-form",
-        custom_attrs=ESCAPE_CANCELS,
+        spacing="2",
     )

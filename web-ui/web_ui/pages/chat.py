@@ -6,6 +6,7 @@ import reflex as rx
 
 from ..components.browser import shortcuts
 from ..components.composer import composer
+from ..components.controls import callout_when
 from ..components.conversation_tools import export_menu
 from ..components.layout import ai_note, crisis_link, theme_switch
 from ..components.messages import message_bubble
@@ -101,15 +102,12 @@ def chat_page() -> rx.Component:
                         role="alert",
                     ),
                 ),
-                rx.cond(
-                    ChatState.limit_notice != "",
-                    rx.callout(
-                        ChatState.limit_notice,
-                        icon="clock",
-                        color_scheme="amber",
-                        role="status",
-                        id="limit-notice",
-                    ),
+                callout_when(
+                    ChatState.limit_notice,
+                    icon="clock",
+                    color_scheme="amber",
+                    role="status",
+                    id="limit-notice",
                 ),
                 composer(),
                 ai_note(),

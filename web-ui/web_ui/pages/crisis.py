@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ..components.layout import centered_page
+from ..components.layout import content_page
 
 CRISIS_LINES = (
     ("United States", "Call or text 988 (Suicide & Crisis Lifeline)."),
@@ -59,43 +59,32 @@ LIMITS = (
 
 
 def crisis_page() -> rx.Component:
-    return centered_page(
-        rx.card(
-            rx.vstack(
-                rx.link("Back to the chat", href="/", size="2"),
-                rx.heading("If you are in crisis", size="6", as_="h1"),
-                rx.text(
-                    "If you are thinking about ending your life or hurting yourself, you "
-                    "deserve support right now, and you do not have to carry this alone. "
-                    "Please reach out to a crisis line:",
-                ),
-                rx.el.ul(
-                    *[
-                        rx.el.li(rx.text(rx.text.strong(where + ": "), what))
-                        for where, what in CRISIS_LINES
-                    ],
-                    class_name="crisis-lines",
-                    id="crisis-lines",
-                ),
-                rx.text("Talking to someone you trust can help too."),
-                rx.heading("What this assistant does", size="4", as_="h2"),
-                rx.text(
-                    "The assistant is an AI, not a person or a therapist. This is how it "
-                    "responds when a message shows that someone may be at risk:"
-                ),
-                rx.el.ul(
-                    *[
-                        rx.el.li(rx.text(rx.text.strong(title + " "), text))
-                        for title, text in PROTOCOL
-                    ],
-                    class_name="protocol",
-                    id="crisis-protocol",
-                ),
-                rx.heading("What it does not do", size="4", as_="h2"),
-                rx.text(LIMITS),
-                spacing="3",
-                width="100%",
-            ),
-            class_name="content-card",
-        )
+    return content_page(
+        "If you are in crisis",
+        rx.text(
+            "If you are thinking about ending your life or hurting yourself, you "
+            "deserve support right now, and you do not have to carry this alone. "
+            "Please reach out to a crisis line:",
+        ),
+        rx.el.ul(
+            *[
+                rx.el.li(rx.text(rx.text.strong(where + ": "), what))
+                for where, what in CRISIS_LINES
+            ],
+            class_name="crisis-lines",
+            id="crisis-lines",
+        ),
+        rx.text("Talking to someone you trust can help too."),
+        rx.heading("What this assistant does", size="4", as_="h2"),
+        rx.text(
+            "The assistant is an AI, not a person or a therapist. This is how it "
+            "responds when a message shows that someone may be at risk:"
+        ),
+        rx.el.ul(
+            *[rx.el.li(rx.text(rx.text.strong(title + " "), text)) for title, text in PROTOCOL],
+            class_name="protocol",
+            id="crisis-protocol",
+        ),
+        rx.heading("What it does not do", size="4", as_="h2"),
+        rx.text(LIMITS),
     )

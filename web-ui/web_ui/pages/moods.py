@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from ..components.layout import centered_page
+from ..components.layout import content_page
 from ..components.mood_chart import mood_bars, trajectory_line
 from ..state.moods import TIMELINE_DAYS, MoodState
 
@@ -90,29 +90,23 @@ def timeline() -> rx.Component:
 
 
 def moods_page() -> rx.Component:
-    return centered_page(
-        rx.card(
-            rx.vstack(
-                rx.link("Back to the chat", href="/", size="2"),
-                rx.heading("Your mood timeline", size="6", as_="h1"),
-                rx.text(PRIVACY_NOTE, size="2", color_scheme="gray"),
-                timeline_switch(),
-                rx.cond(
-                    MoodState.error != "",
-                    rx.callout(MoodState.error, icon="triangle_alert", color_scheme="red"),
-                ),
-                rx.cond(
-                    MoodState.loaded,
-                    rx.cond(
-                        MoodState.enabled,
-                        timeline(),
-                        rx.callout(OFF_NOTE, icon="eye_off", id="mood-timeline-off"),
-                    ),
-                    rx.cond(MoodState.error == "", rx.spinner(size="2")),
-                ),
-                spacing="4",
-                width="100%",
+    return content_page(
+        "Your mood timeline",
+        rx.text(PRIVACY_NOTE, size="2", color_scheme="gray"),
+        timeline_switch(),
+        rx.cond(
+            MoodState.error != "",
+            rx.callout(MoodState.error, icon="triangle_alert", color_scheme="red"),
+        ),
+        rx.cond(
+            MoodState.loaded,
+            rx.cond(
+                MoodState.enabled,
+                timeline(),
+                rx.callout(OFF_NOTE, icon="eye_off", id="mood-timeline-off"),
             ),
-            class_name="content-card mood-card",
-        )
+            rx.cond(MoodState.error == "", rx.spinner(size="2")),
+        ),
+        spacing="4",
+        card_class="content-card mood-card",
     )

@@ -7,7 +7,7 @@ import reflex as rx
 
 from ..components.account import account_section
 from ..components.forms import auth_form, messages, mfa_code_field, secondary_button
-from ..components.layout import centered_page
+from ..components.layout import content_page
 from ..components.qr_code import qr_code
 from ..state import AuthState, SecurityState
 
@@ -48,52 +48,46 @@ def totp_enrolment() -> rx.Component:
 
 
 def security_page() -> rx.Component:
-    return centered_page(
-        rx.card(
-            rx.vstack(
-                rx.link("Back to the chat", href="/", size="2"),
-                rx.heading("Security", size="6", as_="h1"),
-                rx.text(AuthState.user_email, size="2", color_scheme="gray"),
-                messages(SecurityState.notice, SecurityState.error),
-                rx.heading("Two-step sign-in", size="4", as_="h2"),
-                rx.cond(
-                    SecurityState.loaded,
-                    rx.cond(
-                        SecurityState.totp_enabled,
-                        rx.vstack(
-                            rx.text(
-                                "On: signing in asks for the code of your authenticator app.",
-                                id="totp-status",
-                            ),
-                            rx.button(
-                                "Turn off two-step sign-in",
-                                variant="soft",
-                                color_scheme="red",
-                                on_click=SecurityState.disable_totp,
-                                disabled=SecurityState.busy,
-                            ),
-                            width="100%",
-                        ),
-                        rx.cond(
-                            SecurityState.totp_secret != "",
-                            totp_enrolment(),
-                            rx.vstack(
-                                rx.text("Off: your password alone signs you in.", id="totp-status"),
-                                rx.button(
-                                    "Set up an authenticator app",
-                                    on_click=SecurityState.start_totp,
-                                    disabled=SecurityState.busy,
-                                ),
-                                width="100%",
-                            ),
-                        ),
+    return content_page(
+        "Security",
+        rx.text(AuthState.user_email, size="2", color_scheme="gray"),
+        messages(SecurityState.notice, SecurityState.error),
+        rx.heading("Two-step sign-in", size="4", as_="h2"),
+        rx.cond(
+            SecurityState.loaded,
+            rx.cond(
+                SecurityState.totp_enabled,
+                rx.vstack(
+                    rx.text(
+                        "On: signing in asks for the code of your authenticator app.",
+                        id="totp-status",
                     ),
-                    rx.spinner(size="2"),
+                    rx.button(
+                        "Turn off two-step sign-in",
+                        variant="soft",
+                        color_scheme="red",
+                        on_click=SecurityState.disable_totp,
+                        disabled=SecurityState.busy,
+                    ),
+                    width="100%",
                 ),
-                account_section(),
-                spacing="4",
-                width="100%",
+                rx.cond(
+                    SecurityState.totp_secret != "",
+                    totp_enrolment(),
+                    rx.vstack(
+                        rx.text("Off: your password alone signs you in.", id="totp-status"),
+                        rx.button(
+                            "Set up an authenticator app",
+                            on_click=SecurityState.start_totp,
+                            disabled=SecurityState.busy,
+                        ),
+                        width="100%",
+                    ),
+                ),
             ),
-            class_name="auth-card",
-        )
+            rx.spinner(size="2"),
+        ),
+        account_section(),
+        spacing="4",
+        card_class="auth-card",
     )

@@ -1,0 +1,74 @@
+"""Small controls that the chat page's parts share, so that an error line, a Cancel button
+or an icon-only button looks and reads out the same wherever it stands."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+# A field inside an element with this attribute is cancelled by Esc, which presses the
+# element's button marked `data-cancel` (components/browser.js).
+ESCAPE_CANCELS = {"data-escape-cancels": "true"}
+
+
+def alert_text(message: rx.Var[str], size: str = "2", **props) -> rx.Component:
+    """An error as a line of text, present only while there is one (`role=alert`, so a screen
+    reader says it when it appears)."""
+    return rx.cond(
+        message != "",
+        rx.text(message, role="alert", color_scheme="red", size=size, **props),
+    )
+
+
+def callout_when(
+    message: rx.Var[str], *, icon: str, color_scheme: str, role: str, **props
+) -> rx.Component:
+    """A callout of `message`, present only while it is not empty."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon=icon, color_scheme=color_scheme, role=role, **props),
+    )
+
+
+def cancel_button(on_click: rx.EventHandler, *, pressed_by_escape: bool = False) -> rx.Component:
+    """The small grey Cancel of an inline form. `pressed_by_escape`: Esc in an `inline_form`
+    presses it."""
+    extra = {"custom_attrs": {"data-cancel": "true"}} if pressed_by_escape else {}
+    return rx.button(
+        "Cancel",
+        type="button",
+        size="1",
+        variant="soft",
+        color_scheme="gray",
+        on_click=on_click,
+        **extra,
+    )
+
+
+def icon_action(
+    icon: str, label: rx.Var[str] | str, on_click, *, color_scheme: str = "gray", **props
+) -> rx.Component:
+    """A small icon-only button; `label` is what a screen reader announces for it."""
+    return rx.icon_button(
+        rx.icon(icon, size=14),
+        variant="ghost",
+        color_scheme=color_scheme,
+        size="1",
+        type="button",
+        on_click=on_click,
+        custom_attrs={"aria-label": label},
+        **props,
+    )
+
+
+def inline_form(
+    *parts: rx.Component, on_submit: rx.EventHandler, class_name: str, spacing: str
+) -> rx.Component:
+    """A small form shown in place of what it edits (a title, a message); Esc in it presses
+    its Cancel."""
+    return rx.form(
+        rx.vstack(*parts, spacing=spacing, width="100%"),
+        on_submit=on_submit,
+        width="100%",
+        class_name=class_name,
+        custom_attrs=ESCAPE_CANCELS,
+    )
