@@ -34,8 +34,8 @@ from local_stack.processes import (
 )
 
 # The local stack's fixtures (local_stack, model_control, signed_in_user): one harness for
-# every component's tests.
-pytest_plugins = ["local_stack.pytest_plugin"]
+# every component's tests; and the state unit tests' fakes and fixtures.
+pytest_plugins = ["local_stack.pytest_plugin", "state_fixtures"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
@@ -206,11 +206,17 @@ def fill_email(page: Page, email: str) -> None:
     expect(field).to_have_value(email)
 
 
-def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/signin")
+def submit_sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Fills the sign-in form the page shows and sends it; whether it succeeds is the
+    caller's to check."""
     fill_email(page, email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/signin")
+    submit_sign_in(page, email, password)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     # The page is hydrated and the input is ready for typing.
     expect(page.get_by_label("Message", exact=True)).to_be_enabled()

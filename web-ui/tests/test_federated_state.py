@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 import reflex as rx
-from test_state import drain, substate
+from state_fixtures import drain, substate
 
 from web_ui import federated as federated_module
 from web_ui.federated import FederatedState

@@ -7,9 +7,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-import test_state
 from async_run import run
-from test_state import drain, substate
+from state_fixtures import drain, substate
 
 from web_ui import sessions
 from web_ui.chat_api import ApiError
@@ -17,15 +16,6 @@ from web_ui.mood_summary import LABELS
 from web_ui.state import AuthState
 from web_ui.state import services as state_services
 from web_ui.state.moods import MoodState
-
-# The state tests' fixtures: a signed-in chat (Cognito faked).
-root, auth, chat, fake_cognito = (
-    test_state.root,
-    test_state.auth,
-    test_state.chat,
-    test_state.fake_cognito,
-)
-signed_in_chat = test_state.signed_in_chat
 
 OFF = ApiError("mood_timeline_off", "The mood timeline is turned off.", status=409)
 

@@ -3,8 +3,6 @@ the browser tests drive the same handlers against the real local stack)."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import re
 import time
@@ -13,67 +11,15 @@ import pytest
 import reflex as rx
 from async_run import run
 from reflex.istate.data import RouterData
+from state_fixtures import drain, fake_access_token, send, substate
 
 from web_ui import sessions
 from web_ui.chat_api import ApiError
-from web_ui.cognito import AuthError, MfaChallenge, Tokens, UserContext
-from web_ui.state import AuthState, ChatMessage, ChatState, SessionExpired
+from web_ui.cognito import AuthError
+from web_ui.state import AuthState, ChatMessage, SessionExpired
 from web_ui.state import services as state_services
 from web_ui.state.models import message_from_api
 from web_ui.token_seal import token_seal
-
-
-def fake_access_token(name: str, username: str = "sub-1") -> str:
-    """A JWT-shaped token whose payload names the user (as Cognito's `username` claim)."""
-    payload = base64.urlsafe_b64encode(json.dumps({"username": username}).encode()).decode()
-    return f"header.{payload.rstrip('=')}.{name}"
-
-
-class FakeCognito:
-    def __init__(self, *, sign_in_error: AuthError | None = None, refresh_error=None):
-        self.calls: list[str] = []
-        self.sign_in_error = sign_in_error
-        self.refresh_error = refresh_error
-        self.mfa = False
-        self.mfa_error: AuthError | None = None
-        self.refresh_usernames: tuple[str, ...] = ()
-        self.contexts: list[UserContext] = []
-
-    def sign_in(self, email, password, context=None):
-        self.calls.append("sign_in")
-        self.contexts.append(context)
-        if self.sign_in_error:
-            raise self.sign_in_error
-        if self.mfa:
-            return MfaChallenge(session="session-1", username="sub-1")
-        return Tokens(fake_access_token("access-1"), "id-1", "refresh-1", time.time() + 3600)
-
-    def answer_mfa(self, challenge, code, context=None):
-        self.calls.append(f"answer_mfa {challenge.session} {challenge.username} {code}")
-        if self.mfa_error:
-            raise self.mfa_error
-        return Tokens(fake_access_token("access-1"), "id-1", "refresh-1", time.time() + 3600)
-
-    def refresh(self, refresh_token, *usernames):
-        self.calls.append("refresh")
-        self.refresh_usernames = usernames
-        if self.refresh_error:
-            raise self.refresh_error
-        return Tokens(fake_access_token("access-2"), "id-2", refresh_token, time.time() + 3600)
-
-    def sign_up(self, email, password, context=None):
-        self.calls.append("sign_up")
-        return True
-
-    def global_sign_out(self, access_token):
-        self.calls.append(f"global_sign_out {access_token.rsplit('.', 1)[-1]}")
-
-
-@pytest.fixture
-def fake_cognito(monkeypatch):
-    fake = FakeCognito()
-    monkeypatch.setattr(state_services, "cognito", lambda: fake)
-    return fake
 
 
 def session_record(auth: AuthState) -> sessions.SessionRecord:
@@ -86,38 +32,6 @@ def expire_access_token(auth: AuthState, expires_at: float) -> None:
     record = session_record(auth)
     record.expires_at = expires_at
     run(sessions.session_store().save(auth._session_key, record))
-
-
-@pytest.fixture
-def root():
-    return rx.State(_reflex_internal_init=True)
-
-
-def substate(root, cls):
-    return root.get_substate(cls.get_full_name().split(".")[1:])
-
-
-@pytest.fixture
-def auth(root) -> AuthState:
-    return substate(root, AuthState)
-
-
-@pytest.fixture
-def chat(root) -> ChatState:
-    return substate(root, ChatState)
-
-
-def drain(handler_result) -> list:
-    """Runs an event handler (coroutine, async generator or plain) to its end."""
-
-    async def consume():
-        if hasattr(handler_result, "__aiter__"):
-            return [item async for item in handler_result]
-        if asyncio.iscoroutine(handler_result):
-            return [await handler_result]
-        return [handler_result]
-
-    return run(consume())
 
 
 def test_sign_in_checks_the_address_before_calling_cognito(auth, fake_cognito):
@@ -327,17 +241,6 @@ class FakeChatApi:
             yield event
         if self.error:
             raise self.error
-
-
-def send(chat: ChatState, text: str) -> list:
-    """Runs the background event `send` to its end, in the test (Reflex forbids calling it)."""
-    return drain(ChatState.send.fn(chat, {"message": text}))
-
-
-@pytest.fixture
-def signed_in_chat(auth, chat, fake_cognito) -> ChatState:
-    drain(auth.sign_in({"email": "a@example.com", "password": "Good-Passw0rd!"}))
-    return chat
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 
 import pytest
-import reflex as rx
-from test_state import META, REFUSAL, FakeCognito, drain, substate
+from state_fixtures import drain, substate
+from test_state import META, REFUSAL
 
 from web_ui.chat_api import ApiError, Download
 from web_ui.state import (
@@ -85,18 +85,6 @@ class FakeApi:
 
     async def delete_account(self, token):
         return await self._answer(("delete_account",))
-
-
-@pytest.fixture
-def root():
-    return rx.State(_reflex_internal_init=True)
-
-
-@pytest.fixture
-def fake_cognito(monkeypatch):
-    fake = FakeCognito()
-    monkeypatch.setattr(state_services, "cognito", lambda: fake)
-    return fake
 
 
 @pytest.fixture

@@ -10,22 +10,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import test_state
-from test_state import drain, send
+from state_fixtures import drain, send
 
 from web_ui.chat_api import ChatApi
 from web_ui.settings import Settings
 from web_ui.state import services as state_services
 from web_ui.usage import format_wait, limit_message, usage_summary
-
-# The state tests' fixtures: a signed-in chat (Cognito faked, one function at a time).
-root, auth, chat, fake_cognito = (
-    test_state.root,
-    test_state.auth,
-    test_state.chat,
-    test_state.fake_cognito,
-)
-signed_in_chat = test_state.signed_in_chat
 
 USAGE = {
     "tier": "standard",
