@@ -8,7 +8,13 @@ import json
 import re
 from pathlib import Path
 
-from conftest import PASSWORD, TIMEOUT_MS, fill_email, send_message, sign_in, wait_for_reply
+from conftest import (
+    TIMEOUT_MS,
+    send_message,
+    sign_in,
+    submit_sign_in,
+    wait_for_reply,
+)
 from playwright.sync_api import expect
 
 from web_ui.state.account import ACCOUNT_DELETED, DELETED_ITEMS
@@ -71,9 +77,7 @@ def test_delete_my_account_signs_out_every_tab_and_the_user_cannot_sign_in(page,
     page.wait_for_url(SIGN_IN_PAGE)
 
     # The address and password no longer sign in.
-    fill_email(page, email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    submit_sign_in(page, email)
     expect(page.get_by_text(WRONG_CREDENTIALS)).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
     page.shots.take("cannot-sign-in")

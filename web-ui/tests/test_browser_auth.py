@@ -15,6 +15,7 @@ from conftest import (
     fill_email,
     send_message,
     sign_in,
+    submit_sign_in,
     wait_for_reply,
 )
 from playwright.sync_api import expect
@@ -58,9 +59,7 @@ def test_enrol_an_authenticator_app_then_sign_in_with_its_code(page, stack, mode
     page.wait_for_url("**/signin")
 
     # Password first, then the app's code: a wrong code is refused with a clear sentence.
-    fill_email(page, email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    submit_sign_in(page, email)
     code_field = page.get_by_label("Code from your authenticator app")
     expect(code_field).to_be_focused()
     page.shots.take("mfa-step")
@@ -106,11 +105,12 @@ def test_sign_in_says_the_same_for_an_unknown_address_and_a_wrong_password(page,
     shown = []
     for email, password in ((unknown, PASSWORD), (existing, "Not-the-Passw0rd!")):
         page.goto("/signin")
-        fill_email(page, email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in", exact=True).click()
+        submit_sign_in(page, email, password)
+        # The sentence stands next to the password field, which is marked invalid.
         error = page.locator("#password-error")
         expect(error).to_be_visible()
+        expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+        expect(page).to_have_url(re.compile(r"/signin/?$"))
         shown.append(error.inner_text())
     assert shown == [WRONG_CREDENTIALS, WRONG_CREDENTIALS]
 

@@ -16,11 +16,10 @@ import httpx
 import pytest
 from conftest import (
     DESKTOP,
-    PASSWORD,
     TIMEOUT_MS,
     Screenshots,
-    fill_email,
     send_message,
+    sign_in,
     wait_for_reply,
 )
 from playwright.sync_api import expect
@@ -102,12 +101,7 @@ def test_the_exported_site_runs_under_its_policy(browser, stack, model, static_s
         ),
     )
     try:
-        page.goto("/signin")
-        fill_email(page, stack.new_user())
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in", exact=True).click()
-        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-        expect(page.get_by_label("Message", exact=True)).to_be_enabled()
+        sign_in(page, stack.new_user())
         reply = wait_for_reply(page, send_message(page, "Hello from the static site"))
         expect(reply).to_contain_text("Hello from the static site")
         page.shots.take("static-site-chat")
