@@ -1,5 +1,8 @@
 """A complete, valid set of the web app's settings variables (local), for the tests that read
-the settings from an environment and change one variable at a time."""
+the settings from an environment and change one variable at a time, and for the chat API
+client's tests."""
+
+from web_ui.settings import Settings, load_settings
 
 GOOD_ENV = {
     "APP_ENV": "local",
@@ -9,3 +12,9 @@ GOOD_ENV = {
     "CHAT_API_URL": "http://127.0.0.1:8080/",
     "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
 }
+
+
+def chat_api_settings(chat_api_url: str) -> Settings:
+    """Valid settings with the chat API at `chat_api_url` (its client reads only the URL, the
+    attempts and the timeout)."""
+    return load_settings({**GOOD_ENV, "CHAT_API_URL": chat_api_url})

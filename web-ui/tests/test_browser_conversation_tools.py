@@ -10,10 +10,10 @@ import pytest
 from async_run import run
 from conftest import assistant_bubbles, send_message, sign_in, wait_for_reply
 from playwright.sync_api import expect
+from settings_env import chat_api_settings
 
 from local_stack.harness import ModelControl, new_user
 from web_ui.chat_api import ApiError, ChatApi
-from web_ui.settings import Settings
 from web_ui.state.conversation_tools import TITLE_RULE, rename_error
 
 
@@ -239,15 +239,7 @@ def test_the_client_sends_a_message_once_per_idempotency_key_and_names_the_refus
     its key is answered with the stored turn, not stored twice; an edit of an earlier message
     and an empty title are refused with sentences the app shows."""
     user = new_user(stack)
-    api = ChatApi(
-        Settings(
-            app_env="local",
-            chat_api_url=f"http://127.0.0.1:{api_port}",
-            aws_region=stack.region,
-            user_pool_id=stack.config["COGNITO_USER_POOL_ID"],
-            app_client_id=stack.config["COGNITO_APP_CLIENT_ID"],
-        )
-    )
+    api = ChatApi(chat_api_settings(f"http://127.0.0.1:{api_port}"))
 
     async def send(text: str, conversation_id: str | None = None, key: str | None = None):
         return [

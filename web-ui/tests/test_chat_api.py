@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 from async_run import run
+from settings_env import chat_api_settings
 
 from web_ui.chat_api import (
     MAX_RETRY_WAIT_SECONDS,
@@ -19,16 +20,8 @@ from web_ui.chat_api import (
     retry_after_seconds,
     retry_wait,
 )
-from web_ui.settings import Settings
 
-SETTINGS = Settings(
-    app_env="local",
-    chat_api_url="http://api.test",
-    aws_region="us-east-1",
-    user_pool_id="us-east-1_abc",
-    app_client_id="client",
-    api_max_attempts=3,
-)
+SETTINGS = chat_api_settings("http://api.test")
 STREAM = (
     'event: meta\ndata: {"conversation_id": "C", "message_id": "M2", "user_message_id": "M1"}\n\n'
     'event: delta\ndata: {"text": "Hel"}\n\n'

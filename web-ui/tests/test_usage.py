@@ -10,10 +10,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from settings_env import chat_api_settings
 from state_fixtures import drain, send
 
 from web_ui.chat_api import ChatApi
-from web_ui.settings import Settings
 from web_ui.state import services as state_services
 from web_ui.usage import format_wait, limit_message, usage_summary
 
@@ -126,15 +126,7 @@ class ContractServer:
 @pytest.fixture
 def contract(monkeypatch):
     server = ContractServer()
-    settings = Settings(
-        app_env="local",
-        chat_api_url=server.url,
-        aws_region="us-east-1",
-        user_pool_id="us-east-1_abc",
-        app_client_id="client",
-        api_max_attempts=3,
-    )
-    api = ChatApi(settings)
+    api = ChatApi(chat_api_settings(server.url))
     monkeypatch.setattr(state_services, "chat_api", lambda: api)
     yield server
     server.stop()
