@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -65,7 +66,7 @@ def test_the_otpauth_uri_names_the_account_and_carries_the_secret():
     ],
 )
 def test_a_bad_setting_is_one_clear_line(change, message):
-    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings({**GOOD, **change})
 
 
