@@ -71,6 +71,27 @@ class StackReport:
     acknowledgments: list[Acknowledgment]
 
 
+@dataclass(frozen=True)
+class Report:
+    """What one report shows, rendered as Markdown and as HTML: the CDK stacks, the rules they
+    were checked against, Copilot's reviewed templates and the NIST counts (when reviewed)."""
+
+    stacks: list[StackReport]
+    version: str
+    rules: list[Rule]
+    copilot_stacks: list[StackReport] | None = None
+    nist: dict[str, Counter] | None = None
+
+    def summary(self) -> str:
+        """The opening sentence of both renderings (plain text)."""
+        errors = sum(1 for s in self.stacks for f in s.findings if f.severity == "error")
+        return (
+            f"AwsSolutions checks of cdk-nag {self.version} ({len(self.rules)} rules) on every "
+            f"stack. Open findings: {sum(len(s.findings) for s in self.stacks)} ({errors} "
+            f"errors); acknowledgments: {sum(len(s.acknowledgments) for s in self.stacks)}."
+        )
+
+
 def aws_solutions_rules() -> tuple[str, list[Rule]]:
     """The AwsSolutions pack's rules as the installed cdk-nag defines them."""
     # Located without importing cdk_nag, which would start a Node process for nothing.
@@ -245,23 +266,10 @@ def _nist_md(nist: dict[str, Counter]) -> list[str]:
     return lines + [""]
 
 
-def render_markdown(
-    stacks: list[StackReport],
-    version: str,
-    rules: list[Rule],
-    copilot_stacks: list[StackReport] | None = None,
-    nist: dict[str, Counter] | None = None,
-) -> str:
-    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
-    lines = [
-        "# cdk-nag report",
-        "",
-        f"AwsSolutions checks of cdk-nag {version} ({len(rules)} rules) on every stack. "
-        f"Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
-        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.",
-        "",
-    ]
-    lines += _stack_sections_md(stacks)
+def render_markdown(report: Report) -> str:
+    copilot_stacks, nist, rules = report.copilot_stacks, report.nist, report.rules
+    lines = ["# cdk-nag report", "", report.summary(), ""]
+    lines += _stack_sections_md(report.stacks)
     if copilot_stacks:
         lines += [
             "## Copilot's rendered templates",
@@ -336,14 +344,8 @@ def _stack_sections_html(stacks: list[StackReport]) -> list[str]:
     return parts
 
 
-def render_html(
-    stacks: list[StackReport],
-    version: str,
-    rules: list[Rule],
-    copilot_stacks: list[StackReport] | None = None,
-    nist: dict[str, Counter] | None = None,
-) -> str:
-    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
+def render_html(report: Report) -> str:
+    copilot_stacks, nist, rules = report.copilot_stacks, report.nist, report.rules
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<title>cdk-nag report</title><style>",
@@ -353,11 +355,9 @@ def render_html(
         "overflow-wrap:anywhere}",
         "th{background:#f2f2f2}.none{color:#555}",
         "</style></head><body><h1>cdk-nag report</h1>",
-        f"<p>AwsSolutions checks of cdk-nag {html.escape(version)} ({len(rules)} rules) on every "
-        f"stack. Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
-        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.</p>",
+        f"<p>{html.escape(report.summary())}</p>",
     ]
-    parts += _stack_sections_html(stacks)
+    parts += _stack_sections_html(report.stacks)
     if copilot_stacks:
         parts.append("<h2>Copilot's rendered templates</h2>")
         parts.append(
@@ -423,12 +423,9 @@ def main(argv: list[str]) -> int:
         for name, folder in NIST_OUTDIRS.items()
         if (outdir / folder / "manifest.json").exists()
     }
-    (outdir / "nag-report.md").write_text(
-        render_markdown(stacks, version, rules, copilot_stacks, nist)
-    )
-    (outdir / "nag-report.html").write_text(
-        render_html(stacks, version, rules, copilot_stacks, nist)
-    )
+    report = Report(stacks, version, rules, copilot_stacks, nist)
+    (outdir / "nag-report.md").write_text(render_markdown(report))
+    (outdir / "nag-report.html").write_text(render_html(report))
     print(f"wrote {outdir / 'nag-report.md'} and {outdir / 'nag-report.html'}")
     return 0
 

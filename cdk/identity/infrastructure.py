@@ -233,20 +233,12 @@ class UserPoolFirewall(Construct):
             start=10,
         ):
             rules.append(waf_rules.managed_group(group, priority))
-        self.web_acl = wafv2.CfnWebACL(
+        self.web_acl = waf_rules.regional_web_acl(
             self,
-            "WebAcl",
             name=f"{name_prefix}-cognito",
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=rules,
-            visibility_config=waf_rules.visibility(f"{name_prefix}-cognito"),
-        )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "UserPoolAssociation",
+            association_id="UserPoolAssociation",
             resource_arn=user_pool_arn,
-            web_acl_arn=self.web_acl.attr_arn,
         )
 
 
