@@ -70,9 +70,6 @@ class TierLimits:
     tokens_per_day: int
     concurrent_streams: int
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
 
 @dataclass
 class Admission:
@@ -393,7 +390,7 @@ class UsageLimiter:
         minute_reset = self._leaves_window(min(counts)) if counts else now
         return {
             "tier": name,
-            "limits": limits.as_dict(),
+            "limits": asdict(limits),
             "used": {
                 "messages_this_minute": sum(counts.values()),
                 "tokens_today": _number(item, day.attribute),
