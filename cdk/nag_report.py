@@ -212,6 +212,14 @@ def checkov_skips() -> dict[str, tuple[str, str]]:
     return {check: (s["resource_type"], s["reason"]) for check, s in skips.items()}
 
 
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table of cells already escaped, or "None." without rows."""
+    if not rows:
+        return ["None."]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def _stack_sections_md(stacks: list[StackReport]) -> list[str]:
     lines: list[str] = []
     for stack in stacks:
@@ -225,23 +233,21 @@ def _stack_sections_md(stacks: list[StackReport]) -> list[str]:
             "### Open findings",
             "",
         ]
-        if stack.findings:
-            lines += ["| severity | rule | resource | description |", "|---|---|---|---|"]
-            lines += [
-                f"| {f.severity} | {_md(f.rule)} | `{f.resource}` | {_md(f.description)} |"
+        lines += _md_table(
+            ["severity", "rule", "resource", "description"],
+            [
+                [f.severity, _md(f.rule), f"`{f.resource}`", _md(f.description)]
                 for f in stack.findings
-            ]
-        else:
-            lines.append("None.")
+            ],
+        )
         lines += ["", "### Acknowledgments", ""]
-        if stack.acknowledgments:
-            lines += ["| rule | resource (logical id) | reason |", "|---|---|---|"]
-            lines += [
-                f"| {_md(a.rule)} | `{a.resource}` ({a.logical_id}) | {_md(a.reason)} |"
+        lines += _md_table(
+            ["rule", "resource (logical id)", "reason"],
+            [
+                [_md(a.rule), f"`{a.resource}` ({a.logical_id})", _md(a.reason)]
                 for a in stack.acknowledgments
-            ]
-        else:
-            lines.append("None.")
+            ],
+        )
         lines.append("")
     return lines
 
