@@ -70,6 +70,11 @@ class StackReport:
     findings: list[Finding]
     acknowledgments: list[Acknowledgment]
 
+    def resources(self) -> str:
+        """How many resources, and of which types: "12 (AWS::IAM::Role x3, ...)"."""
+        types = ", ".join(f"{t} x{n}" for t, n in sorted(self.resource_types.items()))
+        return f"{sum(self.resource_types.values())} ({types})"
+
 
 @dataclass(frozen=True)
 class Report:
@@ -226,9 +231,7 @@ def _stack_sections_md(stacks: list[StackReport]) -> list[str]:
         lines += [
             f"## {stack.stack_name}",
             "",
-            f"Resources: {sum(stack.resource_types.values())} ("
-            + ", ".join(f"{t} x{n}" for t, n in sorted(stack.resource_types.items()))
-            + ").",
+            f"Resources: {stack.resources()}.",
             "",
             "### Open findings",
             "",
@@ -317,35 +320,27 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _table_or_none(headers: list[str], rows: list[list[str]]) -> str:
+    return _table(headers, rows) if rows else "<p class='none'>None.</p>"
+
+
 def _stack_sections_html(stacks: list[StackReport]) -> list[str]:
     parts: list[str] = []
     for stack in stacks:
         parts.append(f"<h2>{html.escape(stack.stack_name)}</h2>")
+        parts.append(f"<p>Resources: {html.escape(stack.resources())}</p><h3>Open findings</h3>")
         parts.append(
-            "<p>Resources: "
-            + html.escape(
-                f"{sum(stack.resource_types.values())} ("
-                + ", ".join(f"{t} x{n}" for t, n in sorted(stack.resource_types.items()))
-                + ")"
-            )
-            + "</p><h3>Open findings</h3>"
-        )
-        parts.append(
-            _table(
+            _table_or_none(
                 ["severity", "rule", "resource", "description"],
                 [[f.severity, f.rule, f.resource, f.description] for f in stack.findings],
             )
-            if stack.findings
-            else "<p class='none'>None.</p>"
         )
         parts.append("<h3>Acknowledgments</h3>")
         parts.append(
-            _table(
+            _table_or_none(
                 ["rule", "resource", "logical id", "reason"],
                 [[a.rule, a.resource, a.logical_id, a.reason] for a in stack.acknowledgments],
             )
-            if stack.acknowledgments
-            else "<p class='none'>None.</p>"
         )
     return parts
 
