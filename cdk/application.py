@@ -45,16 +45,18 @@ def build_app(
     env_name = env_name or app.node.try_get_context("env") or os.environ.get("CHATBOT_ENV", "dev")
     environments = app.node.try_get_context(config.CONTEXT_KEY)
     settings = config.load(env_name, {config.CONTEXT_KEY: environments} if environments else {})
-    env = cdk.Environment(account=settings.account, region=settings.region)
-    tags = {"application": "chatbot", "environment": settings.name}
+    # Every stack: the environment's settings, its account and region, and the same tags.
+    every_stack = {
+        "config": settings,
+        "env": cdk.Environment(account=settings.account, region=settings.region),
+        "tags": {"application": "chatbot", "environment": settings.name},
+    }
     stateful = PlatformStateful(
         app,
         "PlatformStateful",
         stack_name=f"{settings.prefix}-platform-stateful",
         description=f"chatbot {settings.name}: user pool, tables, queues, hosted zone, secrets",
-        config=settings,
-        env=env,
-        tags=tags,
+        **every_stack,
     )
     platform = PlatformStateless(
         app,
@@ -62,21 +64,17 @@ def build_app(
         # The deployed name stays as first deployed: renaming a stack replaces it and its exports.
         stack_name=f"{settings.prefix}-platform",
         description=f"chatbot {settings.name}: certificates, guardrail, configuration, deploy role",
-        config=settings,
         stateful=stateful,
-        env=env,
-        tags=tags,
+        **every_stack,
     )
     Edge(
         app,
         "Edge",
         stack_name=f"{settings.prefix}-edge",
         description=f"chatbot {settings.name}: WAF, DNS records, Amplify, dashboard and alarms",
-        config=settings,
         stateful=stateful,
         platform=platform,
-        env=env,
-        tags=tags,
+        **every_stack,
     )
     # Copilot's task execution role reads only the SSM parameters and secrets tagged with the
     # Copilot application and environment. Only those resources carry the tags, not the stacks:

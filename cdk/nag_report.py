@@ -70,6 +70,32 @@ class StackReport:
     findings: list[Finding]
     acknowledgments: list[Acknowledgment]
 
+    def resources(self) -> str:
+        """How many resources, and of which types: "12 (AWS::IAM::Role x3, ...)"."""
+        types = ", ".join(f"{t} x{n}" for t, n in sorted(self.resource_types.items()))
+        return f"{sum(self.resource_types.values())} ({types})"
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one report shows, rendered as Markdown and as HTML: the CDK stacks, the rules they
+    were checked against, Copilot's reviewed templates and the NIST counts (when reviewed)."""
+
+    stacks: list[StackReport]
+    version: str
+    rules: list[Rule]
+    copilot_stacks: list[StackReport] | None = None
+    nist: dict[str, Counter] | None = None
+
+    def summary(self) -> str:
+        """The opening sentence of both renderings (plain text)."""
+        errors = sum(1 for s in self.stacks for f in s.findings if f.severity == "error")
+        return (
+            f"AwsSolutions checks of cdk-nag {self.version} ({len(self.rules)} rules) on every "
+            f"stack. Open findings: {sum(len(s.findings) for s in self.stacks)} ({errors} "
+            f"errors); acknowledgments: {sum(len(s.acknowledgments) for s in self.stacks)}."
+        )
+
 
 def aws_solutions_rules() -> tuple[str, list[Rule]]:
     """The AwsSolutions pack's rules as the installed cdk-nag defines them."""
@@ -191,36 +217,40 @@ def checkov_skips() -> dict[str, tuple[str, str]]:
     return {check: (s["resource_type"], s["reason"]) for check, s in skips.items()}
 
 
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table of cells already escaped, or "None." without rows."""
+    if not rows:
+        return ["None."]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
 def _stack_sections_md(stacks: list[StackReport]) -> list[str]:
     lines: list[str] = []
     for stack in stacks:
         lines += [
             f"## {stack.stack_name}",
             "",
-            f"Resources: {sum(stack.resource_types.values())} ("
-            + ", ".join(f"{t} x{n}" for t, n in sorted(stack.resource_types.items()))
-            + ").",
+            f"Resources: {stack.resources()}.",
             "",
             "### Open findings",
             "",
         ]
-        if stack.findings:
-            lines += ["| severity | rule | resource | description |", "|---|---|---|---|"]
-            lines += [
-                f"| {f.severity} | {_md(f.rule)} | `{f.resource}` | {_md(f.description)} |"
+        lines += _md_table(
+            ["severity", "rule", "resource", "description"],
+            [
+                [f.severity, _md(f.rule), f"`{f.resource}`", _md(f.description)]
                 for f in stack.findings
-            ]
-        else:
-            lines.append("None.")
+            ],
+        )
         lines += ["", "### Acknowledgments", ""]
-        if stack.acknowledgments:
-            lines += ["| rule | resource (logical id) | reason |", "|---|---|---|"]
-            lines += [
-                f"| {_md(a.rule)} | `{a.resource}` ({a.logical_id}) | {_md(a.reason)} |"
+        lines += _md_table(
+            ["rule", "resource (logical id)", "reason"],
+            [
+                [_md(a.rule), f"`{a.resource}` ({a.logical_id})", _md(a.reason)]
                 for a in stack.acknowledgments
-            ]
-        else:
-            lines.append("None.")
+            ],
+        )
         lines.append("")
     return lines
 
@@ -245,23 +275,10 @@ def _nist_md(nist: dict[str, Counter]) -> list[str]:
     return lines + [""]
 
 
-def render_markdown(
-    stacks: list[StackReport],
-    version: str,
-    rules: list[Rule],
-    copilot_stacks: list[StackReport] | None = None,
-    nist: dict[str, Counter] | None = None,
-) -> str:
-    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
-    lines = [
-        "# cdk-nag report",
-        "",
-        f"AwsSolutions checks of cdk-nag {version} ({len(rules)} rules) on every stack. "
-        f"Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
-        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.",
-        "",
-    ]
-    lines += _stack_sections_md(stacks)
+def render_markdown(report: Report) -> str:
+    copilot_stacks, nist, rules = report.copilot_stacks, report.nist, report.rules
+    lines = ["# cdk-nag report", "", report.summary(), ""]
+    lines += _stack_sections_md(report.stacks)
     if copilot_stacks:
         lines += [
             "## Copilot's rendered templates",
@@ -303,47 +320,33 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _table_or_none(headers: list[str], rows: list[list[str]]) -> str:
+    return _table(headers, rows) if rows else "<p class='none'>None.</p>"
+
+
 def _stack_sections_html(stacks: list[StackReport]) -> list[str]:
     parts: list[str] = []
     for stack in stacks:
         parts.append(f"<h2>{html.escape(stack.stack_name)}</h2>")
+        parts.append(f"<p>Resources: {html.escape(stack.resources())}</p><h3>Open findings</h3>")
         parts.append(
-            "<p>Resources: "
-            + html.escape(
-                f"{sum(stack.resource_types.values())} ("
-                + ", ".join(f"{t} x{n}" for t, n in sorted(stack.resource_types.items()))
-                + ")"
-            )
-            + "</p><h3>Open findings</h3>"
-        )
-        parts.append(
-            _table(
+            _table_or_none(
                 ["severity", "rule", "resource", "description"],
                 [[f.severity, f.rule, f.resource, f.description] for f in stack.findings],
             )
-            if stack.findings
-            else "<p class='none'>None.</p>"
         )
         parts.append("<h3>Acknowledgments</h3>")
         parts.append(
-            _table(
+            _table_or_none(
                 ["rule", "resource", "logical id", "reason"],
                 [[a.rule, a.resource, a.logical_id, a.reason] for a in stack.acknowledgments],
             )
-            if stack.acknowledgments
-            else "<p class='none'>None.</p>"
         )
     return parts
 
 
-def render_html(
-    stacks: list[StackReport],
-    version: str,
-    rules: list[Rule],
-    copilot_stacks: list[StackReport] | None = None,
-    nist: dict[str, Counter] | None = None,
-) -> str:
-    errors = sum(1 for s in stacks for f in s.findings if f.severity == "error")
+def render_html(report: Report) -> str:
+    copilot_stacks, nist, rules = report.copilot_stacks, report.nist, report.rules
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<title>cdk-nag report</title><style>",
@@ -353,11 +356,9 @@ def render_html(
         "overflow-wrap:anywhere}",
         "th{background:#f2f2f2}.none{color:#555}",
         "</style></head><body><h1>cdk-nag report</h1>",
-        f"<p>AwsSolutions checks of cdk-nag {html.escape(version)} ({len(rules)} rules) on every "
-        f"stack. Open findings: {sum(len(s.findings) for s in stacks)} ({errors} errors); "
-        f"acknowledgments: {sum(len(s.acknowledgments) for s in stacks)}.</p>",
+        f"<p>{html.escape(report.summary())}</p>",
     ]
-    parts += _stack_sections_html(stacks)
+    parts += _stack_sections_html(report.stacks)
     if copilot_stacks:
         parts.append("<h2>Copilot's rendered templates</h2>")
         parts.append(
@@ -423,12 +424,9 @@ def main(argv: list[str]) -> int:
         for name, folder in NIST_OUTDIRS.items()
         if (outdir / folder / "manifest.json").exists()
     }
-    (outdir / "nag-report.md").write_text(
-        render_markdown(stacks, version, rules, copilot_stacks, nist)
-    )
-    (outdir / "nag-report.html").write_text(
-        render_html(stacks, version, rules, copilot_stacks, nist)
-    )
+    report = Report(stacks, version, rules, copilot_stacks, nist)
+    (outdir / "nag-report.md").write_text(render_markdown(report))
+    (outdir / "nag-report.html").write_text(render_html(report))
     print(f"wrote {outdir / 'nag-report.md'} and {outdir / 'nag-report.html'}")
     return 0
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
 
 Statement = wafv2.CfnWebACL.StatementProperty
 Rule = wafv2.CfnWebACL.RuleProperty
@@ -114,3 +115,23 @@ def managed_group(group: str, priority: int, *, count_rules: tuple[str, ...] = (
         ),
         visibility_config=visibility(group),
     )
+
+
+def regional_web_acl(
+    scope: Construct, *, name: str, rules: list[Rule], association_id: str, resource_arn: str
+) -> wafv2.CfnWebACL:
+    """The web ACL `WebAcl` in `scope`, allowing what no rule blocks, attached to one regional
+    resource (a load balancer, a user pool) by the association `association_id`."""
+    web_acl = wafv2.CfnWebACL(
+        scope,
+        "WebAcl",
+        name=name,
+        scope="REGIONAL",
+        default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+        rules=rules,
+        visibility_config=visibility(name),
+    )
+    wafv2.CfnWebACLAssociation(
+        scope, association_id, resource_arn=resource_arn, web_acl_arn=web_acl.attr_arn
+    )
+    return web_acl

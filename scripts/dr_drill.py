@@ -35,20 +35,10 @@ from pathlib import Path
 import httpx
 from boto3.dynamodb.types import TypeDeserializer
 
-from chatbot_common import aws
-from local_stack.aws_bootstrap import (
-    SSM_PREFIX,
-    bootstrap,
-    create_user,
-    sign_in,
-)
-from local_stack.processes import (
-    REPO_ROOT,
-    bedrock_process,
-    chat_api_process,
-    free_port,
-    moto_process,
-)
+from chatbot_common import contract
+from local_stack.aws_bootstrap import SSM_PREFIX, create_user, sign_in
+from local_stack.harness import start_local_stack
+from local_stack.processes import REPO_ROOT, chat_api_process, free_port, local_url
 
 START_TIMEOUT = 60
 PASSWORD = "Drill-Passw0rd!x"  # noqa: S105 - a user of the drill's own throw-away stack
@@ -67,10 +57,6 @@ class Measures:
     restored: int = 0
     restore_s: float = 0.0
     switch_s: float = 0.0
-
-
-def _client(service: str, endpoint: str, region: str):
-    return aws.client(service, endpoint_url=endpoint, region=region, local=True)
 
 
 def scan_items(dynamodb, table: str) -> dict[tuple, dict]:
@@ -184,15 +170,15 @@ def _check(condition: bool, message: str) -> None:
 
 def drill(logs: Path) -> Measures:
     measures = Measures()
-    aws_port, model_port, api_port = free_port(), free_port(), free_port()
-    aws_url = f"http://127.0.0.1:{aws_port}"
-    model_url = f"http://127.0.0.1:{model_port}"
-    api_url = f"http://127.0.0.1:{api_port}"
+    api_port = free_port()
+    api_url = local_url(api_port)
     with contextlib.ExitStack() as stack:
-        stack.enter_context(
-            moto_process(aws_port, log_path=logs / "local-aws.log").start(START_TIMEOUT)
+        local = stack.enter_context(
+            start_local_stack(
+                logs, model_args=(), chat_api_url=api_url, prefix=contract.LOCAL_PREFIX
+            )
         )
-        config = bootstrap(aws_url, chat_api_url=api_url, bedrock_url=model_url)
+        aws_url, config = local.aws_url, local.config
         # The drill's one user sends its messages within a minute; the chat API's per-user
         # limits (USAGE_TIERS) are not what it tests.
         config["USAGE_TIERS"] = (
@@ -200,16 +186,13 @@ def drill(logs: Path) -> Measures:
             '"concurrent_streams": 10}}'
         )
         region, source = config["AWS_REGION"], config["CONVERSATIONS_TABLE"]
-        dynamodb = _client("dynamodb", aws_url, region)
-        streams = _client("dynamodbstreams", aws_url, region)
-        ssm = _client("ssm", aws_url, region)
+        dynamodb, streams, ssm = (
+            local.aws(name) for name in ("dynamodb", "dynamodbstreams", "ssm")
+        )
         # The stream feeds the stand-in's undo; the table's data model is unchanged.
         dynamodb.update_table(
             TableName=source,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-        stack.enter_context(
-            bedrock_process(model_port, log_path=logs / "local-bedrock.log").start(START_TIMEOUT)
         )
         api_process = stack.enter_context(
             chat_api_process(api_port, config, log_path=logs / "chat-api.log").start(START_TIMEOUT)

@@ -27,6 +27,18 @@ COMPLETION_WINDOW = cdk.Duration.hours(8)
 DAILY_DAYS_MAX = 35
 
 
+def _rule(name: str, schedule: events.Schedule, days: int) -> backup.BackupPlanRule:
+    """A backup rule on `schedule` in the plan's start and completion windows, whose recovery
+    points are kept for `days`."""
+    return backup.BackupPlanRule(
+        rule_name=name,
+        schedule_expression=schedule,
+        start_window=START_WINDOW,
+        completion_window=COMPLETION_WINDOW,
+        delete_after=cdk.Duration.days(days),
+    )
+
+
 class TableBackups(Construct):
     def __init__(
         self,
@@ -53,27 +65,11 @@ class TableBackups(Construct):
             encryption_key=self.key,
             removal_policy=removal_policy,
         )
-        rules = [
-            backup.BackupPlanRule(
-                rule_name="Daily",
-                schedule_expression=DAILY_SCHEDULE,
-                start_window=START_WINDOW,
-                completion_window=COMPLETION_WINDOW,
-                delete_after=cdk.Duration.days(min(retention_days, DAILY_DAYS_MAX)),
-            )
-        ]
+        rules = [_rule("Daily", DAILY_SCHEDULE, min(retention_days, DAILY_DAYS_MAX))]
         # Beyond PITR's 35 days, one copy a week is enough history: each DynamoDB recovery
         # point is a full copy, so daily copies for 90 days would cost twice as much.
         if retention_days > DAILY_DAYS_MAX:
-            rules.append(
-                backup.BackupPlanRule(
-                    rule_name="Weekly",
-                    schedule_expression=WEEKLY_SCHEDULE,
-                    start_window=START_WINDOW,
-                    completion_window=COMPLETION_WINDOW,
-                    delete_after=cdk.Duration.days(retention_days),
-                )
-            )
+            rules.append(_rule("Weekly", WEEKLY_SCHEDULE, retention_days))
         self.plan = backup.BackupPlan(
             self,
             "Plan",

@@ -107,20 +107,12 @@ class WebFirewall(Construct):
                 ),
             )
         )
-        self.web_acl = wafv2.CfnWebACL(
+        self.web_acl = waf_rules.regional_web_acl(
             self,
-            "WebAcl",
             name=f"{name_prefix}-alb",
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=rules,
-            visibility_config=waf_rules.visibility(f"{name_prefix}-alb"),
-        )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "LoadBalancerAssociation",
+            association_id="LoadBalancerAssociation",
             resource_arn=load_balancer_arn,
-            web_acl_arn=self.web_acl.attr_arn,
         )
         # WAF only delivers to log groups whose name starts with aws-waf-logs-.
         self.log_group = logs.LogGroup(

@@ -62,6 +62,20 @@ class SesSender(Construct):
         return f"no-reply@{self.domain_name}"
 
 
+def _sign_in_settings() -> dict:
+    """What both app clients share: password sign-in (SRP or plain over TLS), no hint whether an
+    account exists, revocable refresh tokens and the same token lifetimes."""
+    return {
+        "auth_flows": cognito.AuthFlow(user_srp=True, user_password=True),
+        "prevent_user_existence_errors": True,
+        "enable_token_revocation": True,
+        "access_token_validity": ACCESS_TOKEN_VALIDITY,
+        "id_token_validity": ID_TOKEN_VALIDITY,
+        "refresh_token_validity": REFRESH_TOKEN_VALIDITY,
+        "auth_session_validity": cdk.Duration.minutes(3),
+    }
+
+
 class UserPool(Construct):
     def __init__(
         self,
@@ -144,16 +158,10 @@ class UserPool(Construct):
             "WebClient",
             user_pool_client_name=f"{name_prefix}-web",
             generate_secret=False,  # the web app's sign-in runs where a secret cannot be kept
-            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
             # No OAuth on the public client: CDK's defaults would allow the implicit grant and a
             # placeholder callback URL. Federated sign-in uses the backend client's code flow.
             disable_o_auth=True,
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
-            access_token_validity=ACCESS_TOKEN_VALIDITY,
-            id_token_validity=ID_TOKEN_VALIDITY,
-            refresh_token_validity=REFRESH_TOKEN_VALIDITY,
-            auth_session_validity=cdk.Duration.minutes(3),
+            **_sign_in_settings(),
         )
         # The confidential client of the web-ui backend, which signs users in on the server:
         # its secret never leaves AWS (Secrets Manager, read by the web-ui tasks), and it may
@@ -162,14 +170,8 @@ class UserPool(Construct):
             "WebBackendClient",
             user_pool_client_name=f"{name_prefix}-web-backend",
             generate_secret=True,
-            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
-            prevent_user_existence_errors=True,
-            enable_token_revocation=True,
             enable_propagate_additional_user_context_data=True,
-            access_token_validity=ACCESS_TOKEN_VALIDITY,
-            id_token_validity=ID_TOKEN_VALIDITY,
-            refresh_token_validity=REFRESH_TOKEN_VALIDITY,
-            auth_session_validity=cdk.Duration.minutes(3),
+            **_sign_in_settings(),
         )
         self.backend_client_secret = secretsmanager.Secret(
             self,
@@ -233,20 +235,12 @@ class UserPoolFirewall(Construct):
             start=10,
         ):
             rules.append(waf_rules.managed_group(group, priority))
-        self.web_acl = wafv2.CfnWebACL(
+        self.web_acl = waf_rules.regional_web_acl(
             self,
-            "WebAcl",
             name=f"{name_prefix}-cognito",
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=rules,
-            visibility_config=waf_rules.visibility(f"{name_prefix}-cognito"),
-        )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "UserPoolAssociation",
+            association_id="UserPoolAssociation",
             resource_arn=user_pool_arn,
-            web_acl_arn=self.web_acl.attr_arn,
         )
 
 

@@ -24,6 +24,31 @@ ONE_HOUR = cdk.Duration.hours(1)
 ONE_MINUTE = cdk.Duration.minutes(1)
 
 
+def _metrics_of(
+    namespace: str,
+    dimension: str,
+    value: str,
+    *,
+    statistic: str = "Sum",
+    period: cdk.Duration = ONE_MINUTE,
+):
+    """A factory of one resource's metrics (`dimension` = `value` in `namespace`), with the
+    statistic and period most of its alarms and graphs use; either can be given per metric."""
+
+    def metric(
+        name: str, statistic: str = statistic, period: cdk.Duration = period
+    ) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=name,
+            dimensions_map={dimension: value},
+            statistic=statistic,
+            period=period,
+        )
+
+    return metric
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -78,35 +103,11 @@ class Monitoring(Construct):
             ],
         )
 
-        def alb(metric: str, statistic: str = "Sum") -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/ApplicationELB",
-                metric_name=metric,
-                dimensions_map={"LoadBalancer": load_balancer_full_name},
-                statistic=statistic,
-                period=ONE_MINUTE,
-            )
-
-        def ecs(metric: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/ECS",
-                metric_name=metric,
-                dimensions_map={"ClusterName": cluster_name},
-                statistic="Average",
-                period=FIVE_MINUTES,
-            )
-
-        def bedrock(
-            metric: str, statistic: str = "Sum", period: cdk.Duration = FIVE_MINUTES
-        ) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/Bedrock",
-                metric_name=metric,
-                dimensions_map={"ModelId": bedrock_model_id},
-                statistic=statistic,
-                period=period,
-            )
-
+        alb = _metrics_of("AWS/ApplicationELB", "LoadBalancer", load_balancer_full_name)
+        ecs = _metrics_of(
+            "AWS/ECS", "ClusterName", cluster_name, statistic="Average", period=FIVE_MINUTES
+        )
+        bedrock = _metrics_of("AWS/Bedrock", "ModelId", bedrock_model_id, period=FIVE_MINUTES)
         input_tokens = bedrock("InputTokenCount", period=ONE_HOUR)
         output_tokens = bedrock("OutputTokenCount", period=ONE_HOUR)
 
@@ -150,48 +151,56 @@ class Monitoring(Construct):
 
         alarms: list[cloudwatch.Alarm] = []
 
-        def alarm(id_: str, metric: cloudwatch.IMetric, description: str, **kwargs) -> None:
+        above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+        not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
+
+        def alarm(
+            id_: str,
+            metric: cloudwatch.IMetric,
+            description: str,
+            *,
+            comparison_operator: cloudwatch.ComparisonOperator = above,
+            # Most of these metrics are only published when something happens (an error, a
+            # throttle): no data is the healthy state. None keeps CloudWatch's own default.
+            treat_missing_data: cloudwatch.TreatMissingData | None = not_breaching,
+            **kwargs,
+        ) -> None:
             created = cloudwatch.Alarm(
                 self,
                 id_,
                 alarm_name=f"{name_prefix}-{id_}",
                 alarm_description=description,
                 metric=metric,
+                comparison_operator=comparison_operator,
+                treat_missing_data=treat_missing_data,
                 **kwargs,
             )
             created.add_alarm_action(notify)
             created.add_ok_action(notify)
             alarms.append(created)
 
-        above = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
         alarm(
             "api-5xx-rate",
             error_rate,
             f"More than {error_rate_percent}% of API requests failed with a 5xx",
             threshold=error_rate_percent,
-            comparison_operator=above,
             evaluation_periods=3,
             datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm(
             "api-p99-latency",
             p99.with_(period=FIVE_MINUTES),
             f"p99 target response time above {p99_latency_seconds} s (streams included)",
             threshold=p99_latency_seconds,
-            comparison_operator=above,
             evaluation_periods=3,
             datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm(
             "api-unhealthy-targets",
             unhealthy,
             "A target of the load balancer fails its health check",
             threshold=0,
-            comparison_operator=above,
             evaluation_periods=3,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm(
             "api-health-check",
@@ -207,34 +216,30 @@ class Monitoring(Construct):
             ecs("CPUUtilization"),
             "Cluster CPU above 80%",
             threshold=80,
-            comparison_operator=above,
             evaluation_periods=3,
+            treat_missing_data=None,
         )
         alarm(
             "ecs-memory",
             ecs("MemoryUtilization"),
             "Cluster memory above 80%",
             threshold=80,
-            comparison_operator=above,
             evaluation_periods=3,
+            treat_missing_data=None,
         )
         alarm(
             "feedback-dlq-not-empty",
             dlq_depth,
             "Feedback messages failed 5 times and wait in the dead-letter queue",
             threshold=0,
-            comparison_operator=above,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm(
             "bedrock-throttling",
             bedrock("InvocationThrottles"),
             "Bedrock throttles the chat model",
             threshold=0,
-            comparison_operator=above,
             evaluation_periods=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         # Cost: tokens are what Bedrock bills; a loop or an abusive client shows here first.
         alarm(
@@ -242,18 +247,14 @@ class Monitoring(Construct):
             input_tokens,
             f"More than {input_tokens_per_hour} Bedrock input tokens in an hour",
             threshold=input_tokens_per_hour,
-            comparison_operator=above,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         alarm(
             "bedrock-output-tokens",
             output_tokens,
             f"More than {output_tokens_per_hour} Bedrock output tokens in an hour",
             threshold=output_tokens_per_hour,
-            comparison_operator=above,
             evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         for function in functions:
             alarm(
@@ -261,9 +262,7 @@ class Monitoring(Construct):
                 function.metric_errors(period=FIVE_MINUTES),
                 f"The {function.node.id} function raised errors",
                 threshold=0,
-                comparison_operator=above,
                 evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         self.alarms = alarms
 

@@ -112,15 +112,12 @@ def test_the_report_has_a_section_per_copilot_stack_and_the_nist_counts(reviewed
     version, rules = nag_report.aws_solutions_rules()
     copilot_stacks = nag_report.collect(review)
     nist = {"Copilot templates": nag_report.open_findings_per_rule(nist_outdir)}
-    markdown = nag_report.render_markdown(
-        nag_report.collect(dev.outdir), version, rules, copilot_stacks, nist
-    )
+    report = nag_report.Report(nag_report.collect(dev.outdir), version, rules, copilot_stacks, nist)
+    markdown = nag_report.render_markdown(report)
     for env in ENVIRONMENTS:
         for kind in KINDS:
             assert f"\n## {copilot_review.stack_name(env, kind)}\n" in markdown
     assert "## NIST 800-53 rev 5 (reported, not gating)" in markdown
     assert f"| LambdaDLQ | {counts['NIST.800.53.R5-LambdaDLQ']} |" in markdown
-    page = nag_report.render_html(
-        nag_report.collect(dev.outdir), version, rules, copilot_stacks, nist
-    )
+    page = nag_report.render_html(report)
     assert "<h2>copilot-prod-web-ui-addons</h2>" in page and "LambdaDLQ" in page

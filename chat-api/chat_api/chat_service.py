@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
-from .bedrock import BedrockChat, Reply
+from .bedrock import BedrockChat, Done, Reply
 from .emotion import Emotion
 from .prompts import system_prompt
-from .safety import SafetyAssessment
-from .store import Turn
+from .store import Turn, UserMessage
 
 
 @dataclass(frozen=True)
@@ -21,42 +20,28 @@ class ConversationRequest:
     messages: list[dict]
 
 
-@dataclass(frozen=True)
-class PreparedTurn:
+@dataclass(frozen=True, kw_only=True)
+class PreparedTurn(UserMessage):
     """A user message ready for the model: where it goes, what was read in it, and the prompt.
 
     Built the same way for a new message, a regenerated reply (the stored message, its stored
     emotion) and an edited message; `turn()` gives what the store writes once the reply is in."""
 
-    user_id: str
-    conversation_id: str
-    user_message_id: str
-    user_text: str
-    user_created_at: str
-    emotion: Emotion
-    safety: SafetyAssessment
     request: ConversationRequest
     # The conversation's stored summary; None when this message starts the conversation.
     existing: dict[str, Any] | None = None
-    idempotency_key: str | None = None
 
-    def turn(
-        self, *, message_id: str, reply: str, model_id: str, usage: dict, stop_reason: str
-    ) -> Turn:
+    def turn(self, *, message_id: str, reply: str, model_id: str, ending: Reply | Done) -> Turn:
+        """The turn to store once the reply is in; `ending` (a whole reply or a stream's last
+        event) gives its usage and stop reason."""
+        user_message = {field.name: getattr(self, field.name) for field in fields(UserMessage)}
         return Turn(
-            user_id=self.user_id,
-            conversation_id=self.conversation_id,
-            user_message_id=self.user_message_id,
-            user_text=self.user_text,
-            user_created_at=self.user_created_at,
-            emotion=self.emotion,
+            **user_message,
             assistant_message_id=message_id,
             reply=reply,
             model_id=model_id,
-            usage=usage,
-            stop_reason=stop_reason,
-            safety=self.safety,
-            idempotency_key=self.idempotency_key,
+            usage=ending.usage,
+            stop_reason=ending.stop_reason,
         )
 
 

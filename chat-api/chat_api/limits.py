@@ -42,9 +42,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from .errors import QuotaExceeded, RateLimited, StorageUnavailable
+from .store.base import call_table
 
 log = logging.getLogger(__name__)
 BUCKET_SECONDS = 10
@@ -68,9 +69,6 @@ class TierLimits:
     messages_per_minute: int
     tokens_per_day: int
     concurrent_streams: int
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 @dataclass
@@ -188,22 +186,7 @@ class UsageLimiter:
         return {"pk": {"S": f"USAGE#{user_id}"}, "sk": COUNTERS_SK}
 
     def _call(self, operation: str, **kwargs) -> dict[str, Any]:
-        try:
-            return getattr(self._db, operation)(TableName=self._table, **kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise
-            log.error(
-                "usage counter call failed",
-                extra={"operation": operation, "error_code": exc.response["Error"]["Code"]},
-            )
-            raise StorageUnavailable() from exc
-        except BotoCoreError as exc:
-            log.error(
-                "usage counter call failed",
-                extra={"operation": operation, "error_type": type(exc).__name__},
-            )
-            raise StorageUnavailable() from exc
+        return call_table(self._db, self._table, operation, **kwargs)
 
     def _get(self, user_id: str) -> dict[str, Any]:
         response = self._call("get_item", Key=self._key(user_id), ConsistentRead=True)
@@ -407,7 +390,7 @@ class UsageLimiter:
         minute_reset = self._leaves_window(min(counts)) if counts else now
         return {
             "tier": name,
-            "limits": limits.as_dict(),
+            "limits": asdict(limits),
             "used": {
                 "messages_this_minute": sum(counts.values()),
                 "tokens_today": _number(item, day.attribute),

@@ -166,11 +166,15 @@ _URGENT_PATTERNS = [
     r"\b(?:make|makes|making|tie|ties|tying)\s+a\s+noose\b",
 ]
 _URGENT = re.compile("|".join(f"(?:{pattern})" for pattern in _URGENT_PATTERNS), re.IGNORECASE)
+# A time soon: "tonight", "this weekend", "in an hour", "on friday".
+_SOON = (
+    r"tonight|today|tomorrow|this\s+(?:weekend|week|evening|morning|afternoon)|"
+    r"in\s+an?\s+(?:hour|few\s+hours)|on\s+(?:monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday)"
+)
 # Explicit risk plus a time, a means or a plan in the same message is urgent.
 _WHEN_OR_HOW = re.compile(
-    r"\b(?:tonight|today|tomorrow|this\s+(?:weekend|week|evening|morning|afternoon)|"
-    r"in\s+an?\s+(?:hour|few\s+hours)|on\s+(?:monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday)|(?:decided|planned|planning|plan|ready|made\s+up\s+my\s+mind)|"
+    rf"\b(?:{_SOON}|(?:decided|planned|planning|plan|ready|made\s+up\s+my\s+mind)|"
     r"pills|tablets|rope|noose|gun|rifle|razor|blade|bridge|roof|ledge)\b",
     re.IGNORECASE,
 )
@@ -183,12 +187,7 @@ _ENDING_IT = re.compile(
     r"(?:finally\s+)?(?:end|ending)\s+(?:it|everything)\b(?!\s+(?:with|between|off)\b)",
     re.IGNORECASE,
 )
-_WHEN = re.compile(
-    r"\b(?:tonight|today|tomorrow|this\s+(?:weekend|week|evening|morning|afternoon)|"
-    r"in\s+an?\s+(?:hour|few\s+hours)|on\s+(?:monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday))\b",
-    re.IGNORECASE,
-)
+_WHEN = re.compile(rf"\b(?:{_SOON})\b", re.IGNORECASE)
 _ENDS_SOMETHING_ELSE = re.compile(
     r"\b(?:with\s+(?:him|her|them|my|the|this|that|our|your)|relationship|boyfriend|"
     r"girlfriend|partner|husband|wife|marriage|engagement|subscription|membership|contract|"

@@ -7,26 +7,14 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import httpx
 import pytest
 
 from chat_api.ids import id_floor, new_id
-from chatbot_common.aws import LOCAL_CREDENTIALS
 from local_stack.aws_bootstrap import sign_in
 from local_stack.harness import PASSWORD
 from local_stack.processes import feedback_runner_process
 from support import chat, new_user, rate
-
-
-def _client(stack, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=stack.aws_url,
-        region_name=stack.config["AWS_REGION"],
-        **LOCAL_CREDENTIALS,
-    )
-
 
 # --- settings ------------------------------------------------------------------------------------
 
@@ -57,20 +45,13 @@ def test_bad_settings_are_refused_and_change_nothing(api, fresh_user, body):
 def _backdated_turn(stack, user, cid: str, when: datetime, label: str) -> None:
     """A user message of `when` written straight into the table (a week cannot be waited for),
     shaped like the ones the API stores."""
-    db, table = _client(stack, "dynamodb"), stack.config["CONVERSATIONS_TABLE"]
-    message_id = id_floor(when)[:10] + new_id()[10:]
-    created = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    db.put_item(
-        TableName=table,
-        Item={
-            "pk": {"S": f"USER#{user.sub}#CONV#{cid}"},
-            "sk": {"S": f"MSG#{message_id}"},
-            "message_id": {"S": message_id},
-            "role": {"S": "user"},
-            "text": {"S": f"a {label} message"},
-            "created_at": {"S": created},
-            "emotion": {"M": {"label": {"S": label}, "scores": {"M": {}}}},
-        },
+    stack.put_message(
+        user_sub=user.sub,
+        conversation_id=cid,
+        message_id=id_floor(when)[:10] + new_id()[10:],
+        text=f"a {label} message",
+        created_at=when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        emotion=label,
     )
 
 
@@ -198,7 +179,7 @@ def test_export_everything_is_streamed_json(api, stack, fresh_user, bob):
 
 def _items_of(stack, user) -> dict[str, list]:
     """Every item of every table of the local stack that refers to the user."""
-    db = _client(stack, "dynamodb")
+    db = stack.aws("dynamodb")
     found: dict[str, list] = {}
     for table in db.list_tables()["TableNames"]:
         for page in db.get_paginator("scan").paginate(TableName=table):
@@ -228,7 +209,7 @@ def test_delete_me_leaves_nothing_of_the_user(api, stack, feedback_ingestion, op
     user = new_user(stack)
     other = new_user(stack)
     # A profile, as the sign-up trigger writes it (moto runs no triggers).
-    _client(stack, "dynamodb").put_item(
+    stack.aws("dynamodb").put_item(
         TableName=stack.config["PROFILES_TABLE"],
         Item={"user_id": {"S": user.sub}, "email": {"S": user.email}, "tier": {"S": "free"}},
     )
@@ -264,7 +245,7 @@ def test_delete_me_leaves_nothing_of_the_user(api, stack, feedback_ingestion, op
     assert _items_of(stack, user) == {}
     assert _items_of(stack, other) == others_before  # nobody else's data was touched
     # The sign-in is gone too.
-    cognito = _client(stack, "cognito-idp")
+    cognito = stack.aws("cognito-idp")
     with pytest.raises(cognito.exceptions.ClientError):
         sign_in(
             stack.aws_url,
@@ -285,7 +266,7 @@ def test_an_interrupted_deletion_is_finished_by_a_retry(api, stack, start_api):
     """The first call stops half-way (its profiles table does not exist): the conversations
     are gone, the rest is not; the retry against the right configuration finishes the job."""
     user = new_user(stack)
-    _client(stack, "dynamodb").put_item(
+    stack.aws("dynamodb").put_item(
         TableName=stack.config["PROFILES_TABLE"],
         Item={"user_id": {"S": user.sub}, "email": {"S": user.email}},
     )

@@ -7,26 +7,15 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 
 from chat_api.ids import new_id
 from chat_api.store import ConversationStore
-from chatbot_common.aws import LOCAL_CREDENTIALS
 from support import chat, rate
 
 
-def _dynamodb(stack):
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=stack.aws_url,
-        region_name=stack.config["AWS_REGION"],
-        **LOCAL_CREDENTIALS,
-    )
-
-
 def _partition(stack, user, conversation_id) -> list[dict]:
-    response = _dynamodb(stack).query(
+    response = stack.aws("dynamodb").query(
         TableName=stack.config["CONVERSATIONS_TABLE"],
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"USER#{user.sub}#CONV#{conversation_id}"}},
@@ -103,20 +92,16 @@ def test_an_id_with_anything_after_it_is_400(api, fresh_user, method, suffix):
 def test_a_long_conversation_is_read_in_pages(api, stack, fresh_user, openapi_validator):
     turn = chat(api, fresh_user, "the start of a long conversation")
     cid = turn["conversation_id"]
-    db, table = _dynamodb(stack), stack.config["CONVERSATIONS_TABLE"]
     written = [turn["user_message_id"], turn["message_id"]]
     for n in range(128):  # 130 messages in all: more than one page
         message_id = new_id()
-        db.put_item(
-            TableName=table,
-            Item={
-                "pk": {"S": f"USER#{fresh_user.sub}#CONV#{cid}"},
-                "sk": {"S": f"MSG#{message_id}"},
-                "message_id": {"S": message_id},
-                "role": {"S": "user" if n % 2 == 0 else "assistant"},
-                "text": {"S": f"message {n}"},
-                "created_at": {"S": "2026-12-01T00:00:00.000Z"},
-            },
+        stack.put_message(
+            user_sub=fresh_user.sub,
+            conversation_id=cid,
+            message_id=message_id,
+            text=f"message {n}",
+            created_at="2026-12-01T00:00:00.000Z",
+            role="user" if n % 2 == 0 else "assistant",
         )
         written.append(message_id)
 
@@ -231,7 +216,7 @@ class _Recording:
 def test_delete_removes_messages_first_and_the_summary_last(api, stack, fresh_user):
     turn = chat(api, fresh_user)
     cid = turn["conversation_id"]
-    client = _Recording(_dynamodb(stack))
+    client = _Recording(stack.aws("dynamodb"))
     store = ConversationStore(client, stack.config["CONVERSATIONS_TABLE"], sleep=lambda _: None)
     store.delete_conversation(fresh_user.sub, cid)
     writes = [
@@ -248,7 +233,7 @@ def test_a_delete_that_leaves_messages_is_an_error_and_a_retry_finishes(api, sta
     turn = chat(api, fresh_user)
     cid = turn["conversation_id"]
     table = stack.config["CONVERSATIONS_TABLE"]
-    throttled = _Recording(_dynamodb(stack), unprocessed=True)
+    throttled = _Recording(stack.aws("dynamodb"), unprocessed=True)
     pauses: list[float] = []
     from chat_api.errors import StorageUnavailable
 
@@ -295,7 +280,7 @@ def test_a_turn_written_during_a_delete_is_deleted_too(api, stack, fresh_user):
     slipped in is deleted in another round, so no message is left without its summary."""
     turn = chat(api, fresh_user)
     cid = turn["conversation_id"]
-    db, table = _dynamodb(stack), stack.config["CONVERSATIONS_TABLE"]
+    db, table = stack.aws("dynamodb"), stack.config["CONVERSATIONS_TABLE"]
     pk = {"S": f"USER#{fresh_user.sub}#CONV#{cid}"}
 
     class TurnDuringDelete(_Recording):

@@ -61,10 +61,11 @@ def test_sigterm_lets_a_running_stream_finish_then_exits_0(start_api, fresh_user
     assert server.stop(timeout=30) == 0
 
 
-def start_gunicorn_to_fail(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Gunicorn with settings it must refuse at start; returns once it has exited."""
+def configuration_error(env: dict[str, str]) -> str:
+    """Starts Gunicorn with settings it must refuse at start; once it has exited with the
+    configuration error's status 2 and no traceback, returns what it wrote to stderr."""
     env["CHAT_API_BIND"] = "127.0.0.1:0"
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "chat_api:create_app()"],
         cwd=CHAT_API_DIR,
         env=env,
@@ -72,34 +73,29 @@ def start_gunicorn_to_fail(env: dict[str, str]) -> subprocess.CompletedProcess[s
         text=True,
         timeout=60,
     )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
 
 
 def test_missing_setting_stops_gunicorn_with_one_line(stack):
     env = child_env(api_env(stack))
     env.pop("COGNITO_APP_CLIENT_ID")
-    result = start_gunicorn_to_fail(env)
-    assert result.returncode == 2
     assert (
         "chat-api: configuration error: COGNITO_APP_CLIENT_ID is required but not set"
-        in result.stderr
+        in configuration_error(env)
     )
-    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("app_env", ["dev", "prod"])
 def test_local_jwks_is_refused_outside_local(stack, app_env):
-    env = child_env(api_env(stack, APP_ENV=app_env))
-    result = start_gunicorn_to_fail(env)
-    assert result.returncode == 2
-    assert f"COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV={app_env}" in result.stderr
+    stderr = configuration_error(child_env(api_env(stack, APP_ENV=app_env)))
+    assert f"COGNITO_JWKS_URL must be the issuer's own JWKS when APP_ENV={app_env}" in stderr
 
 
 def test_a_malformed_extra_client_id_stops_gunicorn_with_one_line(stack):
     env = child_env(api_env(stack, COGNITO_EXTRA_APP_CLIENT_IDS="good,bad id"))
-    result = start_gunicorn_to_fail(env)
-    assert result.returncode == 2
     assert (
         "chat-api: configuration error: COGNITO_EXTRA_APP_CLIENT_IDS: 'bad id' is not a Cognito"
-        in result.stderr
+        in configuration_error(env)
     )
-    assert "Traceback" not in result.stderr

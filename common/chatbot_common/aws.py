@@ -92,3 +92,9 @@ def error_code(error: Exception) -> str:
     """The AWS error code of a botocore ClientError ("" for anything else)."""
     response = getattr(error, "response", None) or {}
     return response.get("Error", {}).get("Code", "")
+
+
+def error_fields(error: Exception) -> dict[str, str]:
+    """What a log line says of a failed AWS call: the exception's type and the AWS error code
+    ("" when the call got no answer), never its message, which may quote the request."""
+    return {"error": type(error).__name__, "code": error_code(error)}

@@ -48,6 +48,7 @@ def test_clients_share_a_session_until_the_credentials_change(monkeypatch):
 
 def test_error_code_of_anything_that_is_not_a_client_error_is_empty():
     assert aws.error_code(ValueError("x")) == ""
+    assert aws.error_fields(ValueError("x")) == {"error": "ValueError", "code": ""}
 
 
 def test_names_resolve_per_environment_and_unknown_environments_are_refused():

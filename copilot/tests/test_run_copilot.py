@@ -20,24 +20,26 @@ def stand_in(tmp_path, stderr: str, failures: int):
     return script, calls
 
 
-def test_a_reset_connection_is_retried(tmp_path, monkeypatch):
-    script, calls = stand_in(tmp_path, "read: connection reset by peer", failures=2)
+@pytest.mark.parametrize(
+    ("stderr", "failures", "error", "expected_calls"),
+    [
+        # a reset connection is retried until the CLI renders
+        ("read: connection reset by peer", 2, None, 3),
+        # a manifest error is not retried
+        ("validate count: min must be below max", 5, "min must be below max", 1),
+        # retries stop after the last attempt
+        ("RequestError: send request failed", 9, "send request failed", render.ATTEMPTS),
+    ],
+    ids=["reset-retried", "manifest-error-not-retried", "retries-stop-after-last-attempt"],
+)
+def test_only_transport_failures_are_retried(
+    tmp_path, monkeypatch, stderr, failures, error, expected_calls
+):
+    script, calls = stand_in(tmp_path, stderr, failures=failures)
     monkeypatch.setattr(render, "COPILOT_BIN", script)
-    assert render.run_copilot(["svc", "package"], {"PATH": "/usr/bin:/bin"}) == "rendered\n"
-    assert len(calls.read_text().splitlines()) == 3
-
-
-def test_a_manifest_error_is_not_retried(tmp_path, monkeypatch):
-    script, calls = stand_in(tmp_path, "validate count: min must be below max", failures=5)
-    monkeypatch.setattr(render, "COPILOT_BIN", script)
-    with pytest.raises(render.RenderError, match="min must be below max"):
-        render.run_copilot(["svc", "package"], {"PATH": "/usr/bin:/bin"})
-    assert len(calls.read_text().splitlines()) == 1
-
-
-def test_retries_stop_after_the_last_attempt(tmp_path, monkeypatch):
-    script, calls = stand_in(tmp_path, "RequestError: send request failed", failures=9)
-    monkeypatch.setattr(render, "COPILOT_BIN", script)
-    with pytest.raises(render.RenderError, match="send request failed"):
-        render.run_copilot(["env", "package"], {"PATH": "/usr/bin:/bin"})
-    assert len(calls.read_text().splitlines()) == render.ATTEMPTS
+    if error is None:
+        assert render.run_copilot(["svc", "package"], {"PATH": "/usr/bin:/bin"}) == "rendered\n"
+    else:
+        with pytest.raises(render.RenderError, match=error):
+            render.run_copilot(["svc", "package"], {"PATH": "/usr/bin:/bin"})
+    assert len(calls.read_text().splitlines()) == expected_calls

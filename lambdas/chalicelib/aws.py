@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from chatbot_common import aws
-from chatbot_common.aws import error_code
+from chatbot_common.aws import error_code, error_fields
 
 CLIENT_CONFIG = aws.client_config(connect_timeout=2, read_timeout=3, attempts=3)
 
@@ -46,4 +46,13 @@ def reset() -> None:
         _clients.clear()
 
 
-__all__ = ["CLIENT_CONFIG", "client", "cognito", "dynamodb", "error_code", "reset", "sqs"]
+__all__ = [
+    "CLIENT_CONFIG",
+    "client",
+    "cognito",
+    "dynamodb",
+    "error_code",
+    "error_fields",
+    "reset",
+    "sqs",
+]

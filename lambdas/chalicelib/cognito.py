@@ -228,7 +228,7 @@ def pre_sign_up(event: dict, settings_source) -> dict:
             # Fail closed: a second account would split the person's history.
             log.error(
                 "federated link failed",
-                extra={"error": type(error).__name__, "code": aws.error_code(error)},
+                extra=aws.error_fields(error),
             )
             raise TriggerRejected(UNAVAILABLE) from None
         log.info(
@@ -302,11 +302,7 @@ def post_confirmation(event: dict, settings_source) -> dict:
     except (SettingsError, ClientError, BotoCoreError) as error:
         log.error(
             "profile setup failed",
-            extra={
-                "user_id": user_id,
-                "error": type(error).__name__,
-                "code": aws.error_code(error),
-            },
+            extra={"user_id": user_id, **aws.error_fields(error)},
         )
         raise TriggerRejected(SETUP_FAILED) from None
     log.info("profile ready", extra={"user_id": user_id, "profile_created": created})
@@ -354,11 +350,7 @@ def pre_token_generation(event: dict, settings_source) -> dict:
     except (SettingsError, ClientError, BotoCoreError, ValueError) as error:
         log.error(
             "token claims unavailable",
-            extra={
-                "user_id": user_id,
-                "error": type(error).__name__,
-                "code": aws.error_code(error),
-            },
+            extra={"user_id": user_id, **aws.error_fields(error)},
         )
         raise TriggerRejected(SIGN_IN_FAILED) from None
     claims = {"tier": tier}

@@ -205,8 +205,7 @@ def process_batch(records: list[dict], settings: FeedbackSettings) -> BatchResul
                 "store failed, message left for retry",
                 extra={
                     "message_id": message_id,
-                    "error": type(error).__name__,
-                    "code": aws.error_code(error),
+                    **aws.error_fields(error),
                     "receive_count": record.get("attributes", {}).get("ApproximateReceiveCount"),
                 },
             )

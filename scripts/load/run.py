@@ -31,18 +31,11 @@ from chatbot_common.env_file import read_env_file
 from local_stack.aws_bootstrap import (
     DEMO_USER_EMAIL,
     DEMO_USER_PASSWORD,
-    bootstrap,
     create_user,
     sign_in,
 )
-from local_stack.processes import (
-    REPO_ROOT,
-    bedrock_process,
-    chat_api_process,
-    free_port,
-    local_url,
-    moto_process,
-)
+from local_stack.harness import start_local_stack
+from local_stack.processes import REPO_ROOT, chat_api_process, free_port, local_url
 
 HERE = Path(__file__).resolve().parent
 LOCUSTFILE = HERE / "locustfile.py"
@@ -54,7 +47,7 @@ LIMITS = {"local": (200, 900), "deployed": (2000, 3300)}
 DEFAULTS = {"local": (20, 60), "deployed": (50, 600)}
 # The local model server's latency in a run with its own stack: a short first token and a
 # typing-speed stream, like a small Bedrock model.
-LOCAL_MODEL_LATENCY = {"ttft_ms": 600, "inter_token_ms": 15}
+LOCAL_MODEL_LATENCY = ("--ttft-ms", "600", "--inter-token-ms", "15")
 START_TIMEOUT = 60
 # The chat API's per-user limits (USAGE_TIERS, docs/chat-api.md) on the run's own stack: a
 # compressed pace (--pace below 1) sends a user's messages faster than a person could, and the
@@ -152,28 +145,18 @@ def local_target(state: Path, logs: Path) -> Iterator[Target]:
             print(f"Using the running local stack ({env_file}): {api_url}")
             yield _local_target(config, api_url)
             return
-    aws_port, model_port, api_port = free_port(), free_port(), free_port()
-    aws_url = local_url(aws_port)
-    model_url = local_url(model_port)
+    api_port = free_port()
     api_url = local_url(api_port)
     print(f"Starting a local stack for the run on 127.0.0.1 (logs in {logs})")
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(
-            moto_process(aws_port, log_path=logs / "local-aws.log").start(START_TIMEOUT)
-        )
-        config = bootstrap(aws_url, chat_api_url=api_url, bedrock_url=model_url)
-        config["USAGE_TIERS"] = LOCAL_USAGE_TIERS
-        stack.enter_context(
-            bedrock_process(model_port, log_path=logs / "local-bedrock.log").start(START_TIMEOUT)
-        )
-        httpx.put(
-            f"{model_url}/_local/config", json=LOCAL_MODEL_LATENCY, timeout=5
-        ).raise_for_status()
-        stack.enter_context(
-            chat_api_process(api_port, config, log_path=logs / "chat-api.log").start(START_TIMEOUT)
-        )
-        warm_up(aws_url, config, api_url)
-        yield _local_target(config, api_url)
+    with start_local_stack(
+        logs, model_args=LOCAL_MODEL_LATENCY, chat_api_url=api_url, prefix=contract.LOCAL_PREFIX
+    ) as stack:
+        config = {**stack.config, "USAGE_TIERS": LOCAL_USAGE_TIERS}
+        with chat_api_process(api_port, config, log_path=logs / "chat-api.log").start(
+            START_TIMEOUT
+        ):
+            warm_up(stack.aws_url, config, api_url)
+            yield _local_target(config, api_url)
 
 
 def warm_up(aws_url: str, config: dict[str, str], api_url: str, chats: int = 4) -> None:

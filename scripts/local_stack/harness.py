@@ -54,6 +54,32 @@ class LocalStack:
         """A boto3 client of the local AWS endpoint (local credentials, never a real account)."""
         return aws.client(service, region=self.region, endpoint_url=self.aws_url, local=True)
 
+    def put_message(
+        self,
+        *,
+        user_sub: str,
+        conversation_id: str,
+        message_id: str,
+        text: str,
+        created_at: str,
+        role: str = "user",
+        emotion: str | None = None,
+    ) -> None:
+        """Writes one message straight into the conversations table, shaped as the chat API
+        stores it: for tests that need messages the API would not write now (backdated, or
+        more than a test should send). `emotion` is the label of a user message."""
+        item = {
+            "pk": {"S": f"USER#{user_sub}#CONV#{conversation_id}"},
+            "sk": {"S": f"MSG#{message_id}"},
+            "message_id": {"S": message_id},
+            "role": {"S": role},
+            "text": {"S": text},
+            "created_at": {"S": created_at},
+        }
+        if emotion is not None:
+            item["emotion"] = {"M": {"label": {"S": emotion}, "scores": {"M": {}}}}
+        self.aws("dynamodb").put_item(TableName=self.config["CONVERSATIONS_TABLE"], Item=item)
+
 
 @dataclass
 class User:

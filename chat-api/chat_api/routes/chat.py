@@ -179,8 +179,7 @@ def chat():
                 message_id=message_id,
                 reply=text,
                 model_id=svc.bedrock.model_id,
-                usage=reply.usage,
-                stop_reason=reply.stop_reason,
+                ending=reply,
             ),
             prep.existing,
         )
@@ -258,8 +257,7 @@ def chat_stream():
             message_id=message_id,
             reply=text,
             model_id=svc.bedrock.model_id,
-            usage=done.usage,
-            stop_reason=done.stop_reason,
+            ending=done,
         )
         try:
             svc.store.save_turn(turn, prep.existing)
@@ -300,6 +298,28 @@ def _stored_emotion(message: dict) -> Emotion:
     return Emotion(label=stored.get("label", "neutral"), scores=stored.get("scores", {}))
 
 
+def _prepared_again(
+    summary: dict,
+    history: list[dict],
+    user_message: dict,
+    text: str,
+    analysed: tuple[Emotion, SafetyAssessment] | None = None,
+) -> PreparedTurn:
+    """The last turn's user message (`text`: as stored or as edited) prepared again, under its
+    stored id and time."""
+    return _prepared(
+        summary["conversation_id"],
+        history,
+        text,
+        user_message_id=user_message["message_id"],
+        user_created_at=user_message["created_at"],
+        # The trajectory already ends with this message's emotion.
+        trajectory=summary.get("recent_emotions", [])[:-1],
+        existing=summary,
+        analysed=analysed,
+    )
+
+
 def _replace_reply(
     prep: PreparedTurn, old_reply: dict, admission, *, edited: dict | None = None
 ) -> Response:
@@ -321,8 +341,7 @@ def _replace_reply(
                 message_id=message_id,
                 reply=text,
                 model_id=svc.bedrock.model_id,
-                usage=done.usage,
-                stop_reason=done.stop_reason,
+                ending=done,
             ),
             edited_user_message=edited,
             recent_emotions=recent,
@@ -338,15 +357,11 @@ def regenerate(conversation_id: str):
     summary, history, user_message, old_reply = _last_turn(conversation_id)
     admission = _admit(stream=True)
     try:
-        prep = _prepared(
-            conversation_id,
+        prep = _prepared_again(
+            summary,
             history,
+            user_message,
             user_message["text"],
-            user_message_id=user_message["message_id"],
-            user_created_at=user_message["created_at"],
-            # The trajectory already ends with this message's emotion.
-            trajectory=summary.get("recent_emotions", [])[:-1],
-            existing=summary,
             analysed=(
                 _stored_emotion(user_message),
                 SafetyAssessment(level=stored_level(user_message.get("safety"))),
@@ -373,15 +388,7 @@ def edit(conversation_id: str):
         )
     admission = _admit(stream=True)
     try:
-        prep = _prepared(
-            conversation_id,
-            history,
-            body.message,
-            user_message_id=user_message["message_id"],
-            user_created_at=user_message["created_at"],
-            trajectory=summary.get("recent_emotions", [])[:-1],
-            existing=summary,
-        )
+        prep = _prepared_again(summary, history, user_message, body.message)
     except BaseException:
         admission.release()
         raise

@@ -18,7 +18,7 @@ from .items import (
     plain,
 )
 from .reading import Reading
-from .turns import Turn, TurnAlreadyStored, Turns
+from .turns import Turn, TurnAlreadyStored, Turns, UserMessage
 
 __all__ = [
     "MESSAGE_PAGE_MAX",
@@ -28,6 +28,7 @@ __all__ = [
     "FeedbackReplayed",
     "Turn",
     "TurnAlreadyStored",
+    "UserMessage",
     "emotion_attr",
     "now_iso",
     "plain",

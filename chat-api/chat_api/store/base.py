@@ -11,6 +11,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .items import unavailable
 
 
+def call_table(client, table: str, operation: str, **kwargs) -> dict[str, Any]:
+    """One DynamoDB call on `table`; a failed condition is the caller's to handle, any other
+    failure is logged and becomes the API's 503."""
+    try:
+        return getattr(client, operation)(TableName=table, **kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise
+        raise unavailable(operation, exc) from exc
+    except BotoCoreError as exc:
+        raise unavailable(operation, exc) from exc
+
+
 class StoreBase:
     def __init__(self, client, table: str, *, retention_days: int = 365, sleep=time.sleep) -> None:
         self._db = client
@@ -23,11 +36,4 @@ class StoreBase:
         return int(time.time()) + self._retention_seconds
 
     def _call(self, operation: str, **kwargs) -> dict[str, Any]:
-        try:
-            return getattr(self._db, operation)(TableName=self._table, **kwargs)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise
-            raise unavailable(operation, exc) from exc
-        except BotoCoreError as exc:
-            raise unavailable(operation, exc) from exc
+        return call_table(self._db, self._table, operation, **kwargs)

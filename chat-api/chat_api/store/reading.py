@@ -75,13 +75,10 @@ class Reading(StoreBase):
         more = bool(response.get("LastEvaluatedKey")) and bool(messages)
         return messages, (messages[0]["message_id"] if more else None)
 
-    def list_conversations(
-        self, user_id: str, *, limit: int, cursor: str | None
-    ) -> tuple[list[dict], str | None]:
-        extra: dict[str, Any] = {}
-        if cursor:
-            extra["ExclusiveStartKey"] = decode_cursor(cursor, user_pk(user_id))
-        response = self._call(
+    def _summaries_page(self, user_id: str, limit: int, start: dict | None) -> dict[str, Any]:
+        """One page of the user's summaries from the index, most recently active first."""
+        extra = {"ExclusiveStartKey": start} if start else {}
+        return self._call(
             "query",
             IndexName="gsi1",
             KeyConditionExpression="gsi1pk = :pk",
@@ -90,6 +87,12 @@ class Reading(StoreBase):
             Limit=limit,
             **extra,
         )
+
+    def list_conversations(
+        self, user_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[dict], str | None]:
+        start = decode_cursor(cursor, user_pk(user_id)) if cursor else None
+        response = self._summaries_page(user_id, limit, start)
         items = [summary_of(from_item(item)) for item in response["Items"]]
         last = response.get("LastEvaluatedKey")
         return items, (encode_cursor(last) if last else None)
@@ -140,16 +143,7 @@ class Reading(StoreBase):
         yields (summary, cursor of the position just after it)."""
         start = decode_cursor(cursor, user_pk(user_id)) if cursor else None
         while True:
-            extra = {"ExclusiveStartKey": start} if start else {}
-            response = self._call(
-                "query",
-                IndexName="gsi1",
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues=to_item({":pk": user_pk(user_id)}),
-                ScanIndexForward=False,
-                Limit=page_size,
-                **extra,
-            )
+            response = self._summaries_page(user_id, page_size, start)
             for item in response["Items"]:
                 plain = from_item(item)
                 position = {k: plain[k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}

@@ -34,9 +34,9 @@ class TurnAlreadyStored(Exception):
     """Another request with the same idempotency key stored its turn first."""
 
 
-@dataclass(frozen=True)
-class Turn:
-    """One exchange to store: the user's message and the assistant's reply."""
+@dataclass(frozen=True, kw_only=True)
+class UserMessage:
+    """The user's side of a turn: the message, what was read in it, and the request's key."""
 
     user_id: str
     conversation_id: str
@@ -44,13 +44,19 @@ class Turn:
     user_text: str
     user_created_at: str
     emotion: Emotion
+    safety: SafetyAssessment = NOT_FLAGGED
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Turn(UserMessage):
+    """One exchange to store: the user's message and the assistant's reply."""
+
     assistant_message_id: str
     reply: str
     model_id: str
     usage: dict[str, int]
     stop_reason: str
-    safety: SafetyAssessment = NOT_FLAGGED
-    idempotency_key: str | None = None
 
 
 class Turns(StoreBase):
