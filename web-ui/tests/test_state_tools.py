@@ -144,6 +144,7 @@ def test_regenerate_replaces_the_last_reply(chat, api):
     assert not chat.streaming and chat.error == ""
     assert chat.last_reply_id == "M3"
     assert "load_history" in str(events)
+    assert "load_strip" in str(events)
 
 
 def test_a_failed_regeneration_keeps_the_stored_turn(chat, api):

@@ -17,6 +17,7 @@ from ..usage import limit_message
 from . import services
 from .history import HistoryState
 from .models import ChatMessage, now_iso
+from .moods import MoodState
 from .services import SIGN_IN_ROUTE
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ async def replace_last_turn(chat: ChatState, new_text: str | None) -> AsyncItera
     yield rx.set_focus("message")
     if outcome == "done":
         yield HistoryState.load_history
+        yield MoodState.load_strip  # the new reply's emotion may change the week's strip
     if outcome in ("done", "limited"):
         from .chat import ChatState
 
