@@ -119,7 +119,7 @@ class EnvironmentConfig:
     web_ui_branch: str
     # Whether a push to the branch builds the web app (the Amplify branch's auto-build). Off,
     # the deploy starts the build itself once the services it talks to are up
-    # (scripts/deploy.py reads the same setting from cdk.json).
+    # (scripts/deploy/ reads the same setting from cdk.json).
     web_ui_auto_build: bool
     cognito_threat_protection: str
     # Who sends Cognito's e-mails: Cognito itself (50 a day, dev) or SES from the domain.

@@ -142,7 +142,7 @@ class Edge(cdk.Stack):
             output_tokens_per_hour=config.alarm_bedrock_output_tokens_per_hour,
         )
         # The deploy starts the web app's build on this app where pushes build nothing
-        # (scripts/deploy.py looks the export up).
+        # (scripts/deploy/ looks the export up).
         cdk.CfnOutput(
             self,
             "FrontendAppId",

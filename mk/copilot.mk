@@ -38,16 +38,16 @@ endef
 # venv and the CDK CLI on the CDK's Node (mk/cdk.mk).
 deploy: $(STAMP) $(COPILOT_STAMP) $(CDK_STAMP) $(CDK_NODE) ## Deploy ENV=dev|staging|prod: CDK platform, Copilot env + services, CDK edge, smoke test
 	$(require_env)
-	$(CDK_NODE_ENV) PATH="$(CURDIR)/$(COPILOT_VENV)/bin:$$PATH" $(PY) scripts/deploy.py deploy $(ENV)
+	$(CDK_NODE_ENV) PATH="$(CURDIR)/$(COPILOT_VENV)/bin:$$PATH" $(PY) -m deploy deploy $(ENV)
 
 deploy-plan: $(STAMP) ## Print every command `make deploy ENV=...` runs, in order, without calling AWS (WITHOUT_COPILOT=1: CloudFormation only)
 	$(require_env)
 	@$(if $(WITHOUT_COPILOT),$(MAKE) -s --no-print-directory copilot-package >/dev/null,:)
-	@$(PY) scripts/deploy.py plan $(ENV) $(if $(WITHOUT_COPILOT),--without-copilot)
+	@$(PY) -m deploy plan $(ENV) $(if $(WITHOUT_COPILOT),--without-copilot)
 
 rollback: $(STAMP) ## Roll ENV's services back to their previous task definitions (PLAN=1 prints only)
 	$(require_env)
-	$(PY) scripts/deploy.py rollback $(ENV) $(if $(PLAN),--plan)
+	$(PY) -m deploy rollback $(ENV) $(if $(PLAN),--plan)
 
 copilot-lock: $(STAMP) ## Re-pin copilot/requirements.txt from copilot/requirements.in
 	cd copilot && ../$(PY) -m piptools compile -q --strip-extras --no-emit-index-url --no-emit-find-links requirements.in -o requirements.txt

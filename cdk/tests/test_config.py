@@ -57,7 +57,7 @@ def test_invalid_settings_are_refused_naming_the_key(env, changes, message):
 
 
 def test_the_web_app_builds_on_push_in_dev_only():
-    """Staging and prod build when the deploy says so (scripts/deploy.py reads the same key)."""
+    """Staging and prod build when the deploy says so (scripts/deploy/ reads the same key)."""
     built = {
         env: config.load(env, config.cdk_json_context()).web_ui_auto_build
         for env in ("dev", "staging", "prod")

@@ -1,7 +1,7 @@
 """The GitHub deploy role against the list of the deploy's AWS calls
 (deploy_access/deploy_calls.yml): the synthesised role allows each call on each resource it
 touches, grants no action the list does not name and no resource no listed call needs, and the
-list names every boto3 call of scripts/deploy.py (deploy, rollback, smoke test)."""
+list names every boto3 call of the deploy package, scripts/deploy/ (deploy, rollback, smoke)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from chatbot_common import contract
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CALLS = REPO_ROOT / "cdk" / "deploy_access" / "deploy_calls.yml"
-DEPLOY_SCRIPT = REPO_ROOT / "scripts" / "deploy.py"
+DEPLOY_PACKAGE = REPO_ROOT / "scripts" / "deploy"
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
@@ -182,14 +182,14 @@ def test_the_deploy_role_reaches_no_other_environment(synthesised, env):
 def test_the_list_is_well_formed():
     for call in all_calls():
         assert set(call) <= {"by", "action", "resources", "iam", "why"}, call
-        assert call["by"] in ("deploy.py", "copilot", "cdk", "env-manager-role"), call
+        assert call["by"] in ("deploy", "copilot", "cdk", "env-manager-role"), call
         assert call["resources"], call
         if call.get("iam") is False or call["resources"] == ["*"]:
             assert call.get("why"), f"{call['action']}: say why"
 
 
 def boto3_calls(source: str) -> set[str]:
-    """IAM actions of the boto3 calls in a script: method calls on a client (a name assigned
+    """IAM actions of the boto3 calls in a module: method calls on a client (a name assigned
     from boto3.client("svc") / context.client("svc"), or such a call itself), paginators and
     waiters included."""
     tree = ast.parse(source)
@@ -243,9 +243,11 @@ def boto3_calls(source: str) -> set[str]:
     return actions
 
 
-def test_every_boto3_call_of_the_deploy_script_is_listed():
-    found = boto3_calls(DEPLOY_SCRIPT.read_text())
-    # What the script calls today, so that the scan itself is known to work.
+def test_every_boto3_call_of_the_deploy_package_is_listed():
+    modules = sorted(DEPLOY_PACKAGE.glob("*.py"))
+    assert len(modules) > 1
+    found = set().union(*(boto3_calls(module.read_text()) for module in modules))
+    # What the package calls today, so that the scan itself is known to work.
     assert {
         "sts:GetCallerIdentity",
         "cloudformation:ListExports",
@@ -259,6 +261,6 @@ def test_every_boto3_call_of_the_deploy_script_is_listed():
         "amplify:StartJob",
         "amplify:GetJob",
     } <= found
-    listed = {c["action"] for c in listed_calls() if c["by"] == "deploy.py"}
+    listed = {c["action"] for c in listed_calls() if c["by"] == "deploy"}
     assert found - listed == set(), "boto3 calls missing from deploy_calls.yml"
-    assert listed - found == set(), "listed deploy.py calls the script no longer makes"
+    assert listed - found == set(), "listed deploy calls the package no longer makes"

@@ -58,7 +58,7 @@ def test_only_dev_builds_on_every_push(dev, staging, prod):
 
 
 def test_the_branch_builds_on_push_as_the_configuration_says_and_exports_the_app(synthesised):
-    """One setting, web_ui_auto_build, for the branch and the deploy (scripts/deploy.py): the
+    """One setting, web_ui_auto_build, for the branch and the deploy (scripts/deploy/): the
     deploy finds the app to build through this export."""
     for env, synth in synthesised.items():
         settings = config.load(env, config.cdk_json_context())

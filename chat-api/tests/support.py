@@ -53,3 +53,24 @@ def iter_sse(response: httpx.Response):
 
 def sse_events(response: httpx.Response) -> list[tuple[str, dict]]:
     return list(iter_sse(response))
+
+
+def chat(api, user, message: str = "hello there", conversation_id: str | None = None) -> dict:
+    """One chat turn over HTTP (`api`: an httpx client of /api/v1); a refusal fails the test."""
+    body = {"message": message, **({"conversation_id": conversation_id} if conversation_id else {})}
+    response = api.post("/chat", json=body, headers=user.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def rate(api, user, turn: dict, rating: str = "up") -> httpx.Response:
+    """The feedback request rating the reply of `turn` (a chat answer)."""
+    return api.post(
+        "/feedback",
+        json={
+            "conversation_id": turn["conversation_id"],
+            "message_id": turn["message_id"],
+            "rating": rating,
+        },
+        headers=user.headers,
+    )

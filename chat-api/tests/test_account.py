@@ -16,7 +16,7 @@ from chatbot_common.aws import LOCAL_CREDENTIALS
 from local_stack.aws_bootstrap import sign_in
 from local_stack.harness import PASSWORD
 from local_stack.processes import feedback_runner_process
-from support import new_user
+from support import chat, new_user, rate
 
 
 def _client(stack, service: str):
@@ -26,13 +26,6 @@ def _client(stack, service: str):
         region_name=stack.config["AWS_REGION"],
         **LOCAL_CREDENTIALS,
     )
-
-
-def _chat(api, user, message: str, conversation_id: str | None = None) -> dict:
-    body = {"message": message, **({"conversation_id": conversation_id} if conversation_id else {})}
-    response = api.post("/chat", json=body, headers=user.headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -82,10 +75,10 @@ def _backdated_turn(stack, user, cid: str, when: datetime, label: str) -> None:
 
 
 def test_moods_per_day(api, stack, fresh_user, openapi_validator):
-    joy = _chat(api, fresh_user, "I passed my exam, I am so happy and delighted!")
+    joy = chat(api, fresh_user, "I passed my exam, I am so happy and delighted!")
     cid = joy["conversation_id"]
-    _chat(api, fresh_user, "I am so sad and lonely, I miss her", cid)
-    _chat(api, fresh_user, "Wonderful news, I am thrilled and happy!", cid)
+    chat(api, fresh_user, "I am so sad and lonely, I miss her", cid)
+    chat(api, fresh_user, "Wonderful news, I am thrilled and happy!", cid)
     now = datetime.now(UTC)
     three_days_ago = now - timedelta(days=3)
     for label in ("fear", "fear", "anger", "joy"):
@@ -130,9 +123,9 @@ def _messages(api, user, cid):
 
 
 def test_the_conversation_carries_its_emotion_trajectory(api, fresh_user, openapi_validator):
-    first = _chat(api, fresh_user, "This smell is disgusting, gross!")
+    first = chat(api, fresh_user, "This smell is disgusting, gross!")
     cid = first["conversation_id"]
-    _chat(api, fresh_user, "I am terrified of the dark", cid)
+    chat(api, fresh_user, "I am terrified of the dark", cid)
     detail = api.get(f"/conversations/{cid}", headers=fresh_user.headers).json()
     openapi_validator("ConversationDetail", detail)
     trajectory = detail["emotion_trajectory"]
@@ -141,7 +134,7 @@ def test_the_conversation_carries_its_emotion_trajectory(api, fresh_user, openap
 
 
 def test_a_timeline_turned_off_is_not_served(api, fresh_user):
-    cid = _chat(api, fresh_user, "I am terrified of the dark")["conversation_id"]
+    cid = chat(api, fresh_user, "I am terrified of the dark")["conversation_id"]
     api.patch("/me/settings", json={"mood_timeline": False}, headers=fresh_user.headers)
     refused = api.get("/me/moods", headers=fresh_user.headers)
     assert refused.status_code == 409
@@ -160,9 +153,9 @@ def test_bad_mood_windows_are_refused(api, alice, days):
 
 
 def test_moods_never_mix_users(api, fresh_user, bob):
-    _chat(api, fresh_user, "I am furious, this is outrageous!")
+    chat(api, fresh_user, "I am furious, this is outrageous!")
     before = api.get("/me/moods", headers=bob.headers).json()["totals"]
-    _chat(api, fresh_user, "I am furious again, outrageous!")
+    chat(api, fresh_user, "I am furious again, outrageous!")
     assert api.get("/me/moods", headers=bob.headers).json()["totals"] == before
 
 
@@ -170,17 +163,17 @@ def test_moods_never_mix_users(api, fresh_user, bob):
 
 
 def test_export_everything_is_streamed_json(api, stack, fresh_user, bob):
-    first = _chat(api, fresh_user, "I am worried about my exam")
+    first = chat(api, fresh_user, "I am worried about my exam")
     cid = first["conversation_id"]
-    _chat(api, fresh_user, "and about the results", cid)
-    second = _chat(api, fresh_user, "another conversation")
+    chat(api, fresh_user, "and about the results", cid)
+    second = chat(api, fresh_user, "another conversation")
     api.post(
         "/feedback",
         json={"conversation_id": cid, "message_id": first["message_id"], "rating": "down"},
         headers=fresh_user.headers,
     )
     api.patch("/me/settings", json={"mood_timeline": False}, headers=fresh_user.headers)
-    _chat(api, bob, "bob's own words")
+    chat(api, bob, "bob's own words")
     with api.stream("GET", "/me/export", headers=fresh_user.headers) as response:
         assert response.status_code == 200
         assert "chunked" in response.headers.get("transfer-encoding", "")
@@ -241,7 +234,7 @@ def test_delete_me_leaves_nothing_of_the_user(api, stack, feedback_ingestion, op
     )
     turns = []
     for n in range(3):
-        turns.append(_chat(api, user, f"conversation number {n}, I feel anxious"))
+        turns.append(chat(api, user, f"conversation number {n}, I feel anxious"))
     # A turn sent with an idempotency key leaves a turn key (its own partition) for 24 hours.
     keyed = api.post(
         "/chat",
@@ -250,18 +243,10 @@ def test_delete_me_leaves_nothing_of_the_user(api, stack, feedback_ingestion, op
     )
     assert keyed.status_code == 200
     for turn in turns:
-        rated = api.post(
-            "/feedback",
-            json={
-                "conversation_id": turn["conversation_id"],
-                "message_id": turn["message_id"],
-                "rating": "up",
-            },
-            headers=user.headers,
-        )
+        rated = rate(api, user, turn)
         assert rated.status_code == 202
     api.patch("/me/settings", json={"mood_timeline": False}, headers=user.headers)
-    kept = _chat(api, other, "the other user's conversation")
+    kept = chat(api, other, "the other user's conversation")
     feedback_table = stack.config["FEEDBACK_TABLE"]
     _wait_for(lambda: len(_items_of(stack, user).get(feedback_table, [])) == 3)
     before = _items_of(stack, user)
@@ -305,7 +290,7 @@ def test_an_interrupted_deletion_is_finished_by_a_retry(api, stack, start_api):
         Item={"user_id": {"S": user.sub}, "email": {"S": user.email}},
     )
     for n in range(2):
-        _chat(api, user, f"to be deleted {n}")
+        chat(api, user, f"to be deleted {n}")
     broken = start_api(PROFILES_TABLE="no-such-profiles-table")
     failed = httpx.delete(broken.url + "/api/v1/me", headers=user.headers, timeout=30)
     assert failed.status_code == 503

@@ -13,6 +13,7 @@ import pytest
 from chat_api.ids import new_id
 from chat_api.store import ConversationStore
 from chatbot_common.aws import LOCAL_CREDENTIALS
+from support import chat, rate
 
 
 def _dynamodb(stack):
@@ -32,12 +33,6 @@ def _partition(stack, user, conversation_id) -> list[dict]:
         ConsistentRead=True,
     )
     return response["Items"]
-
-
-def _chat(api, user, message: str = "hello there") -> dict:
-    response = api.post("/chat", json={"message": message}, headers=user.headers)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 # --- query and path parameters ----------------------------------------------------------------
@@ -92,7 +87,7 @@ def test_a_cursor_the_api_did_not_issue_is_400(api, alice, cursor):
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 @pytest.mark.parametrize("suffix", ["%0A", "%0D", "%00", "x", "%20"])
 def test_an_id_with_anything_after_it_is_400(api, fresh_user, method, suffix):
-    turn = _chat(api, fresh_user)
+    turn = chat(api, fresh_user)
     cid = turn["conversation_id"]
     response = api.request(method, f"/conversations/{cid}{suffix}", headers=fresh_user.headers)
     assert response.status_code == 400, response.text
@@ -106,7 +101,7 @@ def test_an_id_with_anything_after_it_is_400(api, fresh_user, method, suffix):
 
 
 def test_a_long_conversation_is_read_in_pages(api, stack, fresh_user, openapi_validator):
-    turn = _chat(api, fresh_user, "the start of a long conversation")
+    turn = chat(api, fresh_user, "the start of a long conversation")
     cid = turn["conversation_id"]
     db, table = _dynamodb(stack), stack.config["CONVERSATIONS_TABLE"]
     written = [turn["user_message_id"], turn["message_id"]]
@@ -154,7 +149,7 @@ def test_a_long_conversation_is_read_in_pages(api, stack, fresh_user, openapi_va
 
 def test_control_and_bidi_characters_are_removed_from_titles(api, fresh_user):
     message = "\u202eHello\u0007 there\u2066x\u200f\u0000 \u2067 end\u202c"
-    turn = _chat(api, fresh_user, message)
+    turn = chat(api, fresh_user, message)
     listed = api.get("/conversations", headers=fresh_user.headers).json()["conversations"]
     title = listed[0]["title"]
     assert title == "Hello therex end"  # the first words (model titles are off in this suite)
@@ -234,7 +229,7 @@ class _Recording:
 
 
 def test_delete_removes_messages_first_and_the_summary_last(api, stack, fresh_user):
-    turn = _chat(api, fresh_user)
+    turn = chat(api, fresh_user)
     cid = turn["conversation_id"]
     client = _Recording(_dynamodb(stack))
     store = ConversationStore(client, stack.config["CONVERSATIONS_TABLE"], sleep=lambda _: None)
@@ -250,7 +245,7 @@ def test_delete_removes_messages_first_and_the_summary_last(api, stack, fresh_us
 
 
 def test_a_delete_that_leaves_messages_is_an_error_and_a_retry_finishes(api, stack, fresh_user):
-    turn = _chat(api, fresh_user)
+    turn = chat(api, fresh_user)
     cid = turn["conversation_id"]
     table = stack.config["CONVERSATIONS_TABLE"]
     throttled = _Recording(_dynamodb(stack), unprocessed=True)
@@ -284,16 +279,8 @@ def test_every_stored_item_carries_expires_at_for_the_retention_period(
 
     server = start_api(RETENTION_DAYS="30")
     with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as api:
-        turn = _chat(api, fresh_user, "remember this for a month")
-        rated = api.post(
-            "/feedback",
-            json={
-                "conversation_id": turn["conversation_id"],
-                "message_id": turn["message_id"],
-                "rating": "up",
-            },
-            headers=fresh_user.headers,
-        )
+        turn = chat(api, fresh_user, "remember this for a month")
+        rated = rate(api, fresh_user, turn)
         assert rated.status_code == 202
     items = _partition(stack, fresh_user, turn["conversation_id"])
     assert len(items) == 3  # summary, user message, reply
@@ -306,7 +293,7 @@ def test_every_stored_item_carries_expires_at_for_the_retention_period(
 def test_a_turn_written_during_a_delete_is_deleted_too(api, stack, fresh_user):
     """The summary goes last, on the condition that no turn was added meanwhile; a turn that
     slipped in is deleted in another round, so no message is left without its summary."""
-    turn = _chat(api, fresh_user)
+    turn = chat(api, fresh_user)
     cid = turn["conversation_id"]
     db, table = _dynamodb(stack), stack.config["CONVERSATIONS_TABLE"]
     pk = {"S": f"USER#{fresh_user.sub}#CONV#{cid}"}

@@ -22,17 +22,22 @@ EXAMPLES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def detector():
+    # Loading the artifact takes about a second: once for the module.
+    return load_detector()
+
+
 @pytest.mark.parametrize(("text", "label"), EXAMPLES)
-def test_labels_for_fixed_examples(text, label):
-    emotion = load_detector().detect(text)
+def test_labels_for_fixed_examples(detector, text, label):
+    emotion = detector.detect(text)
     assert emotion.label == label
     assert list(emotion.scores) == list(LABELS)
     assert sum(emotion.scores.values()) == pytest.approx(1, abs=1e-3)
     assert emotion.scores[label] == max(emotion.scores.values())
 
 
-def test_negation_weakens_joy():
-    detector = load_detector()
+def test_negation_weakens_joy(detector):
     negated = detector.detect("I am not happy with this").scores["joy"]
     assert negated < detector.detect("I am happy with this").scores["joy"]
     assert negated < 0.6
@@ -48,16 +53,15 @@ def test_a_negated_cue_counts_against_its_label():
     assert cue_counts("The meeting moved to Thursday.") == [0.0] * len(LABELS)
 
 
-def test_long_and_odd_text_still_gives_seven_scores():
-    detector = load_detector()
+def test_long_and_odd_text_still_gives_seven_scores(detector):
     for text in ("a" * 4000, "!!! ??? ...", "😀 " * 50, "\t\n  x  \n"):
         emotion = detector.detect(text)
         assert list(emotion.scores) == list(LABELS)
         assert sum(emotion.scores.values()) == pytest.approx(1, abs=1e-3)
 
 
-def test_empty_text_is_neutral():
-    assert load_detector().detect("").label == "neutral"
+def test_empty_text_is_neutral(detector):
+    assert detector.detect("").label == "neutral"
 
 
 @pytest.mark.slow  # runs make in a child process

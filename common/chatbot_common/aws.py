@@ -5,11 +5,18 @@ AWS they are unset), so the same code talks to AWS or to the local stack.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 # moto accepts any credentials; fixed dummies keep a developer's real ones away from the local
 # stack (and a local tool away from a real account).
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The same as the SDK's environment variables, for a child process or a test's environment.
+LOCAL_CREDENTIALS_ENV = {
+    "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
+    "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+}
 
 
 def client_config(
@@ -51,18 +58,34 @@ def client(
     (the local stack's bootstrap); otherwise the SDK reads AWS_ENDPOINT_URL*. `local=True`
     uses LOCAL_CREDENTIALS. `verify`: a CA bundle to trust (a local HTTPS proxy's). `config`
     replaces the project's Config; `config_settings` adjust it (see `client_config`)."""
+    with _SESSIONS_LOCK:  # a boto3 session is not safe to share between threads unguarded
+        return (session or _session(region, local)).client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url or None,
+            verify=verify,
+            config=config or client_config(region=region, **config_settings),
+        )
+
+
+# What a session's clients sign with, where the session does not set it itself.
+_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_SESSIONS: dict[tuple, Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _session(region: str | None, local: bool):
+    """One boto3 session per region and kind, and per set of credentials in the environment: a
+    new session reads the services' models and the endpoints file again (about a tenth of a
+    second a client), and resolves the credentials again."""
     import boto3
 
-    if session is None:
-        credentials = LOCAL_CREDENTIALS if local else {}
-        session = boto3.session.Session(region_name=region, **credentials)
-    return session.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint_url or None,
-        verify=verify,
-        config=config or client_config(region=region, **config_settings),
-    )
+    credentials = () if local else tuple(os.environ.get(name) for name in _CREDENTIAL_VARIABLES)
+    key = (region, local, os.environ.get("AWS_PROFILE"), credentials)
+    if key not in _SESSIONS:
+        settings = LOCAL_CREDENTIALS if local else {}
+        _SESSIONS[key] = boto3.session.Session(region_name=region, **settings)
+    return _SESSIONS[key]
 
 
 def error_code(error: Exception) -> str:

@@ -32,6 +32,20 @@ def test_local_clients_use_the_local_credentials_never_the_callers(monkeypatch):
     assert credentials.access_key == aws.LOCAL_CREDENTIALS["aws_access_key_id"]
 
 
+def test_clients_share_a_session_until_the_credentials_change(monkeypatch):
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFIRST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "first-secret")
+    first = aws.client("sqs", region="us-east-1")
+    second = aws.client("dynamodb", region="us-east-1")
+    assert first._loader is second._loader  # the models and endpoints were read once
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASECOND")
+    third = aws.client("sqs", region="us-east-1")
+    assert third._loader is not first._loader
+    assert third._request_signer._credentials.access_key == "AKIASECOND"
+    assert first._request_signer._credentials.access_key == "AKIAFIRST"
+
+
 def test_error_code_of_anything_that_is_not_a_client_error_is_empty():
     assert aws.error_code(ValueError("x")) == ""
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from repository_facts import COPILOT_DIR, REPO_ROOT, cdk_environments
 
-DEPLOY = REPO_ROOT / "scripts" / "deploy.py"
+# The deploy package runs as `python -m deploy` with scripts/ on the path, as `make` runs it.
+DEPLOY = (sys.executable, "-m", "deploy")
 
 
 def plan(*args: str) -> subprocess.CompletedProcess:
@@ -26,9 +27,10 @@ def plan(*args: str) -> subprocess.CompletedProcess:
         HTTPS_PROXY="http://127.0.0.1:9",
         AWS_CONFIG_FILE="/dev/null",
         AWS_EC2_METADATA_DISABLED="true",
+        PYTHONPATH=str(REPO_ROOT / "scripts"),
     )
     return subprocess.run(
-        [sys.executable, str(DEPLOY), *args],
+        [*DEPLOY, *args],
         capture_output=True,
         text=True,
         env=environ,
@@ -58,7 +60,7 @@ def test_plan_runs_the_design_order(env):
     chat_api = first(f"copilot svc deploy -n chat-api -e {env}")
     web_ui = first(f"copilot svc deploy -n web-ui -e {env}")
     edge = first("--exclusively Edge")
-    smoke = first(f"scripts/deploy.py smoke {env}")
+    smoke = first(f"-m deploy smoke {env}")
     assert platform < environment < chat_api < web_ui < edge < smoke
     # Where a push builds nothing, the deploy builds the web app last, once the services its
     # pages talk to passed the smoke test; where a push builds it, the smoke test is last.

@@ -12,9 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import deploy
 import pytest
 from copilot_checks import render
+from deploy.steps import DeployError
+from deploy.without_copilot import StackDeploy, without_copilot_plan, write_templates
 from repository_facts import CDK_DIR, REPO_ROOT
 
 from local_stack.harness import run_command
@@ -68,8 +69,8 @@ def build(rendered, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def plan(build):
-    deploy.write_templates(ENV, build, values=ACCOUNT_VALUES)
-    return deploy.without_copilot_plan(ENV, build_dir=build)
+    write_templates(ENV, build, values=ACCOUNT_VALUES)
+    return without_copilot_plan(ENV, build_dir=build)
 
 
 def substitute(value, parameters: dict[str, str]) -> str:
@@ -99,8 +100,8 @@ def exports(template: dict, parameters: dict[str, str]) -> set[str]:
     }
 
 
-def stack_deploys(plan) -> list[deploy.StackDeploy]:
-    return [step for step in plan if isinstance(step, deploy.StackDeploy)]
+def stack_deploys(plan) -> list[StackDeploy]:
+    return [step for step in plan if isinstance(step, StackDeploy)]
 
 
 def test_the_plan_deploys_the_environment_then_each_service_with_cloudformation(plan):
@@ -113,7 +114,7 @@ def test_the_plan_deploys_the_environment_then_each_service_with_cloudformation(
     )
     edge = next(i for i, line in enumerate(lines) if "--exclusively Edge" in line)
     environment = next(i for i, line in enumerate(lines) if "--stack-name chatbot-prod " in line)
-    smoke = next(i for i, line in enumerate(lines) if "scripts/deploy.py smoke prod" in line)
+    smoke = next(i for i, line in enumerate(lines) if "-m deploy smoke prod" in line)
     # prod's Amplify branch builds nothing on a push: the web app's build comes last.
     release = next(i for i, line in enumerate(lines) if "aws amplify start-job" in line)
     assert platform < environment < edge < smoke < release == len(lines) - 1
@@ -172,8 +173,8 @@ def test_no_stand_in_of_the_copilot_checksing_is_deployed(plan, build):
 
 
 def test_the_templates_command_wants_every_account_value(build):
-    with pytest.raises(deploy.DeployError, match="set ARTIFACT_KEY"):
-        deploy.write_templates(ENV, build, values={**ACCOUNT_VALUES, "ARTIFACT_KEY": ""})
+    with pytest.raises(DeployError, match="set ARTIFACT_KEY"):
+        write_templates(ENV, build, values={**ACCOUNT_VALUES, "ARTIFACT_KEY": ""})
 
 
 def test_make_deploy_plan_without_copilot_prints_the_plan():

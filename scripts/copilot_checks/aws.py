@@ -36,10 +36,7 @@ EXPORT_NAMES = {
 }
 # moto's default account, which its STS answers for any credentials.
 ACCOUNT = "123456789012"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": aws.LOCAL_CREDENTIALS["aws_access_key_id"],
-    "AWS_SECRET_ACCESS_KEY": aws.LOCAL_CREDENTIALS["aws_secret_access_key"],
-}
+CREDENTIALS = aws.LOCAL_CREDENTIALS_ENV
 
 
 @dataclass(frozen=True)

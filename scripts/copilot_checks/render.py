@@ -181,7 +181,7 @@ def _render_all(
         app = ["-a", workspace.app]
         run_copilot(["env", "package", *app, "-n", env, "--output-dir", str(out)], environ)
         # The values the rendering made up for what only a real account has: the plan without
-        # Copilot (scripts/deploy.py) replaces them with the account's own.
+        # Copilot (scripts/deploy/) replaces them with the account's own.
         stand_ins = {
             "API_CERTIFICATE_ARN": certificate,
             "ARTIFACT_KEY": aws.artifact_key_arn(proxy.region),

@@ -17,7 +17,7 @@ import time
 from botocore.exceptions import ClientError
 
 from chatbot_common import aws, contract
-from chatbot_common.aws import LOCAL_CREDENTIALS
+from chatbot_common.aws import LOCAL_CREDENTIALS_ENV
 from chatbot_common.aws import error_code as _error_code
 from chatbot_common.contract import LOCAL_PREFIX, resource_name
 
@@ -402,8 +402,7 @@ def bootstrap(
         "LOG_LEVEL": "INFO",
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
-        "AWS_ACCESS_KEY_ID": LOCAL_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": LOCAL_CREDENTIALS["aws_secret_access_key"],
+        **LOCAL_CREDENTIALS_ENV,
     }
     _publish_parameters(_client("ssm", endpoint_url, region), config)
     return config

@@ -67,357 +67,41 @@ if __name__ == "__main__":
 
 import argparse
 import json
-import math
 import sys
-import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from local_stack import eventstream, responder
+from local_stack.bedrock_control import (
+    DEFAULT_INTER_TOKEN_MS,
+    DEFAULT_TTFT_MS,
+    FAULTS,
+    GUARDRAIL,
+    GUARDRAIL_MESSAGE,
+    GUARDRAIL_STOP_REASON,
+    HTTP_FAULTS,
+    MID_STREAM,
+    MID_STREAM_EXCEPTION,
+    BadInput,
+    ServerState,
+    Settings,
+    check_delay_ms,
+    choose_fault,
+    parse_settings_update,
+)
+from local_stack.bedrock_requests import (
+    RequestPlan,
+    request_overrides,
+    validate_converse_body,
+    validate_guardrail_config,
+)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4567
-DEFAULT_TTFT_MS = 50.0
-DEFAULT_INTER_TOKEN_MS = 10.0
-MAX_DELAY_MS = 600_000.0
-MAX_OUTPUT_TOKENS = 8192
 MAX_BODY_BYTES = 10 * 1024 * 1024
-
-TTFT_HEADER = "X-Local-Bedrock-Ttft-Ms"
-INTER_TOKEN_HEADER = "X-Local-Bedrock-Inter-Token-Ms"  # noqa: S105 (a header name)
-FAULT_HEADER = "X-Local-Bedrock-Fault"
-
-OPERATIONS = ("converse", "converse_stream")
-# Fault kind -> (HTTP status, error type, message) for faults answered instead of a reply.
-HTTP_FAULTS = {
-    "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
-    "model_not_ready": (
-        429,
-        "ModelNotReadyException",
-        "The model is not ready to serve inference requests. Try again later.",
-    ),
-    "unavailable": (503, "ServiceUnavailableException", "The service is currently unavailable."),
-    "internal": (500, "InternalServerException", "The system encountered an internal error."),
-}
-MID_STREAM = "mid_stream"
-GUARDRAIL = "guardrail"
-FAULTS = (*HTTP_FAULTS, MID_STREAM, GUARDRAIL)
-GUARDRAIL_STOP_REASON = "guardrail_intervened"
-# Bedrock's default blocked-input message for a guardrail.
-GUARDRAIL_MESSAGE = "Sorry, the model cannot answer this question."
-MID_STREAM_EXCEPTION = "modelStreamErrorException"
-
-
-class BadInput(ValueError):
-    """A request or control value that cannot be accepted; its text is the 400 message."""
-
-
-@dataclass
-class Settings:
-    """Run-time behaviour; changed by flags, PUT /_local/config, or per request by headers."""
-
-    ttft_ms: float = DEFAULT_TTFT_MS
-    inter_token_ms: float = DEFAULT_INTER_TOKEN_MS
-    fault: str | None = None
-    fault_count: int | None = None  # None: every request fails while a fault is set
-
-
-def check_delay_ms(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadInput(f"{name} must be a number of milliseconds, got {value!r}")
-    if not math.isfinite(value) or not 0 <= value <= MAX_DELAY_MS:
-        raise BadInput(f"{name} must be between 0 and {MAX_DELAY_MS:.0f} milliseconds")
-    return float(value)
-
-
-def check_fault(name: str, value) -> str | None:
-    if value is not None and value not in FAULTS:
-        raise BadInput(f"{name} must be one of {', '.join(FAULTS)} or null, got {value!r}")
-    return value
-
-
-def check_fault_count(name: str, value) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadInput(f"{name} must be a non-negative integer or null, got {value!r}")
-    return value
-
-
-_SETTING_CHECKS = {
-    "ttft_ms": check_delay_ms,
-    "inter_token_ms": check_delay_ms,
-    "fault": check_fault,
-    "fault_count": check_fault_count,
-}
-
-
-def parse_settings_update(document) -> dict:
-    """Validate a PUT /_local/config body into a dict of Settings fields."""
-    if not isinstance(document, dict):
-        raise BadInput("the config must be a JSON object")
-    unknown = sorted(set(document) - set(_SETTING_CHECKS))
-    if unknown:
-        raise BadInput(
-            f"unknown config field(s): {', '.join(unknown)}; "
-            f"expected any of {', '.join(_SETTING_CHECKS)}"
-        )
-    return {name: _SETTING_CHECKS[name](name, value) for name, value in document.items()}
-
-
-class ServerState:
-    """Settings, the remaining fault count and the counters, shared by all requests."""
-
-    def __init__(self, settings: Settings):
-        self._lock = threading.Lock()
-        self.settings = Settings(**asdict(settings))
-        for name, value in asdict(self.settings).items():
-            _SETTING_CHECKS[name](name, value)
-        self.fault_remaining = self.settings.fault_count
-        self.in_flight = 0
-        self.last_request: dict | None = None
-        self.reset_stats()
-
-    def reset_stats(self) -> None:
-        with self._lock:
-            self.requests = dict.fromkeys(OPERATIONS, 0)
-            self.completed = dict.fromkeys(OPERATIONS, 0)
-            self.faults = dict.fromkeys(FAULTS, 0)
-            self.validation_errors = 0
-            # Open streams outlive a reset: in_flight is a gauge and is kept.
-            self.peak_in_flight = self.in_flight
-
-    def config(self) -> dict:
-        with self._lock:
-            return {**asdict(self.settings), "fault_remaining": self.fault_remaining}
-
-    def update(self, changes: dict) -> dict:
-        with self._lock:
-            for name, value in changes.items():
-                setattr(self.settings, name, value)
-            if "fault" in changes or "fault_count" in changes:
-                self.fault_remaining = self.settings.fault_count
-        return self.config()
-
-    def stats(self) -> dict:
-        with self._lock:
-            return {
-                "requests": dict(self.requests),
-                "faults": dict(self.faults),
-                "validation_errors": self.validation_errors,
-                "completed": dict(self.completed),
-                "in_flight": self.in_flight,
-                "peak_in_flight": self.peak_in_flight,
-            }
-
-    def count_request(self, operation: str) -> None:
-        with self._lock:
-            self.requests[operation] += 1
-
-    def count_validation_error(self) -> None:
-        with self._lock:
-            self.validation_errors += 1
-
-    def record_request(self, operation: str, system: str, guardrail_config: dict | None) -> None:
-        with self._lock:
-            self.last_request = {
-                "operation": operation,
-                "system": system,
-                "guardrail_config": guardrail_config,
-            }
-
-    def take_fault(self, operation: str, guarded: bool = False) -> str | None:
-        """The configured fault for this request, using up one of the fault count."""
-        with self._lock:
-            fault = self.settings.fault
-            if fault is None or not fault_applies(fault, operation, guarded):
-                return None
-            if self.fault_remaining is not None:
-                if self.fault_remaining <= 0:
-                    return None
-                self.fault_remaining -= 1
-            self.faults[fault] += 1
-            return fault
-
-    def count_header_fault(self, fault: str) -> None:
-        with self._lock:
-            self.faults[fault] += 1
-
-    def begin(self) -> None:
-        with self._lock:
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-
-    def end(self, operation: str, completed: bool) -> None:
-        with self._lock:
-            self.in_flight -= 1
-            if completed:
-                self.completed[operation] += 1
-
-
-@dataclass(frozen=True)
-class RequestPlan:
-    """What one model request will do: timing and fault after header overrides."""
-
-    ttft_s: float
-    inter_token_s: float
-    fault: str | None
-
-
-def _header_delay(name: str, default_ms: float) -> float:
-    raw = request.headers.get(name)
-    if raw is None:
-        return default_ms / 1000
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadInput(f"{name} must be a number of milliseconds, got {raw!r}") from None
-    return check_delay_ms(name, value) / 1000
-
-
-def request_overrides(settings: Settings) -> RequestPlan:
-    """Timing and fault from the request headers; ``fault`` is the raw header (None: absent)."""
-    ttft_s = _header_delay(TTFT_HEADER, settings.ttft_ms)
-    inter_token_s = _header_delay(INTER_TOKEN_HEADER, settings.inter_token_ms)
-    fault = request.headers.get(FAULT_HEADER)
-    if fault is not None:
-        fault = fault.strip().lower()
-        if fault != "none" and fault not in FAULTS:
-            raise BadInput(f"{FAULT_HEADER} must be one of {', '.join(FAULTS)} or none")
-    return RequestPlan(ttft_s, inter_token_s, fault)
-
-
-def fault_applies(fault: str, operation: str, guarded: bool) -> bool:
-    """mid_stream needs a stream; a guardrail can only intervene where one is configured."""
-    if fault == MID_STREAM:
-        return operation == "converse_stream"
-    if fault == GUARDRAIL:
-        return guarded
-    return True
-
-
-def choose_fault(
-    state: ServerState, operation: str, header_fault: str | None, guarded: bool = False
-) -> str | None:
-    """The fault to serve: the header's if present, else the server's (using up the count)."""
-    if header_fault is None:
-        return state.take_fault(operation, guarded)
-    if header_fault == "none" or not fault_applies(header_fault, operation, guarded):
-        return None
-    state.count_header_fault(header_fault)
-    return header_fault
-
-
-def _path(*parts) -> str:
-    return ".".join(str(part) for part in parts)
-
-
-def _check_text_blocks(blocks, where: str, allow_other: bool) -> None:
-    if not isinstance(blocks, list):
-        raise BadInput(f"{where} must be a list of content blocks")
-    for index, block in enumerate(blocks):
-        if not isinstance(block, dict) or not block:
-            raise BadInput(f"{_path(where, index)} must be a content block object")
-        if "text" in block:
-            if not isinstance(block["text"], str) or not block["text"].strip():
-                raise BadInput(
-                    f"The text field in the ContentBlock object at {_path(where, index)} is "
-                    "blank. Add text to the text field, and try again."
-                )
-        elif not allow_other:
-            kind = next(iter(block))
-            raise BadInput(
-                f"The local model supports text content only; found {kind!r} at "
-                f"{_path(where, index)}."
-            )
-
-
-def _check_number(config: dict, name: str, low: float, high: float) -> None:
-    value = config.get(name)
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise BadInput(
-            f"1 validation error detected: Value {value!r} at 'inferenceConfig.{name}' failed "
-            f"to satisfy constraint: Member must be a number between {low:g} and {high:g}"
-        )
-
-
-def validate_guardrail_config(body: dict, operation: str) -> dict | None:
-    """The optional guardrailConfig, checked like Bedrock (identifier and version required)."""
-    config = body.get("guardrailConfig")
-    if config is None:
-        return None
-    if not isinstance(config, dict):
-        raise BadInput("guardrailConfig must be an object")
-    for name in ("guardrailIdentifier", "guardrailVersion"):
-        value = config.get(name)
-        if not isinstance(value, str) or not value.strip():
-            raise BadInput(f"guardrailConfig.{name} is required and must be a non-empty string")
-    modes = ("sync", "async")
-    if "streamProcessingMode" in config:
-        if operation != "converse_stream":
-            raise BadInput("guardrailConfig.streamProcessingMode is only valid for ConverseStream")
-        if config["streamProcessingMode"] not in modes:
-            raise BadInput("guardrailConfig.streamProcessingMode must be sync or async")
-    return config
-
-
-def validate_converse_body(body) -> tuple[list, list, int | None]:
-    """Check a Converse/ConverseStream body like Bedrock; return (system, messages, maxTokens)."""
-    if not isinstance(body, dict):
-        raise BadInput("The request body must be a JSON object.")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadInput("The messages field is required and must contain at least one message.")
-    for index, message in enumerate(messages):
-        where = _path("messages", index)
-        if not isinstance(message, dict):
-            raise BadInput(f"{where} must be a message object")
-        role = message.get("role")
-        if role not in ("user", "assistant"):
-            raise BadInput(f"{where}.role must be user or assistant, got {role!r}")
-        expected = "user" if index % 2 == 0 else "assistant"
-        if role != expected:
-            if index == 0:
-                raise BadInput(
-                    "A conversation must start with a user message. Try again with a "
-                    "conversation that starts with a user message."
-                )
-            raise BadInput(
-                "A conversation must alternate between user and assistant roles. Make sure "
-                "the conversation alternates between user and assistant roles and try again."
-            )
-        content = message.get("content")
-        if not isinstance(content, list) or not content:
-            raise BadInput(f"{where}.content must be a non-empty list of content blocks")
-        _check_text_blocks(content, f"{where}.content", allow_other=False)
-    system = body.get("system", [])
-    _check_text_blocks(system, "system", allow_other=True)
-    config = body.get("inferenceConfig", {})
-    if not isinstance(config, dict):
-        raise BadInput("inferenceConfig must be an object")
-    max_tokens = config.get("maxTokens")
-    if max_tokens is not None and (
-        isinstance(max_tokens, bool)
-        or not isinstance(max_tokens, int)
-        or not 1 <= max_tokens <= MAX_OUTPUT_TOKENS
-    ):
-        raise BadInput(
-            f"1 validation error detected: Value {max_tokens!r} at 'inferenceConfig.maxTokens' "
-            f"failed to satisfy constraint: Member must be an integer between 1 and "
-            f"{MAX_OUTPUT_TOKENS}"
-        )
-    _check_number(config, "temperature", 0, 1)
-    _check_number(config, "topP", 0, 1)
-    stops = config.get("stopSequences", [])
-    if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
-        raise BadInput("inferenceConfig.stopSequences must be a list of non-empty strings")
-    return system, messages, max_tokens
 
 
 def _json(document: dict, status: int = 200, request_id: str = "", **headers) -> Response:

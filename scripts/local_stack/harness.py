@@ -173,9 +173,27 @@ def offline_aws(patch, region: str = "us-east-1") -> None:
     for name in list(os.environ):
         if name.startswith("AWS_"):
             patch.delenv(name)
-    patch.setenv("AWS_ACCESS_KEY_ID", aws.LOCAL_CREDENTIALS["aws_access_key_id"])
-    patch.setenv("AWS_SECRET_ACCESS_KEY", aws.LOCAL_CREDENTIALS["aws_secret_access_key"])
+    for name, value in aws.LOCAL_CREDENTIALS_ENV.items():
+        patch.setenv(name, value)
     patch.setenv("AWS_DEFAULT_REGION", region)
+
+
+def create_pk_sk_table(dynamodb, name: str, **settings) -> None:
+    """An on-demand table keyed like the conversations table (strings `pk` and `sk`), for the
+    tests of the local DynamoDB; `settings`: more CreateTable parameters (a stream)."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        **settings,
+    )
 
 
 def run_command(argv: list[str], *, cwd, timeout: float, env=None) -> subprocess.CompletedProcess:

@@ -30,11 +30,9 @@ Needs the training requirements (scripts/models/requirements.txt), not the chat 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
-import zipfile
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -51,6 +49,7 @@ sys.path.insert(0, str(REPO_ROOT / "chat-api" / "chat_api"))
 
 import emotion_eval as ev  # noqa: E402
 import sentence_encoder  # noqa: E402
+from artifact_zip import zip_bytes  # noqa: E402
 from emotion import LABELS  # noqa: E402
 from emotion.cues import cue_counts  # noqa: E402
 from emotion.encoder import SentenceEncoder  # noqa: E402
@@ -79,8 +78,6 @@ ENCODER_C_GRID = (0.001, 0.003)
 ENCODER_WEIGHTS = (0.3, 0.5, 0.7, 1.0)
 BIAS_GRID = np.round(np.linspace(-2.0, 2.0, 41), 2)
 BIAS_ROUNDS = 3
-# A fixed timestamp keeps the zip byte-identical across rebuilds.
-ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 
 
 def expand(examples: list[ev.Example], rows: Sequence[int] | None = None):
@@ -219,13 +216,7 @@ def artifact_bytes(
         "encoder.onnx": encoder,
         "tokenizer.json": sentence_encoder.tokenizer_json().encode("utf-8"),
     }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data, compresslevel=9)
-    return buffer.getvalue()
+    return zip_bytes(members)
 
 
 def main(argv: list[str] | None = None) -> int:

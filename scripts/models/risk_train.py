@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import itertools
 import json
 import sys
 import types
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +42,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _package = types.ModuleType("chat_api")
 _package.__path__ = [str(REPO_ROOT / "chat-api" / "chat_api")]
 sys.modules.setdefault("chat_api", _package)
+
+from artifact_zip import zip_bytes  # noqa: E402
 
 from chat_api import safety  # noqa: E402
 from chat_api.emotion.linear import LinearDetector, word_terms  # noqa: E402
@@ -66,7 +66,6 @@ COST = np.array(
         [12, 10, 3, 0],
     ]
 )
-ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -153,13 +152,7 @@ def artifact_bytes(fitted, state_scale, thresholds, meta_extra: dict) -> bytes:
         "idf.f32": vectorizer.idf_.astype("<f4").tobytes(),
         "weights.f32": weights.tobytes(),
     }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data, compresslevel=9)
-    return buffer.getvalue()
+    return zip_bytes(members)
 
 
 def per_kind_table(rows, decided) -> str:

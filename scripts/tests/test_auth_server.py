@@ -25,7 +25,8 @@ from local_stack.aws_bootstrap import (
 )
 from local_stack.processes import auth_server_process, free_port, moto_process
 
-pytestmark = pytest.mark.timeout(120)
+# Starts servers of its own (moto, the login server): not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
 
 WEB_APP_URL = "http://127.0.0.1:13000"
 CALLBACK = WEB_APP_URL + "/oauth/callback"

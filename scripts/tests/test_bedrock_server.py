@@ -21,7 +21,8 @@ from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError, EventStreamError
 
 from local_stack import bedrock_server, responder
-from local_stack.bedrock_server import Settings, build_app
+from local_stack.bedrock_control import FAULTS, BadInput, Settings
+from local_stack.bedrock_server import build_app
 
 # Starts servers or processes of its own: not in `make test-fast`.
 pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
@@ -316,7 +317,7 @@ def test_fault_header_overrides_the_server_without_using_its_count(url, client):
     send_headers(calm, {"X-Local-Bedrock-Fault": "none"})
     assert calm.converse(**converse_args())["stopReason"] == "end_turn"
     assert httpx.get(f"{url}/_local/config").json()["fault_remaining"] == 1
-    assert stats(url)["faults"] == {**dict.fromkeys(bedrock_server.FAULTS, 0), "throttle": 1}
+    assert stats(url)["faults"] == {**dict.fromkeys(FAULTS, 0), "throttle": 1}
 
 
 def test_mid_stream_header(client):
@@ -590,9 +591,9 @@ def test_in_process_validation_messages(app_client, body, message_part):
 
 
 def test_invalid_start_up_settings_are_refused():
-    with pytest.raises(bedrock_server.BadInput):
+    with pytest.raises(BadInput):
         build_app(Settings(fault="explode"))
-    with pytest.raises(bedrock_server.BadInput):
+    with pytest.raises(BadInput):
         build_app(Settings(ttft_ms=-1))
 
 

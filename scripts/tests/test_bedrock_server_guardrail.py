@@ -7,7 +7,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local_stack.bedrock_server import GUARDRAIL_MESSAGE, GUARDRAIL_STOP_REASON
+from local_stack.bedrock_control import GUARDRAIL_MESSAGE, GUARDRAIL_STOP_REASON
 from local_stack.harness import model_server
 from local_stack.processes import bedrock_process, free_port
 

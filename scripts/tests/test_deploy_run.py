@@ -1,4 +1,4 @@
-"""`scripts/deploy.py deploy` and `rollback` run for real: the AWS calls go to the local AWS
+"""`python -m deploy deploy` and `rollback` run for real: the AWS calls go to the local AWS
 endpoint (moto, over HTTP), and `copilot`, `cdk` and `npm` are stand-ins on PATH that record
 how they were called and exit, fail or hang as a test tells them."""
 
@@ -9,23 +9,23 @@ import os
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
-from local_stack import harness
+from chatbot_common.aws import LOCAL_CREDENTIALS, LOCAL_CREDENTIALS_ENV
 
 # Starts servers or processes of its own: not in `make test-fast`.
 pytestmark = pytest.mark.stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = REPO_ROOT / "scripts" / "deploy.py"
+# The deploy package runs as `python -m deploy` with scripts/ on the path, as `make` runs it.
+DEPLOY = (sys.executable, "-m", "deploy")
 REGION = "us-east-1"
 MOTO_ACCOUNT = "123456789012"  # moto's STS answers with this account for any credentials
 CERTIFICATE = f"arn:aws:acm:{REGION}:{MOTO_ACCOUNT}:certificate/offline"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
 
 # One stand-in for every program: it appends its call to $STANDIN_LOG, then does what the first
 # matching prefix of $STANDIN_RULES says: an exit status, or "hang" (print what `copilot deploy`
@@ -51,36 +51,20 @@ STANDIN = textwrap.dedent(
 )
 
 
-@pytest.fixture(scope="module")
-def local_aws(tmp_path_factory):
-    # An endpoint of its own: the tests reset it.
-    with harness.local_aws(tmp_path_factory.mktemp("logs")) as url:
-        yield url
-
-
 @pytest.fixture
-def aws(local_aws):
+def aws(fresh_local_aws):
     """Clients of a freshly reset local AWS endpoint, with the application's image
     repositories and environment stack in place (what earlier deploys left)."""
-    reset = urllib.request.Request(f"{local_aws}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
 
     def client(service: str):
         return boto3.client(
-            service, endpoint_url=local_aws, region_name=REGION, **_sdk_credentials()
+            service, endpoint_url=fresh_local_aws, region_name=REGION, **LOCAL_CREDENTIALS
         )
 
     for service in ("chat-api", "web-ui"):
         client("ecr").create_repository(repositoryName=f"chatbot/{service}")
     client("cloudformation").create_stack(StackName="chatbot-dev", TemplateBody=_template({}))
     return client
-
-
-def _sdk_credentials() -> dict:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    }
 
 
 def _template(exports: dict[str, str]) -> str:
@@ -119,7 +103,7 @@ def deploy(local_aws, standins, *args, rules=None, timeout_s=None, account=MOTO_
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CHATBOT_", "DEPLOY_"))
     }
     environ.update(
-        CREDENTIALS,
+        LOCAL_CREDENTIALS_ENV,
         PATH=f"{standins}{os.pathsep}{environ['PATH']}",
         AWS_ENDPOINT_URL=local_aws,
         AWS_CONFIG_FILE="/dev/null",
@@ -128,11 +112,12 @@ def deploy(local_aws, standins, *args, rules=None, timeout_s=None, account=MOTO_
         CDK_CLI=str(standins / "cdk"),
         STANDIN_LOG=str(standins / "calls.jsonl"),
         STANDIN_RULES=json.dumps(rules or {}),
+        PYTHONPATH=str(REPO_ROOT / "scripts"),
     )
     if timeout_s is not None:
         environ["DEPLOY_STEP_TIMEOUT"] = str(timeout_s)
     completed = subprocess.run(
-        [sys.executable, str(DEPLOY), *args],
+        [*DEPLOY, *args],
         cwd=REPO_ROOT,
         env=environ,
         capture_output=True,

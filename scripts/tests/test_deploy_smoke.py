@@ -4,19 +4,16 @@ the local model server, and the chat API under Gunicorn, all over real sockets."
 from __future__ import annotations
 
 import json
-import sys
 import urllib.request
-from pathlib import Path
 
 import boto3
 import pytest
+from deploy.smoke import smoke
+from deploy.steps import DeployError
 
-from chatbot_common.aws import LOCAL_CREDENTIALS
+from chatbot_common.aws import LOCAL_CREDENTIALS_ENV
 from local_stack.harness import start_local_stack
 from local_stack.processes import chat_api_process, free_port
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import deploy  # noqa: E402
 
 # Starts servers or processes of its own: not in `make test-fast`.
 pytestmark = pytest.mark.stack
@@ -42,8 +39,8 @@ def sdk_to_local_aws(smoke_stack, monkeypatch):
     """The smoke test's own SDK calls (Cognito admin) go to the local AWS endpoint."""
     config = smoke_stack["config"]
     monkeypatch.setenv("AWS_ENDPOINT_URL", config["AWS_ENDPOINT_URL"])
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS["aws_secret_access_key"])
+    for name, value in LOCAL_CREDENTIALS_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return boto3.client("cognito-idp", region_name=REGION)
 
@@ -69,7 +66,7 @@ def set_model_fault(model_url: str, fault: str | None) -> None:
 def test_smoke_chats_as_a_throwaway_user_and_removes_it(smoke_stack, sdk_to_local_aws):
     config = smoke_stack["config"]
     pool, client = config["COGNITO_USER_POOL_ID"], config["COGNITO_APP_CLIENT_ID"]
-    report = deploy.smoke(smoke_stack["api_url"], pool, client, region=REGION)
+    report = smoke(smoke_stack["api_url"], pool, client, region=REGION)
     assert report[0].startswith("health: 200")
     assert report[1].startswith("chat: 200")
     assert report[2] == "conversation deleted"
@@ -82,8 +79,8 @@ def test_smoke_fails_when_chat_fails_and_still_removes_the_user(smoke_stack, sdk
     pool, client = config["COGNITO_USER_POOL_ID"], config["COGNITO_APP_CLIENT_ID"]
     set_model_fault(smoke_stack["model"], "internal")
     try:
-        with pytest.raises(deploy.DeployError, match="POST /api/v1/chat answered 5"):
-            deploy.smoke(smoke_stack["api_url"], pool, client, region=REGION)
+        with pytest.raises(DeployError, match="POST /api/v1/chat answered 5"):
+            smoke(smoke_stack["api_url"], pool, client, region=REGION)
     finally:
         set_model_fault(smoke_stack["model"], None)
     assert smoke_users(sdk_to_local_aws, pool) == []
@@ -92,8 +89,8 @@ def test_smoke_fails_when_chat_fails_and_still_removes_the_user(smoke_stack, sdk
 def test_smoke_fails_when_health_never_answers(smoke_stack, sdk_to_local_aws):
     config = smoke_stack["config"]
     nothing = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(deploy.DeployError, match="health answered"):
-        deploy.smoke(
+    with pytest.raises(DeployError, match="health answered"):
+        smoke(
             nothing,
             config["COGNITO_USER_POOL_ID"],
             config["COGNITO_APP_CLIENT_ID"],

@@ -6,19 +6,14 @@ answers come from botocore's Stubber, checked against Amplify's API model."""
 from __future__ import annotations
 
 import json
-import sys
-import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-
-from local_stack import harness
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import deploy  # noqa: E402
+from deploy import plan as deploy_plan
+from deploy import steps, web_ui_release, without_copilot
+from deploy.runner import run_step
 
 # Starts servers or processes of its own: not in `make test-fast`.
 pytestmark = pytest.mark.stack
@@ -33,8 +28,8 @@ def release_steps(plan: list) -> list:
     return [
         step
         for step in plan
-        if (isinstance(step, deploy.Lookup) and step.name == "FRONTEND_APP_ID")
-        or (isinstance(step, deploy.Call) and "amplify start-job" in step.command_line())
+        if (isinstance(step, steps.Lookup) and step.name == "FRONTEND_APP_ID")
+        or (isinstance(step, steps.Call) and "amplify start-job" in step.command_line())
     ]
 
 
@@ -43,7 +38,7 @@ def release_steps(plan: list) -> list:
 
 @pytest.mark.parametrize(("env", "released"), [("dev", False), ("staging", True), ("prod", True)])
 def test_the_web_app_is_released_last_where_a_push_builds_nothing(env, released):
-    plan = deploy.deploy_plan(env)
+    plan = deploy_plan.deploy_plan(env)
     titles = [step.title for step in plan]
     smoke = next(i for i, title in enumerate(titles) if title.startswith("Smoke test"))
     edge = next(i for i, title in enumerate(titles) if title.startswith("CDK edge"))
@@ -61,22 +56,22 @@ def test_the_web_app_is_released_last_where_a_push_builds_nothing(env, released)
 def test_the_plan_follows_the_setting_not_the_environments_name(monkeypatch):
     """The setting the CDK edge stack gives the Amplify branch decides; flipped, dev gets the
     release and prod loses it."""
-    settings = {env: dict(deploy.environment(env)) for env in ("dev", "prod")}
+    settings = {env: dict(steps.environment(env)) for env in ("dev", "prod")}
     settings["dev"]["web_ui_auto_build"] = False
     settings["prod"]["web_ui_auto_build"] = True
-    monkeypatch.setattr(deploy, "environment", lambda env: settings[env])
-    assert len(release_steps(deploy.deploy_plan("dev"))) == 2
-    assert release_steps(deploy.deploy_plan("prod")) == []
+    monkeypatch.setattr(deploy_plan, "environment", lambda env: settings[env])
+    assert len(release_steps(deploy_plan.deploy_plan("dev"))) == 2
+    assert release_steps(deploy_plan.deploy_plan("prod")) == []
 
 
 def test_the_cloudformation_only_plan_releases_the_web_app_too(monkeypatch, tmp_path):
-    stand_ins = tmp_path / "staging" / deploy.STAND_INS
+    stand_ins = tmp_path / "staging" / without_copilot.STAND_INS
     stand_ins.parent.mkdir()
     stand_ins.write_text("{}")
     for name in ("staging.env.params.json", "chat-api-staging.params.json"):
         (tmp_path / "staging" / name).write_text(json.dumps({"Parameters": {}}))
     (tmp_path / "staging" / "web-ui-staging.params.json").write_text(json.dumps({"Parameters": {}}))
-    plan = deploy.without_copilot_plan("staging", build_dir=tmp_path)
+    plan = without_copilot.without_copilot_plan("staging", build_dir=tmp_path)
     lookup, release = release_steps(plan)
     assert plan[-2:] == [lookup, release]
 
@@ -84,18 +79,11 @@ def test_the_cloudformation_only_plan_releases_the_web_app_too(monkeypatch, tmp_
 # --- the lookup against the local AWS endpoint, then the job -------------------------------------
 
 
-@pytest.fixture(scope="module")
-def local_aws(tmp_path_factory):
-    # An endpoint of its own: the tests reset it.
-    with harness.local_aws(tmp_path_factory.mktemp("logs")) as url:
-        yield url
-
-
 @pytest.fixture
-def cloudformation(local_aws):
-    reset = urllib.request.Request(f"{local_aws}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()  # noqa: S310
-    return boto3.client("cloudformation", endpoint_url=local_aws, region_name=REGION, **CREDENTIALS)
+def cloudformation(fresh_local_aws):
+    return boto3.client(
+        "cloudformation", endpoint_url=fresh_local_aws, region_name=REGION, **CREDENTIALS
+    )
 
 
 def publish_app_id(cloudformation, env: str) -> None:
@@ -147,11 +135,11 @@ def expect_status(stubber: Stubber, job_id: str, status: str) -> None:
 def test_the_deploy_finds_the_app_and_waits_for_its_release(cloudformation, monkeypatch, capsys):
     """The plan's own two steps: the export read from the local AWS endpoint, then StartJob and
     GetJob until the job succeeds."""
-    monkeypatch.setattr(deploy, "AMPLIFY_POLL_SECONDS", 0)
+    monkeypatch.setattr(web_ui_release, "AMPLIFY_POLL_SECONDS", 0)
     monkeypatch.delenv("DEPLOY_STEP_TIMEOUT", raising=False)
     publish_app_id(cloudformation, "staging")
     amplify = amplify_client()
-    context = deploy.Context(
+    context = steps.Context(
         env="staging",
         region=REGION,
         values={"IMAGE_TAG": "0123456789ab"},
@@ -170,8 +158,8 @@ def test_the_deploy_finds_the_app_and_waits_for_its_release(cloudformation, monk
         )
         for status in ("PENDING", "RUNNING", "RUNNING", "SUCCEED"):
             expect_status(stubber, "7", status)
-        for step in release_steps(deploy.deploy_plan("staging")):
-            deploy.run_step(context, step, environ={})
+        for step in release_steps(deploy_plan.deploy_plan("staging")):
+            run_step(context, step, environ={})
         stubber.assert_no_pending_responses()
     assert context.values["FRONTEND_APP_ID"] == APP_ID
     out = capsys.readouterr().out
@@ -181,12 +169,12 @@ def test_the_deploy_finds_the_app_and_waits_for_its_release(cloudformation, monk
 
 def test_no_export_stops_the_deploy_before_any_job(cloudformation):
     amplify = amplify_client()
-    context = deploy.Context(
+    context = steps.Context(
         env="prod", region=REGION, clients={"cloudformation": cloudformation, "amplify": amplify}
     )
-    lookup, _ = release_steps(deploy.deploy_plan("prod"))
-    with Stubber(amplify), pytest.raises(deploy.DeployError) as raised:  # any call would fail
-        deploy.run_step(context, lookup, environ={})
+    lookup, _ = release_steps(deploy_plan.deploy_plan("prod"))
+    with Stubber(amplify), pytest.raises(steps.DeployError) as raised:  # any call would fail
+        run_step(context, lookup, environ={})
     assert str(raised.value) == (
         "FRONTEND_APP_ID: CloudFormation export chatbot-prod-FrontendAppId found nothing"
     )
@@ -211,8 +199,8 @@ class FakeTime:
 
 
 def wait(amplify, fake: FakeTime, time_limit: float = 60):
-    context = deploy.Context(env="prod", region=REGION, clients={"amplify": amplify})
-    return deploy.wait_for_web_ui_job(
+    context = steps.Context(env="prod", region=REGION, clients={"amplify": amplify})
+    return web_ui_release.wait_for_web_ui_job(
         context, APP_ID, BRANCH, "12", time_limit=time_limit, clock=fake.clock, sleep=fake.sleep
     )
 
@@ -229,7 +217,7 @@ def test_a_succeeding_job_lets_the_deploy_go_on():
             expect_status(stubber, "12", status)
         assert wait(amplify, fake) == "SUCCEED"
         stubber.assert_no_pending_responses()
-    assert fake.sleeps == [deploy.AMPLIFY_POLL_SECONDS] * 2
+    assert fake.sleeps == [web_ui_release.AMPLIFY_POLL_SECONDS] * 2
 
 
 @pytest.mark.parametrize("ending", ["FAILED", "CANCELLED"])
@@ -238,7 +226,7 @@ def test_a_failed_or_cancelled_job_stops_the_deploy_with_its_id_status_and_page(
     with Stubber(amplify) as stubber:
         for status in ("RUNNING", "CANCELLING" if ending == "CANCELLED" else "RUNNING", ending):
             expect_status(stubber, "12", status)
-        with pytest.raises(deploy.DeployError) as raised:
+        with pytest.raises(steps.DeployError) as raised:
             wait(amplify, fake)
         stubber.assert_no_pending_responses()
     assert str(raised.value) == f"Amplify job 12 of {APP_ID}/{BRANCH} is {ending}: {CONSOLE}"
@@ -250,7 +238,7 @@ def test_a_job_past_its_time_limit_stops_the_deploy():
     with Stubber(amplify) as stubber:
         for _ in range(5):
             expect_status(stubber, "12", "RUNNING")
-        with pytest.raises(deploy.DeployError) as raised:
+        with pytest.raises(steps.DeployError) as raised:
             wait(amplify, fake, time_limit=60)
         stubber.assert_no_pending_responses()
     assert str(raised.value) == (
@@ -281,6 +269,6 @@ def test_an_amplify_error_is_not_taken_for_success():
 
 def test_the_time_limit_has_a_default_and_follows_the_override(monkeypatch):
     monkeypatch.delenv("DEPLOY_STEP_TIMEOUT", raising=False)
-    assert deploy._limit_seconds("amplify") == deploy.TIME_LIMITS["amplify"] == 30 * 60
+    assert steps.limit_seconds("amplify") == steps.TIME_LIMITS["amplify"] == 30 * 60
     monkeypatch.setenv("DEPLOY_STEP_TIMEOUT", "5")
-    assert deploy._limit_seconds("amplify") == 5
+    assert steps.limit_seconds("amplify") == 5

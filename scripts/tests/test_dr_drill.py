@@ -14,6 +14,7 @@ import dr_drill
 import pytest
 from moto.server import ThreadedMotoServer
 
+from local_stack.harness import create_pk_sk_table
 from local_stack.processes import free_port
 
 # Starts servers or processes of its own: not in `make test-fast`.
@@ -49,17 +50,9 @@ def _item(pk: str, text: str) -> dict:
 
 def test_standin_restores_the_table_as_it_was_at_the_point(dynamodb_pair):
     dynamodb, streams = dynamodb_pair
-    dynamodb.create_table(
-        TableName="conversations",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
+    create_pk_sk_table(
+        dynamodb,
+        "conversations",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     dynamodb.put_item(TableName="conversations", Item=_item("a", "first"))

@@ -8,8 +8,13 @@ import sys
 import textwrap
 
 import boto3
+import pytest
 
+from local_stack.harness import create_pk_sk_table
 from local_stack.processes import child_env, free_port, moto_process
+
+# Runs child processes and a server (moto under Gunicorn): not in `make test-fast`.
+pytestmark = pytest.mark.stack
 
 PATCHED_MOTO_CHECK = textwrap.dedent(
     """
@@ -17,23 +22,13 @@ PATCHED_MOTO_CHECK = textwrap.dedent(
     import boto3
     from botocore.exceptions import ClientError
     from moto import mock_aws
+    from local_stack.harness import create_pk_sk_table
     from local_stack.local_aws import patch_moto_dynamodb
 
     patch_moto_dynamodb()
     with mock_aws():
         db = boto3.client("dynamodb", region_name="us-east-1")
-        db.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
+        create_pk_sk_table(db, "t")
         for pk in ("a", "b"):
             for sk in ("3", "1", "2"):
                 db.put_item(TableName="t", Item={"pk": {"S": pk}, "sk": {"S": sk}})
@@ -122,18 +117,7 @@ def test_make_runs_local_aws_serves_dynamodb_under_concurrent_transactions(tmp_p
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto's throwaway credentials
         )
-        db.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
+        create_pk_sk_table(db, "t")
 
         def write(n: int) -> None:
             db.transact_write_items(

@@ -34,7 +34,8 @@ from web_ui.oauth import (
 )
 from web_ui.settings import SettingsError, load_settings
 
-pytestmark = pytest.mark.timeout(120)
+# Starts servers of its own (moto, the login server): not in `make test-fast`.
+pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
 
 ROOT_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 WEB_APP_URL = "http://127.0.0.1:13001"

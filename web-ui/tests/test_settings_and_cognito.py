@@ -7,6 +7,7 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from settings_env import GOOD_ENV as GOOD
 
 from chatbot_common.environments import SettingsError
 from web_ui.cognito import (
@@ -17,15 +18,6 @@ from web_ui.cognito import (
     token_username,
 )
 from web_ui.settings import load_settings
-
-GOOD = {
-    "APP_ENV": "local",
-    "AWS_REGION": "us-east-1",
-    "COGNITO_USER_POOL_ID": "us-east-1_AbC123",
-    "COGNITO_APP_CLIENT_ID": "client123",
-    "CHAT_API_URL": "http://127.0.0.1:8080/",
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
-}
 
 
 def test_settings_from_the_contract_variables():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
+from .. import logs
 from ..chat_api import ApiError, ChatApi
 from ..cognito import AuthError, CognitoClient
 from ..oauth import federation
@@ -18,6 +19,8 @@ from ..settings import Settings, SettingsError, load_settings
 SIGN_IN_ROUTE = "/signin"
 CHAT_ROUTE = "/"
 SECURITY_ROUTE = "/security"
+
+log = logs.get("services")
 
 
 @functools.cache
@@ -36,12 +39,14 @@ def chat_api() -> ChatApi:
 
 
 def check_settings() -> None:
-    """Called when the backend starts: a bad configuration stops it with one line."""
+    """Called when the backend starts: sets up the JSON logs, then a bad configuration stops
+    it with one log line."""
+    logs.configure()
     try:
         settings()
         federation()
     except SettingsError as error:
-        print(f"web-ui: configuration error: {error}", file=sys.stderr, flush=True)
+        log.error(f"configuration error: {error}")
         # Straight out, without a traceback from the server's lifespan handler.
         os._exit(2)
 
@@ -51,11 +56,20 @@ class SessionExpired(Exception):
 
 
 def user_message(error: Exception) -> str:
-    """The sentence shown for a failed call (the clients already word their errors)."""
+    """The sentence shown for a failed call (the clients already word their errors). A failed
+    chat API call is logged with the API's request id; an error nobody worded, with its
+    traceback. A refusal of Cognito's (a wrong password) is the user's to read, not logged."""
     if isinstance(error, ApiError):
+        # The user's own limits are expected refusals, not trouble.
+        log.log(
+            logging.INFO if error.is_limit else logging.WARNING,
+            "chat API call failed",
+            extra={"code": error.code, "status": error.status, "request_id": error.request_id},
+        )
         return error.user_message
     if isinstance(error, AuthError):
         return error.message
+    log.error("unexpected error", exc_info=error)
     return "Something went wrong. Try again."
 
 
