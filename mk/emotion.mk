@@ -1,5 +1,6 @@
 # The emotion model and the self-harm risk classifier: training (maintainers; the emotion model
-# needs ../shared/datasets, the risk classifier only the repository), scores, cost and tests.
+# needs ../shared/datasets, the risk classifier the repository and, when present, GoEmotions
+# train comments from it as ordinary messages), scores, cost and tests.
 EMOTION_TRAIN_VENV := .venvs/emotion-train
 EMOTION_TRAIN_STAMP := $(EMOTION_TRAIN_VENV)/.installed
 EMOTION_TRAIN_REQUIREMENTS := scripts/models/requirements.txt
@@ -25,7 +26,7 @@ emotion-eval: $(STAMP) ## Dev-split macro-F1 and per-label F1 next to the cross-
 train-risk: $(EMOTION_TRAIN_STAMP) ## Rebuild the self-harm risk classifier from scripts/models/risk_corpus.tsv
 	$(EMOTION_TRAIN_VENV)/bin/python scripts/models/risk_train.py
 
-risk-eval: $(STAMP) ## Recall and false alarms of the risk detector on its held-apart sentences
+risk-eval: $(STAMP) ## Risk detector: recall and false alarms held apart, flags on ordinary messages
 	@$(PY) scripts/models/risk_eval.py
 
 bench-emotion: $(STAMP) ## Emotion model (and with the risk check) cost: load time, added memory, latency, lines/s

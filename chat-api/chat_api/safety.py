@@ -312,14 +312,18 @@ def stored_level(safety: dict | None) -> str:
 
 
 def assess(
-    text: str, states: np.ndarray | None = None, previous_levels: Iterable[str] = ()
+    text: str,
+    states: np.ndarray | None = None,
+    previous_levels: Iterable[str] = (),
+    head: RiskHead | None = None,
 ) -> SafetyAssessment:
     """The level of one user message. `states` are the emotion model's sentence-encoder pooled
     states of the same text (without them only the rules decide); `previous_levels` are the
-    levels of the conversation's earlier user messages, oldest first."""
+    levels of the conversation's earlier user messages, oldest first; `head` is the classifier
+    (the served one unless another artifact is being measured)."""
     level = rule_level(text)
     if states is not None and text.strip():
-        head = risk_head()
+        head = head or risk_head()
         level = _higher(level, head.level(head.probabilities(text, states)))
     recent = [*list(previous_levels)[-(TRAJECTORY_MESSAGES - 1) :], level]
     if len(recent) == TRAJECTORY_MESSAGES and all(_rank(item) >= _rank(CONCERN) for item in recent):

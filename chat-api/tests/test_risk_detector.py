@@ -8,6 +8,7 @@ that shares a sentence with it. The figures asserted here are those in docs/safe
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +28,12 @@ from support import sse_events
 HERE = Path(__file__).parent
 CORPUS = HERE.parents[1] / "scripts" / "models" / "risk_corpus.tsv"
 HELD_APART = HERE / "risk_sentences.tsv"
+EVERYDAY = HERE / "everyday_messages.txt"
+# GoEmotions dev comments (ordinary Reddit comments), present where ../shared/datasets is.
+ORDINARY = HERE.parents[2] / "shared" / "datasets" / "goemotions-ekman" / "dev.tsv"
+EVERYDAY_CONCERN = 5
+ORDINARY_FLAGGED_BOUND = 0.01
+ORDINARY_URGENT_BOUND = 0.003
 HARD_NEGATIVE_KINDS = {"figure", "fiction", "news", "research", "grief", "volunteer", "negation"}
 
 
@@ -112,6 +119,42 @@ def test_everyday_messages_raise_no_false_alarm():
     everyday = [(row["text"], level) for row, level in decided() if row["kind"] == "everyday"]
     assert len(everyday) >= 5
     assert not [text for text, level in everyday if rank(level) >= rank("risk")], everyday
+
+
+def test_everyday_chat_messages_are_never_flagged():
+    # Held apart from the corpus (training refuses a corpus that shares one). docs/safety.md:
+    # none of the 50 is raised to risk; two get the care note ("I want to keep going", "Work is
+    # stressing me out a lot lately"), EVERYDAY_CONCERN at most.
+    messages = [line for line in EVERYDAY.read_text("utf-8").splitlines() if line.strip()]
+    assert len(messages) >= 50
+    levels = {text: level_of(text) for text in messages}
+    assert not {text: level for text, level in levels.items() if rank(level) >= rank("risk")}
+    assert levels["Keep this reply please"] == levels["Regenerate please"] == "none"
+    concern = [text for text, level in levels.items() if level == "concern"]
+    assert len(concern) <= EVERYDAY_CONCERN, concern
+
+
+def test_an_everyday_conversation_is_not_raised_by_the_three_message_rule():
+    messages = [line for line in EVERYDAY.read_text("utf-8").splitlines() if line.strip()]
+    previous: list[str] = []
+    for text in messages:
+        previous.append(level_of(text, tuple(previous[-2:])))
+    assert "risk" not in previous and "urgent" not in previous, previous
+
+
+@pytest.mark.skipif(
+    not ORDINARY.exists(),
+    reason="skipped: ../shared/datasets not found (the GoEmotions dev comments that measure "
+    "false alarms on ordinary messages are not in the repository)",
+)
+def test_ordinary_messages_are_rarely_flagged():
+    # docs/safety.md, "ordinary messages": the bounds are the targets, above the measured shares.
+    with ORDINARY.open(encoding="utf-8") as lines:
+        comments = [line.split("\t")[0] for line in lines if line.strip()]
+    assert len(comments) >= 5000
+    levels = Counter(level_of(text) for text in comments)
+    assert (levels["risk"] + levels["urgent"]) / len(comments) <= ORDINARY_FLAGGED_BOUND, levels
+    assert levels["urgent"] / len(comments) <= ORDINARY_URGENT_BOUND, levels
 
 
 def test_three_messages_of_concern_in_a_row_raise_the_level():

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "chat-api"))
 
-from chat_api.emotion import evaluate  # noqa: E402
+from emotion_eval import load_split  # noqa: E402  (this script's folder is on sys.path)
 
 FALLBACK = [
     "I am so angry, this is completely unfair!",
@@ -44,7 +44,7 @@ def rss_kib() -> int:
 
 def messages() -> list[str]:
     try:
-        return [example.text for example in evaluate.load_split("dev")]
+        return [example.text for example in load_split("dev")]
     except FileNotFoundError:
         return FALLBACK * 200
 
