@@ -85,8 +85,10 @@ def test_a_tab_that_missed_the_sign_out_is_refused_on_its_next_message(page, sta
         other = open_tab(other_context, request, "other")
         other.goto("/")
         expect(other.get_by_role("button", name="Sign out")).to_be_visible()
-        # The page's own calls are done (the history is loaded): its next call is the message.
+        # The page's own calls are done (the history, the mood strip, then the usage line):
+        # its next call is the message.
         expect(other.get_by_text("No conversations yet.")).to_be_visible()
+        expect(other.locator("#usage")).to_be_visible()
         page.get_by_role("button", name="Sign out").click()
         page.wait_for_url(SIGN_IN_PAGE)
         # The session record is gone: the other browser's next call finds no session.

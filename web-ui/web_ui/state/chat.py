@@ -109,8 +109,9 @@ class ChatState(rx.State):
     async def restore(self):
         """on_load of the chat page: the history list, and the open conversation again."""
         yield HistoryState.load_history
-        yield ChatState.load_usage
         yield MoodState.load_strip
+        # Last: the usage line appearing tells a reader (and the tests) the page's calls are done.
+        yield ChatState.load_usage
         if self.conversation_id and not self.streaming:
             yield ChatState.open_conversation(self.conversation_id)
         yield rx.set_focus("message")
