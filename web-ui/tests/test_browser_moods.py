@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from boto3.dynamodb.types import TypeSerializer
 from conftest import DESKTOP, PHONE, send_message, sign_in, wait_for_reply
 from playwright.sync_api import expect
 
@@ -52,26 +51,19 @@ def _conversation_id(stack, sub: str) -> str:
 
 
 def backdate_messages(stack, sub: str, conversation_id: str, days: dict[int, list[str]]) -> None:
-    db, table = stack.aws("dynamodb"), stack.config["CONVERSATIONS_TABLE"]
-    # Plain values typed for DynamoDB as the chat API's store types them (store/items.py).
-    attribute = TypeSerializer().serialize
     now = datetime.now(UTC)
     for days_ago, labels in days.items():
         for n, label in enumerate(labels):
             # Midday of that UTC day, a minute apart: the same day whatever the hour now is.
             day = (now - timedelta(days=days_ago)).replace(hour=12, minute=n, second=0)
-            message_id = _ulid(day, n)
-            message = {
-                "pk": f"USER#{sub}#CONV#{conversation_id}",
-                "sk": f"MSG#{message_id}",
-                "message_id": message_id,
-                "role": "user",
-                "text": f"a {label} message",
-                "created_at": day.isoformat(timespec="milliseconds")[:-6] + "Z",
-                "emotion": {"label": label, "scores": {}},
-                "safety": {"flagged": False, "level": "none"},
-            }
-            db.put_item(TableName=table, Item={k: attribute(v) for k, v in message.items()})
+            stack.put_message(
+                user_sub=sub,
+                conversation_id=conversation_id,
+                message_id=_ulid(day, n),
+                text=f"a {label} message",
+                created_at=day.isoformat(timespec="milliseconds")[:-6] + "Z",
+                emotion=label,
+            )
 
 
 def bars(page, chart: str):
