@@ -12,10 +12,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 import nag
+from encryption import rotating_key
 
 # 03:00 UTC daily and 04:00 UTC on Sundays: after the evening peak, apart from each other.
 DAILY_SCHEDULE = events.Schedule.cron(minute="0", hour="3")
@@ -51,11 +51,10 @@ class TableBackups(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "VaultKey",
             description=f"Encrypts the recovery points of {name_prefix}'s tables",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
         )
         self.vault = backup.BackupVault(

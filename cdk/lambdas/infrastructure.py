@@ -20,14 +20,13 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-import log_keys
+from encryption import allow_log_groups, encrypted_log_group, rotating_key
 
 SOURCE_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 CHALICE_APP_NAME = "chatbot-auth"
@@ -122,25 +121,23 @@ class LambdaFunctions(Construct):
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
-        self.log_key = kms.Key(
+        self.log_key = rotating_key(
             self,
             "LogKey",
             description=f"Encrypts the log groups of {CHALICE_APP_NAME}-{environment}",
-            enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        log_keys.allow_log_groups(self.log_key, f"/aws/lambda/{CHALICE_APP_NAME}-{environment}-*")
+        allow_log_groups(self.log_key, f"/aws/lambda/{CHALICE_APP_NAME}-{environment}-*")
         self.roles: dict[str, iam.Role] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         for handler in HANDLERS:
             name = function_name(environment, handler)
-            self.log_groups[handler] = logs.LogGroup(
+            self.log_groups[handler] = encrypted_log_group(
                 self,
                 f"{HANDLERS[handler]}Logs",
-                log_group_name=f"/aws/lambda/{name}",
+                name=f"/aws/lambda/{name}",
                 retention=log_retention,
-                encryption_key=self.log_key,
-                removal_policy=cdk.RemovalPolicy.DESTROY,
+                key=self.log_key,
             )
             role = iam.Role(
                 self,
