@@ -37,6 +37,13 @@ TRIGGERS = {
     "pre_token_generation": "PreTokenGeneration",
 }
 FEEDBACK_CONSUMER = ("ingest_feedback", "IngestFeedback")
+# What the feedback consumer does with the queue's messages (Lambda's SQS event source).
+FEEDBACK_QUEUE_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+]
 HANDLERS = {**TRIGGERS, FEEDBACK_CONSUMER[0]: FEEDBACK_CONSUMER[1]}
 # Extra template properties lambdas declares for `chalice package` (partial batch
 # responses on the SQS event source); chalice.cdk takes no merge template, so they are applied
@@ -154,70 +161,38 @@ class LambdaFunctions(Construct):
             )
             self.roles[handler] = role
 
-        self.roles["post_confirmation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="Profiles",
-                actions=["dynamodb:PutItem"],
-                resources=[profiles_table.table_arn],
-            )
-        )
-        self.roles["post_confirmation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="DefaultGroup",
-                actions=["cognito-idp:AdminAddUserToGroup"],
-                resources=[user_pool_arn],
-            )
-        )
-        # Pre sign-up links a first federated sign-in to the account with the same verified
-        # e-mail (one account per person): it looks the address up and links the identity.
-        self.roles["pre_sign_up"].add_to_policy(
-            iam.PolicyStatement(
-                sid="LinkFederatedSignIn",
-                actions=["cognito-idp:ListUsers", "cognito-idp:AdminLinkProviderForUser"],
-                resources=[user_pool_arn],
-            )
-        )
-        # Pre token generation repairs a user whose post-confirmation setup failed (creates the
-        # profile, adds the default group) rather than issuing tokens without them.
-        self.roles["pre_token_generation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="Profiles",
-                actions=["dynamodb:GetItem", "dynamodb:PutItem"],
-                resources=[profiles_table.table_arn],
-            )
-        )
-        self.roles["pre_token_generation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="DefaultGroup",
-                actions=["cognito-idp:AdminAddUserToGroup"],
-                resources=[user_pool_arn],
-            )
-        )
-        consumer = self.roles["ingest_feedback"]
-        consumer.add_to_policy(
-            iam.PolicyStatement(
-                sid="Feedback", actions=["dynamodb:PutItem"], resources=[feedback_table.table_arn]
-            )
-        )
-        consumer.add_to_policy(
-            iam.PolicyStatement(
-                sid="FeedbackQueue",
-                actions=[
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:ChangeMessageVisibility",
-                ],
-                resources=[feedback_queue.queue_arn],
-            )
-        )
-        consumer.add_to_policy(
-            iam.PolicyStatement(
-                sid="FeedbackDeadLetters",
-                actions=["sqs:SendMessage"],
-                resources=[feedback_dead_letter_queue.queue_arn],
-            )
-        )
+        # What each function may do besides writing its own logs: (sid, actions, resource).
+        grants = {
+            "post_confirmation": [
+                ("Profiles", ["dynamodb:PutItem"], profiles_table.table_arn),
+                ("DefaultGroup", ["cognito-idp:AdminAddUserToGroup"], user_pool_arn),
+            ],
+            # Pre sign-up links a first federated sign-in to the account with the same verified
+            # e-mail (one account per person): it looks the address up and links the identity.
+            "pre_sign_up": [
+                (
+                    "LinkFederatedSignIn",
+                    ["cognito-idp:ListUsers", "cognito-idp:AdminLinkProviderForUser"],
+                    user_pool_arn,
+                ),
+            ],
+            # Pre token generation repairs a user whose post-confirmation setup failed (creates
+            # the profile, adds the default group) rather than issuing tokens without them.
+            "pre_token_generation": [
+                ("Profiles", ["dynamodb:GetItem", "dynamodb:PutItem"], profiles_table.table_arn),
+                ("DefaultGroup", ["cognito-idp:AdminAddUserToGroup"], user_pool_arn),
+            ],
+            "ingest_feedback": [
+                ("Feedback", ["dynamodb:PutItem"], feedback_table.table_arn),
+                ("FeedbackQueue", FEEDBACK_QUEUE_ACTIONS, feedback_queue.queue_arn),
+                ("FeedbackDeadLetters", ["sqs:SendMessage"], feedback_dead_letter_queue.queue_arn),
+            ],
+        }
+        for handler, statements in grants.items():
+            for sid, actions, resource in statements:
+                self.roles[handler].add_to_policy(
+                    iam.PolicyStatement(sid=sid, actions=actions, resources=[resource])
+                )
 
         stage_config = {
             "environment_variables": {
