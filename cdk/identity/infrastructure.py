@@ -15,6 +15,7 @@ from constructs import Construct
 import nag
 import waf_rules
 from config import Federation
+from dns.infrastructure import alias_record
 
 USERS_GROUP = "users"
 # A stolen access token stays valid after sign-out until it expires (Cognito revokes refresh
@@ -355,18 +356,14 @@ class ManagedLogin(Construct):
             ),
             managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
         )
-        # The alias points at the domain's CloudFront distribution (CloudFormation's own
-        # attribute: no custom resource reads it at deploy time).
-        route53.CfnRecordSet(
+        # The alias points at the domain's CloudFront distribution.
+        alias_record(
             self,
             "Alias",
-            hosted_zone_id=zone.hosted_zone_id,
-            name=f"{auth_domain_name}.",
-            type="A",
-            alias_target=route53.CfnRecordSet.AliasTargetProperty(
-                dns_name=self.domain.cloud_front_endpoint,
-                hosted_zone_id=CLOUDFRONT_HOSTED_ZONE_ID,
-            ),
+            zone=zone,
+            domain_name=auth_domain_name,
+            target_dns_name=self.domain.cloud_front_endpoint,
+            target_zone_id=CLOUDFRONT_HOSTED_ZONE_ID,
         )
         self.domain_url = f"https://{auth_domain_name}"
 
