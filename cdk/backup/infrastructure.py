@@ -57,28 +57,23 @@ class TableBackups(Construct):
             description=f"Encrypts the recovery points of {name_prefix}'s tables",
             removal_policy=removal_policy,
         )
+        name = f"{name_prefix}-tables"  # of the vault, the plan and the selection alike
         self.vault = backup.BackupVault(
             self,
             "Vault",
-            backup_vault_name=f"{name_prefix}-tables",
+            backup_vault_name=name,
             encryption_key=self.key,
             removal_policy=removal_policy,
         )
-        rules = [_rule("Daily", DAILY_SCHEDULE, min(retention_days, DAILY_DAYS_MAX))]
+        self.plan = backup.BackupPlan(self, "Plan", backup_plan_name=name, backup_vault=self.vault)
+        self.plan.add_rule(_rule("Daily", DAILY_SCHEDULE, min(retention_days, DAILY_DAYS_MAX)))
         # Beyond PITR's 35 days, one copy a week is enough history: each DynamoDB recovery
         # point is a full copy, so daily copies for 90 days would cost twice as much.
         if retention_days > DAILY_DAYS_MAX:
-            rules.append(_rule("Weekly", WEEKLY_SCHEDULE, retention_days))
-        self.plan = backup.BackupPlan(
-            self,
-            "Plan",
-            backup_plan_name=f"{name_prefix}-tables",
-            backup_vault=self.vault,
-            backup_plan_rules=rules,
-        )
+            self.plan.add_rule(_rule("Weekly", WEEKLY_SCHEDULE, retention_days))
         self.selection = self.plan.add_selection(
             "Tables",
-            backup_selection_name=f"{name_prefix}-tables",
+            backup_selection_name=name,
             resources=[backup.BackupResource.from_dynamo_db_table(table) for table in tables],
         )
         nag.acknowledge(
