@@ -297,36 +297,37 @@ class ManagedLogin(Construct):
         self.providers: list[Construct] = [google]
         enterprise = federation.enterprise
         if enterprise is not None:
-            mapping = cognito.AttributeMapping(
-                email=cognito.ProviderAttribute.other(enterprise.email_attribute),
-                fullname=cognito.ProviderAttribute.other(enterprise.name_attribute),
-            )
+            # What the provider gets whichever protocol it speaks.
+            shared = {
+                "user_pool": pool,
+                "name": enterprise.name,
+                "attribute_mapping": cognito.AttributeMapping(
+                    email=cognito.ProviderAttribute.other(enterprise.email_attribute),
+                    fullname=cognito.ProviderAttribute.other(enterprise.name_attribute),
+                ),
+            }
             if enterprise.type == "OIDC":
                 provider = cognito.UserPoolIdentityProviderOidc(
                     self,
                     "Enterprise",
-                    user_pool=pool,
-                    name=enterprise.name,
                     client_id=enterprise.client_id,
                     client_secret=cdk.SecretValue.secrets_manager(
                         ENTERPRISE_CLIENT_SECRET_NAME.format(env=environment)
                     ).unsafe_unwrap(),
                     issuer_url=enterprise.metadata_url,
                     scopes=["openid", "email", "profile"],
-                    attribute_mapping=mapping,
                     attribute_request_method=cognito.OidcAttributeRequestMethod.GET,
+                    **shared,
                 )
             else:
                 provider = cognito.UserPoolIdentityProviderSaml(
                     self,
                     "Enterprise",
-                    user_pool=pool,
-                    name=enterprise.name,
                     metadata=cognito.UserPoolIdentityProviderSamlMetadata.url(
                         enterprise.metadata_url
                     ),
-                    attribute_mapping=mapping,
                     idp_signout=True,
+                    **shared,
                 )
             providers.append(cognito.UserPoolClientIdentityProvider.custom(enterprise.name))
             self.provider_names.append(enterprise.name)
