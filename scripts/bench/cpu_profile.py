@@ -10,6 +10,11 @@ with its model title as `make bench` has it). It reports this process's CPU time
 so the test client's small share included) and the DynamoDB calls per request, counted by
 botocore event hooks on the app's own client. Unlike `make bench`, nothing else competes for the
 process, so the figure moves little with the machine's load.
+
+It also splits each request's CPU into parts, timed with the process's CPU clock (no profiler,
+so no profiler's overhead): the DynamoDB calls, the Bedrock call that opens the reply, reading
+the reply's event stream, the emotion and risk models (`routes.chat._analyse`), and the rest
+(Flask, the app's own code, JSON, logs, the test client).
 """
 
 from __future__ import annotations
@@ -45,10 +50,65 @@ def _chat(client, path: str, headers: dict, message: str, conversation_id: str |
     return response.get_json()["conversation_id"]
 
 
-def measure(app, headers: dict, path: str, requests: int, turns: int, calls: Counter):
+class CpuParts:
+    """Process CPU time spent inside named parts of the request, summed over a measurement."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter = Counter()
+
+    def timed(self, part: str, function):
+        def run(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[part] += time.process_time() - started
+
+        return run
+
+    def time_client(self, client, part: str, stream_part: str | None = None) -> None:
+        """Every call of a boto3 client into `part`; reading a returned event stream (Bedrock's
+        reply) into `stream_part`."""
+        call = self.timed(part, client._make_api_call)
+        if stream_part is None:
+            client._make_api_call = call
+            return
+
+        def call_with_timed_stream(*args, **kwargs):
+            response = call(*args, **kwargs)
+            if "stream" in response:
+                response["stream"] = _TimedStream(response["stream"], self, stream_part)
+            return response
+
+        client._make_api_call = call_with_timed_stream
+
+
+class _TimedStream:
+    def __init__(self, stream, parts: CpuParts, part: str) -> None:
+        self._stream, self._parts, self._part = stream, parts, part
+
+    def __iter__(self):
+        events = iter(self._stream)
+        while True:
+            started = time.process_time()
+            try:
+                event = next(events)
+            except StopIteration:
+                return
+            finally:
+                self._parts.seconds[self._part] += time.process_time() - started
+            yield event
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def measure(app, headers: dict, path: str, requests: int, turns: int, calls: Counter, parts=None):
     client = app.test_client()
     conversation_id = None
     calls.clear()
+    if parts is not None:
+        parts.seconds.clear()
     started = time.process_time()
     for n in range(requests):
         if n % turns == 0:
@@ -76,10 +136,17 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app({"ENV": env})
         headers = new_user(stack).headers
         calls: Counter = Counter()
-        dynamodb = app.extensions["chat_api"].clients.dynamodb
-        dynamodb.meta.events.register(
+        clients = app.extensions["chat_api"].clients
+        clients.dynamodb.meta.events.register(
             "before-call.dynamodb", lambda model, **_: calls.update([model.name])
         )
+        parts = None if args.cprofile else CpuParts()
+        if parts:
+            from chat_api.routes import chat as chat_routes
+
+            parts.time_client(clients.dynamodb, "DynamoDB calls")
+            parts.time_client(clients.bedrock, "Bedrock call", "Bedrock event stream")
+            chat_routes._analyse = parts.timed("emotion and risk", chat_routes._analyse)
         # Warm-up: the JWKS, the clients' first connections, the model's first run.
         measure(app, headers, "/api/v1/chat", 4, args.turns, calls)
         measure(app, headers, "/api/v1/chat/stream", 4, args.turns, calls)
@@ -88,12 +155,16 @@ def main(argv: list[str] | None = None) -> int:
         for path in ("/api/v1/chat", "/api/v1/chat/stream"):
             if profiler:
                 profiler.enable()
-            cpu_ms, per_request = measure(app, headers, path, args.requests, args.turns, calls)
+            cpu_ms, per_request = measure(
+                app, headers, path, args.requests, args.turns, calls, parts
+            )
             if profiler:
                 profiler.disable()
             total = round(sum(per_request.values()), 2)
             print(f"{path}: {cpu_ms:.1f} ms CPU per request; DynamoDB calls per request {total}")
             print(f"  {per_request}")
+            if parts:
+                print(_parts_line(parts, cpu_ms, args.requests))
         if profiler:
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)
@@ -101,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
             stats.sort_stats("tottime").print_stats(args.cprofile)
             print(out.getvalue())
     return 0
+
+
+def _parts_line(parts: CpuParts, cpu_ms: float, requests: int) -> str:
+    shares = {part: seconds * 1000 / requests for part, seconds in parts.seconds.items()}
+    shares["the rest"] = cpu_ms - sum(shares.values())
+    return "  CPU ms per request: " + ", ".join(f"{part} {ms:.1f}" for part, ms in shares.items())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+
 from .plan import (
     TARGET_ADDED_P99_MS,
     TARGET_CPU_MS_PER_CHAT,
@@ -92,7 +95,12 @@ def scaling_inputs(report: Report) -> dict:
     level = report.streams.get("levels", {}).get(str(largest), {})
     peak = report.memory.get("peak") or {}
     return {
-        "measured": f"{report.started_at}, {report.machine['cpu_count']} cores: {report.command}",
+        # The command as a maintainer types it in the repository root, not this checkout's paths.
+        "measured": (
+            f"{report.started_at}, {report.machine['cpu_count']} cores, load average "
+            f"{report.machine.get('load_average_1m')} at start: python -m bench "
+            f"{shlex.join(sys.argv[1:])}"
+        ),
         # The dearer of the two endpoints, at the largest level of part 1.
         "cpu_ms_per_chat": max(
             value

@@ -22,7 +22,11 @@ stored in the artifact, and `make emotion-eval` prints them next to dev's.
 
 Before writing, it checks that the served detector (chat_api.emotion.linear) gives the same
 labels as the training-side computation on the whole dev split. Everything is deterministic
-(lbfgs, fixed folds and grids, sorted vocabularies), so a rebuild gives the same artifact.
+(lbfgs, fixed folds and grids, sorted vocabularies) and the linear algebra runs on one thread:
+a multi-threaded BLAS sums in an order that varies from run to run, and those last-bit
+differences flipped the choice between two nearly tied settings (cross-validated macro-F1
+0.5284 against 0.5285), so two rebuilds wrote different heads. With one thread a rebuild on the
+same library versions gives the same artifact.
 
 Needs the training requirements (scripts/models/requirements.txt), not the chat API's.
 """
@@ -42,6 +46,7 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The emotion package alone, without the chat API (and Flask) around it.
@@ -341,4 +346,5 @@ def _labels(detector: LinearDetector, examples: list[ev.Example]) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with threadpool_limits(limits=1):  # reproducible sums: see the module's docstring
+        sys.exit(main())
