@@ -161,8 +161,8 @@ class EnvironmentConfig:
 
     @property
     def prefix(self) -> str:
-        """Prefix of physical names: `chatbot-<env>`."""
-        return f"{contract.COPILOT_APP}-{self.name}"
+        """Prefix of physical names: `chatbot-<env>`, as the contract has it."""
+        return contract.resource_prefix(self.name)
 
     @property
     def is_production(self) -> bool:

@@ -8,13 +8,12 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
-import log_keys
 from chatbot_common import contract
 from config import EnvironmentConfig
+from dns.infrastructure import alias_record
+from encryption import allow_log_groups, rotating_key
 from firewall.infrastructure import WebFirewall
 from monitoring.infrastructure import Monitoring
 from platform_stacks import PlatformStateful, PlatformStateless
@@ -40,15 +39,14 @@ class Edge(cdk.Stack):
             return cdk.Fn.import_value(contract.copilot_export_name(output, config.name))
 
         # One key for the alarm topic and the WAF logs; the services need it to write.
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "MonitoringKey",
             alias=f"alias/{config.prefix}-edge",
             description="Encrypts the alarm topic and the WAF log group",
-            enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        log_keys.allow_log_groups(self.key, "aws-waf-logs-" + config.prefix, describe=True)
+        allow_log_groups(self.key, "aws-waf-logs-" + config.prefix, describe=True)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
@@ -80,18 +78,14 @@ class Edge(cdk.Stack):
             log_key=self.key,
         )
 
-        zone = stateful.hosted_zone.zone
-        self.api_record = route53.CfnRecordSet(
+        self.api_record = alias_record(
             self,
             "ApiAlias",
-            hosted_zone_id=zone.hosted_zone_id,
-            name=f"{config.api_domain_name}.",
-            type="A",
-            alias_target=route53.CfnRecordSet.AliasTargetProperty(
-                dns_name=copilot("PublicLoadBalancerDNSName"),
-                hosted_zone_id=copilot("PublicLoadBalancerHostedZone"),
-                evaluate_target_health=True,
-            ),
+            zone=stateful.hosted_zone.zone,
+            domain_name=config.api_domain_name,
+            target_dns_name=copilot("PublicLoadBalancerDNSName"),
+            target_zone_id=copilot("PublicLoadBalancerHostedZone"),
+            evaluate_target_health=True,
         )
 
         pool = stateful.identity

@@ -33,17 +33,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from boto3.dynamodb.types import TypeDeserializer
 
 from chatbot_common import contract
 from local_stack.aws_bootstrap import SSM_PREFIX, create_user, sign_in
-from local_stack.harness import start_local_stack
+from local_stack.harness import scan_table, start_local_stack
 from local_stack.processes import REPO_ROOT, chat_api_process, free_port, local_url
 
 START_TIMEOUT = 60
 PASSWORD = "Drill-Passw0rd!x"  # noqa: S105 - a user of the drill's own throw-away stack
 TTL_ATTRIBUTE = "expires_at"
-_deserialize = TypeDeserializer().deserialize
 
 
 class DrillFailed(Exception):
@@ -61,12 +59,7 @@ class Measures:
 
 def scan_items(dynamodb, table: str) -> dict[tuple, dict]:
     """Every item of `table`, keyed by (pk, sk), as plain Python values."""
-    items: dict[tuple, dict] = {}
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        for raw in page["Items"]:
-            item = {key: _deserialize(value) for key, value in raw.items()}
-            items[(item["pk"], item["sk"])] = item
-    return items
+    return {(item["pk"], item["sk"]): item for item in scan_table(dynamodb, table)}
 
 
 def _wait_active(dynamodb, table: str, timeout: float = 600) -> None:

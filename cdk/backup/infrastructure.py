@@ -12,10 +12,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 import nag
+from encryption import rotating_key
 
 # 03:00 UTC daily and 04:00 UTC on Sundays: after the evening peak, apart from each other.
 DAILY_SCHEDULE = events.Schedule.cron(minute="0", hour="3")
@@ -51,35 +51,29 @@ class TableBackups(Construct):
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, id_)
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "VaultKey",
             description=f"Encrypts the recovery points of {name_prefix}'s tables",
-            enable_key_rotation=True,
             removal_policy=removal_policy,
         )
+        name = f"{name_prefix}-tables"  # of the vault, the plan and the selection alike
         self.vault = backup.BackupVault(
             self,
             "Vault",
-            backup_vault_name=f"{name_prefix}-tables",
+            backup_vault_name=name,
             encryption_key=self.key,
             removal_policy=removal_policy,
         )
-        rules = [_rule("Daily", DAILY_SCHEDULE, min(retention_days, DAILY_DAYS_MAX))]
+        self.plan = backup.BackupPlan(self, "Plan", backup_plan_name=name, backup_vault=self.vault)
+        self.plan.add_rule(_rule("Daily", DAILY_SCHEDULE, min(retention_days, DAILY_DAYS_MAX)))
         # Beyond PITR's 35 days, one copy a week is enough history: each DynamoDB recovery
         # point is a full copy, so daily copies for 90 days would cost twice as much.
         if retention_days > DAILY_DAYS_MAX:
-            rules.append(_rule("Weekly", WEEKLY_SCHEDULE, retention_days))
-        self.plan = backup.BackupPlan(
-            self,
-            "Plan",
-            backup_plan_name=f"{name_prefix}-tables",
-            backup_vault=self.vault,
-            backup_plan_rules=rules,
-        )
+            self.plan.add_rule(_rule("Weekly", WEEKLY_SCHEDULE, retention_days))
         self.selection = self.plan.add_selection(
             "Tables",
-            backup_selection_name=f"{name_prefix}-tables",
+            backup_selection_name=name,
             resources=[backup.BackupResource.from_dynamo_db_table(table) for table in tables],
         )
         nag.acknowledge(

@@ -11,6 +11,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 import waf_rules
+from encryption import encrypted_log_group
 
 CORE_RULE_SET = "AWSManagedRulesCommonRuleSet"
 MANAGED_RULE_GROUPS = (
@@ -115,13 +116,12 @@ class WebFirewall(Construct):
             resource_arn=load_balancer_arn,
         )
         # WAF only delivers to log groups whose name starts with aws-waf-logs-.
-        self.log_group = logs.LogGroup(
+        self.log_group = encrypted_log_group(
             self,
             "Logs",
-            log_group_name=f"aws-waf-logs-{name_prefix}",
+            name=f"aws-waf-logs-{name_prefix}",
             retention=log_retention,
-            encryption_key=log_key,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            key=log_key,
         )
         wafv2.CfnLoggingConfiguration(
             self,

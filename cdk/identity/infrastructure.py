@@ -15,6 +15,7 @@ from constructs import Construct
 import nag
 import waf_rules
 from config import Federation
+from dns.infrastructure import alias_record
 
 USERS_GROUP = "users"
 # A stolen access token stays valid after sign-out until it expires (Cognito revokes refresh
@@ -296,36 +297,37 @@ class ManagedLogin(Construct):
         self.providers: list[Construct] = [google]
         enterprise = federation.enterprise
         if enterprise is not None:
-            mapping = cognito.AttributeMapping(
-                email=cognito.ProviderAttribute.other(enterprise.email_attribute),
-                fullname=cognito.ProviderAttribute.other(enterprise.name_attribute),
-            )
+            # What the provider gets whichever protocol it speaks.
+            shared = {
+                "user_pool": pool,
+                "name": enterprise.name,
+                "attribute_mapping": cognito.AttributeMapping(
+                    email=cognito.ProviderAttribute.other(enterprise.email_attribute),
+                    fullname=cognito.ProviderAttribute.other(enterprise.name_attribute),
+                ),
+            }
             if enterprise.type == "OIDC":
                 provider = cognito.UserPoolIdentityProviderOidc(
                     self,
                     "Enterprise",
-                    user_pool=pool,
-                    name=enterprise.name,
                     client_id=enterprise.client_id,
                     client_secret=cdk.SecretValue.secrets_manager(
                         ENTERPRISE_CLIENT_SECRET_NAME.format(env=environment)
                     ).unsafe_unwrap(),
                     issuer_url=enterprise.metadata_url,
                     scopes=["openid", "email", "profile"],
-                    attribute_mapping=mapping,
                     attribute_request_method=cognito.OidcAttributeRequestMethod.GET,
+                    **shared,
                 )
             else:
                 provider = cognito.UserPoolIdentityProviderSaml(
                     self,
                     "Enterprise",
-                    user_pool=pool,
-                    name=enterprise.name,
                     metadata=cognito.UserPoolIdentityProviderSamlMetadata.url(
                         enterprise.metadata_url
                     ),
-                    attribute_mapping=mapping,
                     idp_signout=True,
+                    **shared,
                 )
             providers.append(cognito.UserPoolClientIdentityProvider.custom(enterprise.name))
             self.provider_names.append(enterprise.name)
@@ -355,18 +357,14 @@ class ManagedLogin(Construct):
             ),
             managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
         )
-        # The alias points at the domain's CloudFront distribution (CloudFormation's own
-        # attribute: no custom resource reads it at deploy time).
-        route53.CfnRecordSet(
+        # The alias points at the domain's CloudFront distribution.
+        alias_record(
             self,
             "Alias",
-            hosted_zone_id=zone.hosted_zone_id,
-            name=f"{auth_domain_name}.",
-            type="A",
-            alias_target=route53.CfnRecordSet.AliasTargetProperty(
-                dns_name=self.domain.cloud_front_endpoint,
-                hosted_zone_id=CLOUDFRONT_HOSTED_ZONE_ID,
-            ),
+            zone=zone,
+            domain_name=auth_domain_name,
+            target_dns_name=self.domain.cloud_front_endpoint,
+            target_zone_id=CLOUDFRONT_HOSTED_ZONE_ID,
         )
         self.domain_url = f"https://{auth_domain_name}"
 

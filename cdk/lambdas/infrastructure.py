@@ -20,14 +20,13 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from chalice.cdk import Chalice
 from constructs import Construct
 
-import log_keys
+from encryption import allow_log_groups, encrypted_log_group, rotating_key
 
 SOURCE_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 CHALICE_APP_NAME = "chatbot-auth"
@@ -38,6 +37,13 @@ TRIGGERS = {
     "pre_token_generation": "PreTokenGeneration",
 }
 FEEDBACK_CONSUMER = ("ingest_feedback", "IngestFeedback")
+# What the feedback consumer does with the queue's messages (Lambda's SQS event source).
+FEEDBACK_QUEUE_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+]
 HANDLERS = {**TRIGGERS, FEEDBACK_CONSUMER[0]: FEEDBACK_CONSUMER[1]}
 # Extra template properties lambdas declares for `chalice package` (partial batch
 # responses on the SQS event source); chalice.cdk takes no merge template, so they are applied
@@ -122,25 +128,23 @@ class LambdaFunctions(Construct):
     ) -> None:
         super().__init__(scope, id_)
         stack = cdk.Stack.of(self)
-        self.log_key = kms.Key(
+        self.log_key = rotating_key(
             self,
             "LogKey",
             description=f"Encrypts the log groups of {CHALICE_APP_NAME}-{environment}",
-            enable_key_rotation=True,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        log_keys.allow_log_groups(self.log_key, f"/aws/lambda/{CHALICE_APP_NAME}-{environment}-*")
+        allow_log_groups(self.log_key, f"/aws/lambda/{CHALICE_APP_NAME}-{environment}-*")
         self.roles: dict[str, iam.Role] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
         for handler in HANDLERS:
             name = function_name(environment, handler)
-            self.log_groups[handler] = logs.LogGroup(
+            self.log_groups[handler] = encrypted_log_group(
                 self,
                 f"{HANDLERS[handler]}Logs",
-                log_group_name=f"/aws/lambda/{name}",
+                name=f"/aws/lambda/{name}",
                 retention=log_retention,
-                encryption_key=self.log_key,
-                removal_policy=cdk.RemovalPolicy.DESTROY,
+                key=self.log_key,
             )
             role = iam.Role(
                 self,
@@ -157,70 +161,38 @@ class LambdaFunctions(Construct):
             )
             self.roles[handler] = role
 
-        self.roles["post_confirmation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="Profiles",
-                actions=["dynamodb:PutItem"],
-                resources=[profiles_table.table_arn],
-            )
-        )
-        self.roles["post_confirmation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="DefaultGroup",
-                actions=["cognito-idp:AdminAddUserToGroup"],
-                resources=[user_pool_arn],
-            )
-        )
-        # Pre sign-up links a first federated sign-in to the account with the same verified
-        # e-mail (one account per person): it looks the address up and links the identity.
-        self.roles["pre_sign_up"].add_to_policy(
-            iam.PolicyStatement(
-                sid="LinkFederatedSignIn",
-                actions=["cognito-idp:ListUsers", "cognito-idp:AdminLinkProviderForUser"],
-                resources=[user_pool_arn],
-            )
-        )
-        # Pre token generation repairs a user whose post-confirmation setup failed (creates the
-        # profile, adds the default group) rather than issuing tokens without them.
-        self.roles["pre_token_generation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="Profiles",
-                actions=["dynamodb:GetItem", "dynamodb:PutItem"],
-                resources=[profiles_table.table_arn],
-            )
-        )
-        self.roles["pre_token_generation"].add_to_policy(
-            iam.PolicyStatement(
-                sid="DefaultGroup",
-                actions=["cognito-idp:AdminAddUserToGroup"],
-                resources=[user_pool_arn],
-            )
-        )
-        consumer = self.roles["ingest_feedback"]
-        consumer.add_to_policy(
-            iam.PolicyStatement(
-                sid="Feedback", actions=["dynamodb:PutItem"], resources=[feedback_table.table_arn]
-            )
-        )
-        consumer.add_to_policy(
-            iam.PolicyStatement(
-                sid="FeedbackQueue",
-                actions=[
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:GetQueueAttributes",
-                    "sqs:ChangeMessageVisibility",
-                ],
-                resources=[feedback_queue.queue_arn],
-            )
-        )
-        consumer.add_to_policy(
-            iam.PolicyStatement(
-                sid="FeedbackDeadLetters",
-                actions=["sqs:SendMessage"],
-                resources=[feedback_dead_letter_queue.queue_arn],
-            )
-        )
+        # What each function may do besides writing its own logs: (sid, actions, resource).
+        grants = {
+            "post_confirmation": [
+                ("Profiles", ["dynamodb:PutItem"], profiles_table.table_arn),
+                ("DefaultGroup", ["cognito-idp:AdminAddUserToGroup"], user_pool_arn),
+            ],
+            # Pre sign-up links a first federated sign-in to the account with the same verified
+            # e-mail (one account per person): it looks the address up and links the identity.
+            "pre_sign_up": [
+                (
+                    "LinkFederatedSignIn",
+                    ["cognito-idp:ListUsers", "cognito-idp:AdminLinkProviderForUser"],
+                    user_pool_arn,
+                ),
+            ],
+            # Pre token generation repairs a user whose post-confirmation setup failed (creates
+            # the profile, adds the default group) rather than issuing tokens without them.
+            "pre_token_generation": [
+                ("Profiles", ["dynamodb:GetItem", "dynamodb:PutItem"], profiles_table.table_arn),
+                ("DefaultGroup", ["cognito-idp:AdminAddUserToGroup"], user_pool_arn),
+            ],
+            "ingest_feedback": [
+                ("Feedback", ["dynamodb:PutItem"], feedback_table.table_arn),
+                ("FeedbackQueue", FEEDBACK_QUEUE_ACTIONS, feedback_queue.queue_arn),
+                ("FeedbackDeadLetters", ["sqs:SendMessage"], feedback_dead_letter_queue.queue_arn),
+            ],
+        }
+        for handler, statements in grants.items():
+            for sid, actions, resource in statements:
+                self.roles[handler].add_to_policy(
+                    iam.PolicyStatement(sid=sid, actions=actions, resources=[resource])
+                )
 
         stage_config = {
             "environment_variables": {

@@ -38,15 +38,27 @@ class Tables(Construct):
             "deletion_protection": deletion_protection,
             "removal_policy": removal_policy,
         }
+
+        def table(
+            construct_id: str, contract_name: str, partition_key: str, **options
+        ) -> dynamodb.Table:
+            """The table the contract names `contract_name`, with what every table shares."""
+            return dynamodb.Table(
+                self,
+                construct_id,
+                table_name=contract.resource_name(contract_name, name_prefix),
+                partition_key=_string(partition_key),
+                **common,
+                **options,
+            )
+
         # Keys and index as in docs/chat-api.md: the chat API's access patterns depend on them.
-        self.conversations = dynamodb.Table(
-            self,
+        self.conversations = table(
             "Conversations",
-            table_name=contract.resource_name("CONVERSATIONS_TABLE", name_prefix),
-            partition_key=_string("pk"),
+            "CONVERSATIONS_TABLE",
+            "pk",
             sort_key=_string("sk"),
             time_to_live_attribute=CONVERSATIONS_TTL_ATTRIBUTE,
-            **common,
         )
         self.conversations.add_global_secondary_index(
             index_name=CONVERSATIONS_INDEX,
@@ -54,22 +66,10 @@ class Tables(Construct):
             sort_key=_string("gsi1sk"),
             projection_type=dynamodb.ProjectionType.ALL,
         )
-        self.feedback = dynamodb.Table(
-            self,
-            "Feedback",
-            table_name=contract.resource_name("FEEDBACK_TABLE", name_prefix),
-            partition_key=_string("feedback_id"),
-            **common,
-        )
+        self.feedback = table("Feedback", "FEEDBACK_TABLE", "feedback_id")
         self.feedback.add_global_secondary_index(
             index_name=FEEDBACK_USER_INDEX,
             partition_key=_string("user_id"),
             projection_type=dynamodb.ProjectionType.ALL,
         )
-        self.profiles = dynamodb.Table(
-            self,
-            "Profiles",
-            table_name=contract.resource_name("PROFILES_TABLE", name_prefix),
-            partition_key=_string("user_id"),
-            **common,
-        )
+        self.profiles = table("Profiles", "PROFILES_TABLE", "user_id")

@@ -1,4 +1,5 @@
 import aws_cdk as cdk
+import pytest
 from aws_cdk import assertions
 
 import config
@@ -29,30 +30,38 @@ def test_web_acl_uses_the_managed_rule_groups(dev):
         assert rules[group]["OverrideAction"] == {"None": {}}
 
 
-def test_rate_limit_per_ip_applies_to_the_api_path(dev, prod):
-    for synthesised, limit in ((dev, 1000), (prod, 500)):
-        _, rules = _rules(synthesised)
-        rate = rules["ApiRatePerIp"]
-        assert rate["Action"] == {"Block": {}}
-        statement = rate["Statement"]["RateBasedStatement"]
-        assert statement["AggregateKeyType"] == "IP"
-        assert statement["Limit"] == limit
-        match = statement["ScopeDownStatement"]["ByteMatchStatement"]
-        assert match["SearchString"] == "/api/"
-        assert match["PositionalConstraint"] == "STARTS_WITH"
-        assert match["FieldToMatch"] == {"UriPath": {}}
+# The per-address request limit in 5 minutes of each environment (cdk.json).
+RATE_LIMITS = {"dev": 1000, "prod": 500}
 
 
-def test_rate_limit_per_ip_applies_to_the_web_ui_paths_browsers_reach(dev, prod):
-    for synthesised, limit in ((dev, 1000), (prod, 500)):
-        _, rules = _rules(synthesised)
-        rate = rules["WebUiRatePerIp"]
-        assert rate["Action"] == {"Block": {}}
-        statement = rate["Statement"]["RateBasedStatement"]
-        assert (statement["AggregateKeyType"], statement["Limit"]) == ("IP", limit)
-        matches = statement["ScopeDownStatement"]["OrStatement"]["Statements"]
-        assert {m["ByteMatchStatement"]["SearchString"] for m in matches} == {"/_event", "/_upload"}
-        assert {m["ByteMatchStatement"]["PositionalConstraint"] for m in matches} == {"STARTS_WITH"}
+def _rate_statement(synthesised, rule_name: str) -> dict:
+    return _rules(synthesised)[1][rule_name]["Statement"]["RateBasedStatement"]
+
+
+@pytest.mark.parametrize("env", RATE_LIMITS)
+@pytest.mark.parametrize("rule_name", ["ApiRatePerIp", "WebUiRatePerIp"])
+def test_rate_rules_block_an_address_over_the_environment_limit(synthesised, env, rule_name):
+    rule = _rules(synthesised[env])[1][rule_name]
+    assert rule["Action"] == {"Block": {}}
+    statement = rule["Statement"]["RateBasedStatement"]
+    assert (statement["AggregateKeyType"], statement["Limit"]) == ("IP", RATE_LIMITS[env])
+
+
+@pytest.mark.parametrize("env", RATE_LIMITS)
+def test_api_rate_rule_counts_the_api_path(synthesised, env):
+    scope_down = _rate_statement(synthesised[env], "ApiRatePerIp")["ScopeDownStatement"]
+    match = scope_down["ByteMatchStatement"]
+    assert match["SearchString"] == "/api/"
+    assert match["PositionalConstraint"] == "STARTS_WITH"
+    assert match["FieldToMatch"] == {"UriPath": {}}
+
+
+@pytest.mark.parametrize("env", RATE_LIMITS)
+def test_web_ui_rate_rule_counts_the_paths_browsers_reach(synthesised, env):
+    scope_down = _rate_statement(synthesised[env], "WebUiRatePerIp")["ScopeDownStatement"]
+    matches = scope_down["OrStatement"]["Statements"]
+    assert {m["ByteMatchStatement"]["SearchString"] for m in matches} == {"/_event", "/_upload"}
+    assert {m["ByteMatchStatement"]["PositionalConstraint"] for m in matches} == {"STARTS_WITH"}
 
 
 def test_ip_block_set_is_always_referenced(dev):

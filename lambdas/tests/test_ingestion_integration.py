@@ -169,8 +169,7 @@ def poison_bodies(count: int) -> list[str]:
 def test_a_thousand_messages_with_duplicates_and_poison_end_as_exactly_the_right_rows(
     local_aws_endpoint, tmp_path
 ):
-    endpoint = local_aws_endpoint
-    stack = Stack(endpoint, visibility_timeout=5, max_receive_count=5)
+    stack = Stack(local_aws_endpoint, visibility_timeout=5, max_receive_count=5)
     messages = [message(i) for i in range(1000)]
     valid = [m.to_body() for m in messages]
     duplicates = valid[::20]  # 50 of them delivered twice
@@ -204,13 +203,12 @@ def test_a_thousand_messages_with_duplicates_and_poison_end_as_exactly_the_right
 def test_dynamodb_failing_then_recovering_loses_nothing_and_stores_nothing_twice(
     local_aws_endpoint, tmp_path
 ):
-    endpoint = local_aws_endpoint
     # Two receives before the DLQ: a fault of a few seconds is enough to exhaust some messages.
-    stack = Stack(endpoint, visibility_timeout=1, max_receive_count=2)
+    stack = Stack(local_aws_endpoint, visibility_timeout=1, max_receive_count=2)
     messages = [message(i) for i in range(100)]
     bodies = [m.to_body() for m in messages]
 
-    with FaultProxy(endpoint) as proxy:
+    with FaultProxy(local_aws_endpoint) as proxy:
         runner = stack.runner(tmp_path / "runner.log", AWS_ENDPOINT_URL_DYNAMODB=proxy.url)
         with runner.start():
             proxy.set_mode("throttle")

@@ -15,13 +15,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from boto3.dynamodb.types import TypeDeserializer
-
 from chatbot_common import aws
+from local_stack.harness import scan_table
 
 from .traffic import Tally
 
-_deserialize = TypeDeserializer().deserialize
 _TAG = re.compile(r"^\[([^\]]+)\] ")
 
 
@@ -43,13 +41,6 @@ class Findings:
         return self.duplicate_turns + self.duplicate_ratings
 
 
-def _scan(dynamodb, table: str) -> list[dict]:
-    items = []
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        items.extend({k: _deserialize(v) for k, v in raw.items()} for raw in page["Items"])
-    return items
-
-
 class Tables:
     def __init__(self, aws_url: str, config: dict[str, str]):
         self.dynamodb = aws.client(
@@ -59,7 +50,7 @@ class Tables:
         self.feedback = config["FEEDBACK_TABLE"]
 
     def feedback_rows(self) -> list[dict]:
-        return _scan(self.dynamodb, self.feedback)
+        return scan_table(self.dynamodb, self.feedback)
 
     def wait_for_ratings(self, feedback_ids: set[str], timeout: float) -> float:
         """Waits until every id is a row of the feedback table (or the timeout); the wait."""
@@ -126,6 +117,6 @@ def check_ratings(rows: list[dict], tally: Tally, findings: Findings) -> None:
 def check(tables: Tables, tally: Tally, prefix: str, drain_timeout: float) -> Findings:
     findings = Findings()
     tables.wait_for_ratings(set(tally.accepted.values()), drain_timeout)
-    check_turns(_scan(tables.dynamodb, tables.conversations), tally, prefix, findings)
+    check_turns(scan_table(tables.dynamodb, tables.conversations), tally, prefix, findings)
     check_ratings(tables.feedback_rows(), tally, findings)
     return findings

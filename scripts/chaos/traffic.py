@@ -17,11 +17,13 @@ person's deadline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -151,6 +153,19 @@ class Person:
         self.tally.error(kind)
         return Retry(kind)
 
+    @contextlib.contextmanager
+    def _transport_failures(self, *, dropped: str) -> Iterator[None]:
+        """Turns what the transport raises into a Retry of its kind: the connection refused,
+        the client's read timeout, or `dropped` (the connection lost during the request)."""
+        try:
+            yield
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise self._transport("connection refused") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            raise self._transport(dropped) from None
+        except httpx.ReadTimeout:
+            raise self._transport("client read timeout") from None
+
     def chat_turn(
         self, tag: str, text: str, opened: threading.Event | None = None, *, retries: bool = True
     ) -> bool:
@@ -165,20 +180,14 @@ class Person:
 
         def attempt():
             self.tally.count()
-            try:
-                with self.http.stream(
-                    "POST", "/chat/stream", json=body, headers=headers
-                ) as response:
-                    if response.status_code != 200:
-                        response.read()
-                        raise check_failure(response, self.tally)
-                    return self._read_stream(response, tag, opened)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                raise self._transport("connection refused") from None
-            except (httpx.RemoteProtocolError, httpx.ReadError):
-                raise self._transport("stream cut") from None
-            except httpx.ReadTimeout:
-                raise self._transport("client read timeout") from None
+            with (
+                self._transport_failures(dropped="stream cut"),
+                self.http.stream("POST", "/chat/stream", json=body, headers=headers) as response,
+            ):
+                if response.status_code != 200:
+                    response.read()
+                    raise check_failure(response, self.tally)
+                return self._read_stream(response, tag, opened)
 
         try:
             return self._retrying(attempt, tag, retries)
@@ -219,14 +228,8 @@ class Person:
 
         def attempt():
             self.tally.count()
-            try:
+            with self._transport_failures(dropped="connection reset"):
                 response = self.http.post("/feedback", json=body, headers={"Idempotency-Key": key})
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                raise self._transport("connection refused") from None
-            except (httpx.RemoteProtocolError, httpx.ReadError):
-                raise self._transport("connection reset") from None
-            except httpx.ReadTimeout:
-                raise self._transport("client read timeout") from None
             if response.status_code != 202:
                 raise check_failure(response, self.tally)
             with self.tally.lock:

@@ -149,22 +149,24 @@ class ServerState:
                 "guardrail_config": guardrail_config,
             }
 
-    def take_fault(self, operation: str, guarded: bool = False) -> str | None:
-        """The configured fault for this request, using up one of the fault count."""
+    def choose_fault(
+        self, operation: str, header_fault: str | None, guarded: bool = False
+    ) -> str | None:
+        """The fault to serve and count: the request header's if it has one (`none`: no
+        fault, the server's count untouched), else the server's, using up one of its count."""
         with self._lock:
-            fault = self.settings.fault
+            if header_fault is not None:
+                fault = None if header_fault == "none" else header_fault
+            else:
+                fault = self.settings.fault
+                if self.fault_remaining is not None and self.fault_remaining <= 0:
+                    return None
             if fault is None or not fault_applies(fault, operation, guarded):
                 return None
-            if self.fault_remaining is not None:
-                if self.fault_remaining <= 0:
-                    return None
+            if header_fault is None and self.fault_remaining is not None:
                 self.fault_remaining -= 1
             self.faults[fault] += 1
             return fault
-
-    def count_header_fault(self, fault: str) -> None:
-        with self._lock:
-            self.faults[fault] += 1
 
     def begin(self) -> None:
         with self._lock:
@@ -185,15 +187,3 @@ def fault_applies(fault: str, operation: str, guarded: bool) -> bool:
     if fault == GUARDRAIL:
         return guarded
     return True
-
-
-def choose_fault(
-    state: ServerState, operation: str, header_fault: str | None, guarded: bool = False
-) -> str | None:
-    """The fault to serve: the header's if present, else the server's (using up the count)."""
-    if header_fault is None:
-        return state.take_fault(operation, guarded)
-    if header_fault == "none" or not fault_applies(header_fault, operation, guarded):
-        return None
-    state.count_header_fault(header_fault)
-    return header_fault

@@ -89,7 +89,6 @@ from local_stack.bedrock_control import (
     ServerState,
     Settings,
     check_delay_ms,
-    choose_fault,
     parse_settings_update,
 )
 from local_stack.bedrock_requests import (
@@ -202,7 +201,7 @@ def build_app(settings: Settings | None = None) -> Flask:
             state.count_validation_error()
             return error_response(400, "ValidationException", str(error), request_id)
         state.record_request(operation, responder.system_text(system), guardrail_config)
-        fault = choose_fault(state, operation, overrides.fault, guardrail_config is not None)
+        fault = state.choose_fault(operation, overrides.fault, guardrail_config is not None)
         plan = RequestPlan(overrides.ttft_s, overrides.inter_token_s, fault)
         if plan.fault in HTTP_FAULTS:
             status, error_type, message = HTTP_FAULTS[plan.fault]

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from boto3.dynamodb.types import TypeDeserializer
+
 from chatbot_common import aws
 from local_stack.aws_bootstrap import bootstrap, create_user, sign_in
 from local_stack.processes import (
@@ -221,6 +223,17 @@ def create_pk_sk_table(dynamodb, name: str, **settings) -> None:
         ],
         **settings,
     )
+
+
+def scan_table(dynamodb, name: str) -> list[dict]:
+    """Every item of table `name`, read consistently, as plain Python values."""
+    deserialize = TypeDeserializer().deserialize
+    items = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=name, ConsistentRead=True):
+        items.extend(
+            {key: deserialize(value) for key, value in raw.items()} for raw in page["Items"]
+        )
+    return items
 
 
 def run_command(argv: list[str], *, cwd, timeout: float, env=None) -> subprocess.CompletedProcess:

@@ -23,10 +23,11 @@ from local_stack.aws_bootstrap import (
     bootstrap,
     secret_hash,
 )
-from local_stack.processes import auth_server_process, free_port, moto_process
+from local_stack.processes import auth_server_process, free_port
 
-# Starts servers of its own (moto, the login server): not in `make test-fast`.
-pytestmark = [pytest.mark.timeout(120), pytest.mark.stack]
+# On the harness's local AWS endpoint (so `make test-fast` leaves these tests out), with a
+# login server of their own.
+pytestmark = pytest.mark.timeout(120)
 
 WEB_APP_URL = "http://127.0.0.1:13000"
 CALLBACK = WEB_APP_URL + "/oauth/callback"
@@ -34,19 +35,16 @@ SIGNED_OUT = WEB_APP_URL + "/signin"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("auth")
-    aws_port, auth_port = free_port(), free_port()
-    auth_url = f"http://127.0.0.1:{auth_port}"
-    with moto_process(aws_port, log_path=logs / "local-aws.log"):
-        config = bootstrap(
-            f"http://127.0.0.1:{aws_port}",
-            prefix="chatbot-auth-test",
-            web_app_url=WEB_APP_URL,
-            auth_url=auth_url,
-        )
-        with auth_server_process(auth_port, config, log_path=logs / "local-auth.log"):
-            yield config
+def stack(local_aws_endpoint, local_stack_logs):
+    auth_port = free_port()
+    config = bootstrap(
+        local_aws_endpoint,
+        prefix="chatbot-auth-test",
+        web_app_url=WEB_APP_URL,
+        auth_url=f"http://127.0.0.1:{auth_port}",
+    )
+    with auth_server_process(auth_port, config, log_path=local_stack_logs / "local-auth.log"):
+        yield config
 
 
 @pytest.fixture

@@ -3,17 +3,22 @@ through a SIGKILL, and the short form of the run holds every invariant on a real
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
 
 import boto3
 import pytest
 from chaos import checks, scenarios
 from chaos.__main__ import verdict
 from chaos.durable_aws import is_replayed, operation
-from chaos.traffic import Tally
+from chaos.traffic import Person, Tally
 
 from chatbot_common.aws import LOCAL_CREDENTIALS
 from local_stack.processes import REPO_ROOT, ManagedProcess, child_env, free_port
@@ -96,6 +101,53 @@ def test_a_broken_invariant_fails_the_scenario():
     assert verdict(scenarios.Result(scenario, Tally(), None), checks.Findings()) == [
         "no recovery before the deadline"
     ]
+
+
+@contextlib.contextmanager
+def _dropping_server(reply: bytes) -> Iterator[str]:
+    """The URL of a listener on 127.0.0.1 that answers one request with `reply` (raw bytes,
+    possibly nothing) and closes the connection: a process that dies mid-request."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def answer_once() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(reply)
+
+        thread = threading.Thread(target=answer_once, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        thread.join(timeout=5)
+
+
+def _person(api_url: str, tally: Tally) -> Person:
+    # A deadline already past: the first failure is counted, then the person gives up.
+    return Person(api_url, "token", tally, deadline=time.monotonic())
+
+
+def test_a_refused_connection_is_a_transport_failure():
+    tally = Tally()
+    person = _person(f"http://127.0.0.1:{free_port()}", tally)
+    assert person.chat_turn("t0", "hello", retries=False) is False
+    assert tally.errors == Counter({"connection refused": 1})
+
+
+def test_a_stream_ended_before_done_is_a_stream_cut():
+    started = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+    started += b"Transfer-Encoding: chunked\r\n\r\n10\r\nevent: meta\ndata:"
+    tally = Tally()
+    with _dropping_server(started) as url:
+        assert _person(url, tally).chat_turn("t0", "hello", retries=False) is False
+    assert tally.errors == Counter({"stream cut": 1})
+
+
+def test_a_rating_without_an_answer_is_a_connection_reset():
+    tally = Tally(completed={"t0": ("c1", "a1")})
+    with _dropping_server(b"") as url:
+        assert _person(url, tally).rate("t0") is False
+    assert tally.errors == Counter({"connection reset": 1})
+    assert tally.gave_up == ["t0: connection reset"]
 
 
 @pytest.mark.parametrize(
