@@ -3,6 +3,9 @@ or an icon-only button looks and reads out the same wherever it stands."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
 
 # A field inside an element with this attribute is cancelled by Esc, which presses the
@@ -57,6 +60,25 @@ def icon_action(
         on_click=on_click,
         custom_attrs={"aria-label": label},
         **props,
+    )
+
+
+def inline_field(
+    control: Callable[..., rx.Component],
+    label: str,
+    field_id: str,
+    name: str,
+    value: rx.Var[str],
+    **options: Any,
+) -> rx.Component:
+    """The field of an inline form (`control`: rx.input or rx.text_area), holding the current
+    `value` and focused; its label is for screen readers, as the form stands where the value
+    was shown."""
+    return rx.fragment(
+        rx.el.label(label, html_for=field_id, class_name="visually-hidden"),
+        control(
+            id=field_id, name=name, default_value=value, auto_focus=True, width="100%", **options
+        ),
     )
 
 
