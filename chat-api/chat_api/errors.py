@@ -44,8 +44,8 @@ MESSAGES = {
 
 
 class ApiError(Exception):
-    status = 500
     code = "internal_error"
+    status = ERROR_CODES[code]
     message = MESSAGES[code]
 
     def __init_subclass__(cls, *, code: str | None = None, **kwargs: Any) -> None:
