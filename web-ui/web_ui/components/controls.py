@@ -48,14 +48,21 @@ def cancel_button(on_click: rx.EventHandler, *, pressed_by_escape: bool = False)
 
 
 def icon_action(
-    icon: str, label: rx.Var[str] | str, on_click, *, color_scheme: str = "gray", **props
+    icon: str | rx.Component,
+    label: rx.Var[str] | str,
+    on_click,
+    *,
+    color_scheme: str = "gray",
+    size: str = "1",
+    **props,
 ) -> rx.Component:
-    """A small icon-only button; `label` is what a screen reader announces for it."""
+    """An icon-only button (`icon`: a Lucide name, or the icon itself); `label` is what a
+    screen reader announces for it."""
     return rx.icon_button(
-        rx.icon(icon, size=14),
+        rx.icon(icon, size=14) if isinstance(icon, str) else icon,
         variant="ghost",
         color_scheme=color_scheme,
-        size="1",
+        size=size,
         type="button",
         on_click=on_click,
         custom_attrs={"aria-label": label},

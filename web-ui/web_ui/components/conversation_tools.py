@@ -33,14 +33,11 @@ def search_box() -> rx.Component:
             ),
             rx.cond(
                 ConversationToolsState.searched != "",
-                rx.icon_button(
-                    rx.icon("x", size=14),
-                    type="button",
-                    variant="ghost",
-                    color_scheme="gray",
+                icon_action(
+                    "x",
+                    "Clear the search",
+                    [rx.set_value(SEARCH_INPUT, ""), ConversationToolsState.clear_search],
                     size="2",
-                    on_click=[rx.set_value(SEARCH_INPUT, ""), ConversationToolsState.clear_search],
-                    custom_attrs={"aria-label": "Clear the search"},
                 ),
             ),
             align="center",
