@@ -9,7 +9,6 @@ export of everything and the deletion of everything.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -19,11 +18,11 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .emotion import LABELS
-from .errors import Conflict, NotFound, StorageUnavailable
+from .errors import Conflict, NotFound
 from .ids import id_floor
 from .store import TURN_KEY_SECONDS, ConversationStore, plain
+from .store.items import iso, unavailable
 
-log = logging.getLogger(__name__)
 FEEDBACK_USER_INDEX = "user_id"
 NEGATIVE_EMOTIONS = ("anger", "disgust", "fear", "sadness")
 DEFAULT_SETTINGS = {"mood_timeline": True}
@@ -36,15 +35,6 @@ _deserializer = TypeDeserializer()
 
 def _plain_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
-
-
-def _unavailable(operation: str, exc: Exception) -> StorageUnavailable:
-    code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
-    log.error(
-        "account call failed",
-        extra={"operation": operation, "error_type": type(exc).__name__, "error_code": code},
-    )
-    return StorageUnavailable()
 
 
 class Account:
@@ -69,7 +59,7 @@ class Account:
         try:
             return getattr(self._db, operation)(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            raise _unavailable(operation, exc) from exc
+            raise unavailable(operation, exc) from exc
 
     # --- profile and settings -------------------------------------------------------------------
 
@@ -136,39 +126,26 @@ class Account:
         today = today or datetime.now(UTC).date()
         first = today - timedelta(days=days - 1)
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
-        start_iso = start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        floor = id_floor(start)
+        start_iso = iso(start)
         per_day: dict[str, Counter] = {}
         last_seen: dict[str, dict[str, str]] = {}
         read, complete = 0, True
-        for summary, _ in self._store.iter_summaries(user_id):
-            # Newest activity first: a conversation last active before the window holds no
-            # message in it, and neither does any after it.
-            if summary["updated_at"] < start_iso:
-                break
-            for item in self._store.iter_messages(
-                user_id,
-                summary["conversation_id"],
-                since_id=floor,
-                fields=("role", "created_at", "emotion"),
-            ):
-                read += 1
-                if item.get("role") != "user" or "emotion" not in item:
-                    continue
-                created = item.get("created_at", "")
-                day = created[:10]
-                label = item["emotion"].get("label")
-                if created < start_iso or label not in LABELS:
-                    continue
-                per_day.setdefault(day, Counter())[label] += 1
-                seen = last_seen.setdefault(day, {})
-                if created >= seen.get(label, ""):
-                    seen[label] = created
-                if read >= MOODS_MAX_MESSAGES:
-                    break
-            if read >= MOODS_MAX_MESSAGES:
+        for item in self._messages_since(user_id, start, ("role", "created_at", "emotion")):
+            if read == MOODS_MAX_MESSAGES:
                 complete = False
                 break
+            read += 1
+            if item.get("role") != "user" or "emotion" not in item:
+                continue
+            created = item.get("created_at", "")
+            day = created[:10]
+            label = item["emotion"].get("label")
+            if created < start_iso or label not in LABELS:
+                continue
+            per_day.setdefault(day, Counter())[label] += 1
+            seen = last_seen.setdefault(day, {})
+            if created >= seen.get(label, ""):
+                seen[label] = created
         daily = []
         totals: Counter = Counter()
         for offset in range(days):
@@ -230,29 +207,34 @@ class Account:
             self._cognito.admin_delete_user(UserPoolId=self._pool, Username=username)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "UserNotFoundException":
-                raise _unavailable("admin_delete_user", exc) from exc
+                raise unavailable("admin_delete_user", exc, service="cognito") from exc
         except BotoCoreError as exc:
-            raise _unavailable("admin_delete_user", exc) from exc
+            raise unavailable("admin_delete_user", exc, service="cognito") from exc
         return counts
+
+    def _messages_since(
+        self, user_id: str, since: datetime, fields: tuple[str, ...]
+    ) -> Iterator[dict[str, Any]]:
+        """The user's messages created since `since`, conversation by conversation."""
+        since_iso = iso(since)
+        for summary, _ in self._store.iter_summaries(user_id):
+            # Newest activity first: a conversation last active before `since` holds no message
+            # after it, and neither does any conversation after it.
+            if summary["updated_at"] < since_iso:
+                return
+            yield from self._store.iter_messages(
+                user_id, summary["conversation_id"], since_id=id_floor(since), fields=fields
+            )
 
     def _delete_turn_keys(self, user_id: str) -> int:
         """Turn keys live in their own partitions and lapse after TURN_KEY_SECONDS: those of
         the user messages of that window are deleted (read before the conversations go)."""
         since = datetime.now(UTC) - timedelta(seconds=TURN_KEY_SECONDS + 3600)
-        since_iso = since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         deleted = 0
-        for summary, _ in self._store.iter_summaries(user_id):
-            if summary["updated_at"] < since_iso:
-                break
-            for item in self._store.iter_messages(
-                user_id,
-                summary["conversation_id"],
-                since_id=id_floor(since),
-                fields=("idempotency_key",),
-            ):
-                if item.get("idempotency_key"):
-                    self._store.delete_turn_key(user_id, item["idempotency_key"])
-                    deleted += 1
+        for item in self._messages_since(user_id, since, ("idempotency_key",)):
+            if item.get("idempotency_key"):
+                self._store.delete_turn_key(user_id, item["idempotency_key"])
+                deleted += 1
         return deleted
 
 

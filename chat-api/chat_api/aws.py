@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import boto3
-from botocore.config import Config
 
 from chatbot_common.aws import client_config
 
 from .config import Settings
 from .timing import time_storage_calls
-
-
-def _config(
-    settings: Settings, *, connect: float, read: float, attempts: int, validate: bool = True
-) -> Config:
-    return client_config(
-        region=settings.aws_region,
-        connect_timeout=connect,
-        read_timeout=read,
-        attempts=attempts,
-        max_pool_connections=settings.max_pool_connections,
-        parameter_validation=validate,
-    )
 
 
 class Clients:
@@ -34,14 +18,38 @@ class Clients:
         self._session = boto3.session.Session(region_name=settings.aws_region)
         self._cache: dict[str, object] = {}
 
-    def _client(self, key: str, service: str, config: Callable[[], Config], *, storage=False):
-        """The client `key`, made with `config()` on first use (a Config is built once)."""
+    def _client(
+        self,
+        service: str,
+        *,
+        connect: float,
+        read: float,
+        attempts: int,
+        validate: bool = True,
+        storage: bool = False,
+        key: str = "",
+    ):
+        """The client of `service` (cached as `key`, by default the service), made on first use."""
+        key = key or service
         if key not in self._cache:
-            client = self._session.client(service, config=config())
+            config = client_config(
+                region=self._settings.aws_region,
+                connect_timeout=connect,
+                read_timeout=read,
+                attempts=attempts,
+                max_pool_connections=self._settings.max_pool_connections,
+                parameter_validation=validate,
+            )
+            client = self._session.client(service, config=config)
             if storage:  # the request's `storage` span (Server-Timing)
                 time_storage_calls(client)
             self._cache[key] = client
         return self._cache[key]
+
+    def _aws_service(self, service: str, **options):
+        """DynamoDB, SQS and Cognito: short timeouts and three attempts in all."""
+        timeout = self._settings.dynamodb_timeout
+        return self._client(service, connect=timeout, read=timeout, attempts=3, **options)
 
     # Bedrock and DynamoDB are on every chat's path: their requests are built by this code, not
     # from user input, so botocore's client-side check of every parameter (about a tenth of a
@@ -52,52 +60,26 @@ class Clients:
         s = self._settings
         # Retries are done by BedrockChat (deadline-aware), so botocore makes one attempt.
         return self._client(
-            "bedrock",
             "bedrock-runtime",
-            lambda: _config(
-                s,
-                connect=s.bedrock_connect_timeout,
-                read=s.bedrock_read_timeout,
-                attempts=1,
-                validate=False,
-            ),
+            connect=s.bedrock_connect_timeout,
+            read=s.bedrock_read_timeout,
+            attempts=1,
+            validate=False,
         )
 
     @property
     def dynamodb(self):
-        s = self._settings
-        return self._client(
-            "dynamodb",
-            "dynamodb",
-            lambda: _config(
-                s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3, validate=False
-            ),
-            storage=True,
-        )
+        return self._aws_service("dynamodb", validate=False, storage=True)
 
     @property
     def sqs(self):
-        s = self._settings
-        return self._client(
-            "sqs",
-            "sqs",
-            lambda: _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
-            storage=True,
-        )
+        return self._aws_service("sqs", storage=True)
 
     @property
     def cognito(self):
-        s = self._settings
-        return self._client(
-            "cognito",
-            "cognito-idp",
-            lambda: _config(s, connect=s.dynamodb_timeout, read=s.dynamodb_timeout, attempts=3),
-        )
+        return self._aws_service("cognito-idp")
 
     def probe(self, service: str):
         """A client for readiness checks: short timeouts, no retries."""
-        s = self._settings
-        t = s.readiness_timeout
-        return self._client(
-            f"probe-{service}", service, lambda: _config(s, connect=t, read=t, attempts=1)
-        )
+        t = self._settings.readiness_timeout
+        return self._client(service, connect=t, read=t, attempts=1, key=f"probe-{service}")

@@ -40,11 +40,10 @@ log = logging.getLogger(__name__)
 GUARDRAIL_STOP_REASON = "guardrail_intervened"
 
 
-class GuardrailIntervened(ApiError):
+class GuardrailIntervened(ApiError, code="guardrail_intervened"):
     """The configured Bedrock guardrail blocked the message or the reply: a refusal, not a
     failure, so it has its own code and a message meant for the user."""
 
-    status, code = 422, "guardrail_intervened"
     message = (
         "Sorry, I can't help with that request. Please rephrase it, or ask about something else."
     )

@@ -1,4 +1,7 @@
-"""One error shape for every failure: {"error": {"code", "message", "request_id"}}."""
+"""One error shape for every failure: {"error": {"code", "message", "request_id"}}.
+
+Each error class names its code; its status is the wire's (chatbot_common.wire.ERROR_CODES,
+which the web app reads too) and its sentence is MESSAGES', unless the raiser words it."""
 
 from __future__ import annotations
 
@@ -7,11 +10,52 @@ from typing import Any
 from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from chatbot_common.wire import ERROR_CODES
+
+# What each code says when the raiser gives no sentence of its own.
+MESSAGES = {
+    "internal_error": "The server could not complete the request.",
+    "invalid_json": "The request body is not valid JSON.",
+    "invalid_parameter": "A parameter is not valid.",
+    "invalid_token": "A valid Cognito access token is required.",
+    "not_found": "No such resource.",
+    "method_not_allowed": "The method is not allowed for this resource.",
+    "conflict": "The resource changed or is in a state that does not allow this.",
+    "idempotency_key_in_use": (
+        "Another request with this idempotency key stored its reply first; send the request "
+        "again to receive that reply."
+    ),
+    "payload_too_large": "The request body is too large.",
+    "unsupported_media_type": "The request body must be application/json.",
+    "validation_error": "The request body is not valid.",
+    "idempotency_key_reused": (
+        "This idempotency key was sent with another request body; use a new key."
+    ),
+    "model_throttled": "The model is busy; retry after the indicated delay.",
+    "rate_limited": "Too many requests; retry after the indicated delay.",
+    "quota_exceeded": "Today's usage quota is used up; it resets at midnight UTC.",
+    "auth_unavailable": "Sign-in cannot be checked right now; try again shortly.",
+    "model_unavailable": "The model is unavailable; try again later.",
+    "storage_unavailable": "Conversation storage is unavailable; try again later.",
+    "feedback_unavailable": "Feedback could not be queued; try again later.",
+    "model_timeout": "The model did not answer in time.",
+    "model_error": "The model failed to produce a reply.",
+}
+
 
 class ApiError(Exception):
-    status = 500
     code = "internal_error"
-    message = "The server could not complete the request."
+    status = ERROR_CODES[code]
+    message = MESSAGES[code]
+
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: Any) -> None:
+        """`class NotFound(ApiError, code="not_found")`: the code's status, and its sentence
+        unless the class words its own."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code, cls.status = code, ERROR_CODES[code]
+            if "message" not in vars(cls):
+                cls.message = MESSAGES.get(code, cls.message)
 
     def __init__(
         self,
@@ -36,38 +80,27 @@ class ApiError(Exception):
         return {"error": error}
 
 
-class BadRequest(ApiError):
-    status, code = 400, "invalid_json"
+class BadRequest(ApiError, code="invalid_json"): ...
 
 
-class InvalidParameter(ApiError):
+class InvalidParameter(ApiError, code="invalid_parameter"):
     """A query or path parameter off its declared format (digits, range, id pattern)."""
-
-    status, code = 400, "invalid_parameter"
-    message = "A parameter is not valid."
 
     def __init__(self, name: str, message: str):
         super().__init__(message, details=[{"field": name, "message": message}])
 
 
-class Unauthorized(ApiError):
-    status, code = 401, "invalid_token"
-    message = "A valid Cognito access token is required."
-
+class Unauthorized(ApiError, code="invalid_token"):
     def __init__(self, message: str | None = None):
         super().__init__(message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-class NotFound(ApiError):
-    status, code = 404, "not_found"
-    message = "No such resource."
+class NotFound(ApiError, code="not_found"): ...
 
 
-class Conflict(ApiError):
+class Conflict(ApiError, code="conflict"):
     """The request cannot apply to the resource as it is now; `code` says why."""
 
-    status, code = 409, "conflict"
-    message = "The resource changed or is in a state that does not allow this."
     # The reasons a conflict may name instead of the plain code (documented in docs/chat-api.md).
     codes = ("conflict", "not_last_message", "no_last_turn", "mood_timeline_off")
 
@@ -79,38 +112,23 @@ class Conflict(ApiError):
             self.code = code
 
 
-class MethodNotAllowed(ApiError):
-    status, code = 405, "method_not_allowed"
-    message = "The method is not allowed for this resource."
+class MethodNotAllowed(ApiError, code="method_not_allowed"): ...
 
 
-class PayloadTooLarge(ApiError):
-    status, code = 413, "payload_too_large"
+class PayloadTooLarge(ApiError, code="payload_too_large"): ...
 
 
-class UnsupportedMediaType(ApiError):
-    status, code = 415, "unsupported_media_type"
-    message = "The request body must be application/json."
+class UnsupportedMediaType(ApiError, code="unsupported_media_type"): ...
 
 
-class ValidationFailed(ApiError):
-    status, code = 422, "validation_error"
-    message = "The request body is not valid."
+class ValidationFailed(ApiError, code="validation_error"): ...
 
 
-class IdempotencyKeyReused(ApiError):
-    status, code = 422, "idempotency_key_reused"
-    message = "This idempotency key was sent with another request body; use a new key."
+class IdempotencyKeyReused(ApiError, code="idempotency_key_reused"): ...
 
 
-class RequestAlreadyAnswered(ApiError):
+class RequestAlreadyAnswered(ApiError, code="idempotency_key_in_use"):
     """Two requests with one idempotency key ran at once; the other one's turn is stored."""
-
-    status, code = 409, "idempotency_key_in_use"
-    message = (
-        "Another request with this idempotency key stored its reply first; send the request "
-        "again to receive that reply."
-    )
 
 
 class RetryLater(ApiError):
@@ -126,58 +144,37 @@ class RetryLater(ApiError):
         self.retry_after = retry_after
 
 
-class Throttled(RetryLater):
-    status, code = 429, "model_throttled"
-    message = "The model is busy; retry after the indicated delay."
+class Throttled(RetryLater, code="model_throttled"):
     default_retry_after = 2
 
 
-class RateLimited(RetryLater):
+class RateLimited(RetryLater, code="rate_limited"):
     """The caller's messages per minute or simultaneous streams are used up (the limits name
     the delay)."""
 
-    status, code = 429, "rate_limited"
-    message = "Too many requests; retry after the indicated delay."
 
-
-class QuotaExceeded(RateLimited):
+class QuotaExceeded(RateLimited, code="quota_exceeded"):
     """The caller's tokens for the day are used up."""
 
-    code = "quota_exceeded"
-    message = "Today's usage quota is used up; it resets at midnight UTC."
 
-
-class AuthUnavailable(RetryLater):
+class AuthUnavailable(RetryLater, code="auth_unavailable"):
     """The user pool's signing keys cannot be fetched: the token can be neither accepted nor
     refused, so the answer is a retryable 503 rather than a 401 that signs the user out."""
 
-    status, code = 503, "auth_unavailable"
-    message = "Sign-in cannot be checked right now; try again shortly."
+
+class ModelUnavailable(RetryLater, code="model_unavailable"): ...
 
 
-class ModelUnavailable(RetryLater):
-    status, code = 503, "model_unavailable"
-    message = "The model is unavailable; try again later."
+class StorageUnavailable(ApiError, code="storage_unavailable"): ...
 
 
-class StorageUnavailable(ApiError):
-    status, code = 503, "storage_unavailable"
-    message = "Conversation storage is unavailable; try again later."
+class QueueUnavailable(ApiError, code="feedback_unavailable"): ...
 
 
-class QueueUnavailable(ApiError):
-    status, code = 503, "feedback_unavailable"
-    message = "Feedback could not be queued; try again later."
+class DeadlineExceeded(ApiError, code="model_timeout"): ...
 
 
-class DeadlineExceeded(ApiError):
-    status, code = 504, "model_timeout"
-    message = "The model did not answer in time."
-
-
-class ModelError(ApiError):
-    status, code = 502, "model_error"
-    message = "The model failed to produce a reply."
+class ModelError(ApiError, code="model_error"): ...
 
 
 _WERKZEUG = {404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge}

@@ -194,6 +194,13 @@ class UsageLimiter:
         self._remember(user_id, item)
         return item
 
+    def _update(self, user_id: str, **request: Any) -> None:
+        """One write to the user's counters; the item as it leaves it is remembered."""
+        response = self._call(
+            "update_item", Key=self._key(user_id), ReturnValues="ALL_NEW", **request
+        )
+        self._remember(user_id, response.get("Attributes") or {})
+
     def _remember(self, user_id: str, item: dict[str, Any]) -> None:
         if len(self._seen) >= _SEEN_MAX and user_id not in self._seen:
             self._seen.clear()  # a crude bound: the next requests read their items again
@@ -224,19 +231,12 @@ class UsageLimiter:
                 item, read = self._get(user_id), True
                 update = self._admission_update(item, limits, lease_id)
             try:
-                response = self._call(
-                    "update_item",
-                    Key=self._key(user_id),
-                    ReturnValues="ALL_NEW",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                    **update,
-                )
+                self._update(user_id, ReturnValuesOnConditionCheckFailure="ALL_OLD", **update)
             except ClientError as exc:  # only a failed condition gets through _call
                 # The item as it is now: decide again (a refusal raises) without another read.
                 item, read = exc.response.get("Item") or {}, True
                 self._remember(user_id, item)
                 continue
-            self._remember(user_id, response.get("Attributes") or {})
             return Admission(user_id, self, lease_id)
         # Another request of this user won every time: the user is sending a burst.
         raise RateLimited(
@@ -331,16 +331,13 @@ class UsageLimiter:
     def release_stream(self, user_id: str, lease_id: str) -> None:
         # Bumping the version makes a concurrent taker, who read the lease still held, read again.
         try:
-            response = self._call(
-                "update_item",
-                Key=self._key(user_id),
+            self._update(
+                user_id,
                 UpdateExpression="REMOVE #lease ADD #version :one",
                 ConditionExpression="attribute_exists(#lease)",
                 ExpressionAttributeNames={"#lease": f"{LEASE}{lease_id}", "#version": VERSION},
                 ExpressionAttributeValues={":one": _ONE},
-                ReturnValues="ALL_NEW",
             )
-            self._remember(user_id, response.get("Attributes") or {})
         except ClientError:
             pass  # already gone (lapsed and removed)
         except StorageUnavailable:
@@ -363,19 +360,16 @@ class UsageLimiter:
             values[":one"] = _ONE
             expression = "ADD #t :tokens, #version :one SET expires_at = :expires REMOVE #lease"
         try:
-            response = self._call(
-                "update_item",
-                Key=self._key(user_id),
+            self._update(
+                user_id,
                 UpdateExpression=expression,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
             )
         except StorageUnavailable:
             # The reply is already written to the user; losing one count beats failing it.
             log.error("tokens not counted", extra={"tokens": tokens})
             return False
-        self._remember(user_id, response.get("Attributes") or {})
         return True
 
     # --- usage ---------------------------------------------------------------------------------

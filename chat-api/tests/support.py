@@ -13,7 +13,16 @@ from joserfc.jwk import RSAKey
 from chatbot_common.sse import json_events
 from local_stack.harness import LocalStack, User, new_user
 
-__all__ = ["LocalStack", "User", "api_env", "iter_sse", "moto_key", "new_user", "sse_events"]
+__all__ = [
+    "LocalStack",
+    "User",
+    "api_env",
+    "iter_sse",
+    "moto_key",
+    "new_user",
+    "open_stream",
+    "sse_events",
+]
 
 UNLIMITED_TIER = {
     "messages_per_minute": 100_000,
@@ -76,10 +85,28 @@ def rate(api, user, turn: dict, rating: str = "up") -> httpx.Response:
     )
 
 
+def open_stream(
+    api: httpx.Client | str,
+    user: User,
+    message: str | dict,
+    *,
+    headers: dict[str, str] | None = None,
+    **options,
+):
+    """POST /chat/stream as `user`: httpx's context manager of the streamed response.
+
+    `api` is a client whose base URL is the API's /api/v1, or that URL (for a test's own
+    server); `message` is the text, or the whole request body; `headers` are added to the
+    user's; `options` go to httpx (a timeout)."""
+    body = {"message": message} if isinstance(message, str) else message
+    request = {"json": body, "headers": {**user.headers, **(headers or {})}, **options}
+    if isinstance(api, str):
+        return httpx.stream("POST", api + "/chat/stream", **request)
+    return api.stream("POST", "/chat/stream", **request)
+
+
 def stream_chat(api, user, message: str) -> list[tuple[str, dict]]:
     """One message through /chat/stream: the events of a stream that started (200)."""
-    with api.stream("POST", "/chat/stream", json={"message": message}, headers=user.headers) as (
-        response
-    ):
+    with open_stream(api, user, message) as response:
         assert response.status_code == 200, response.read()
         return sse_events(response)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat_api.emotion import LABELS
-from support import sse_events
+from support import open_stream, sse_events
 
 
 def test_chat_returns_reply_emotion_and_usage(api, alice, model, openapi_validator):
@@ -64,12 +64,7 @@ def test_conversation_continues_with_history(api, alice):
 
 def test_stream_sends_meta_deltas_then_done(api, alice, model, openapi_validator):
     model.configure(ttft_ms=40, inter_token_ms=5)
-    with api.stream(
-        "POST",
-        "/chat/stream",
-        json={"message": "wow, I did not expect that!"},
-        headers=alice.headers,
-    ) as response:
+    with open_stream(api, alice, "wow, I did not expect that!") as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = sse_events(response)
@@ -91,7 +86,7 @@ def test_stream_sends_meta_deltas_then_done(api, alice, model, openapi_validator
 def test_stream_and_plain_chat_give_the_same_reply(api, fresh_user):
     message = {"message": "Could you tell me about tide pools?"}
     plain = api.post("/chat", json=message, headers=fresh_user.headers).json()
-    with api.stream("POST", "/chat/stream", json=message, headers=fresh_user.headers) as response:
+    with open_stream(api, fresh_user, message) as response:
         events = sse_events(response)
     streamed = "".join(data["text"] for name, data in events if name == "delta")
     assert streamed == plain["reply"]
@@ -101,9 +96,7 @@ def test_stream_error_event_when_the_model_breaks_mid_stream(
     api, fresh_user, model, openapi_validator
 ):
     model.configure(fault="mid_stream")
-    with api.stream(
-        "POST", "/chat/stream", json={"message": "tell me a story"}, headers=fresh_user.headers
-    ) as response:
+    with open_stream(api, fresh_user, "tell me a story") as response:
         assert response.status_code == 200
         events = sse_events(response)
     assert events[0][0] == "meta"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -59,30 +60,47 @@ def test_local_jwks_allowed_locally():
     assert settings.cognito_jwks_url.startswith("http://127.0.0.1")
 
 
+# A bad value of one variable is refused with a line that starts with that variable's name.
+BAD_VALUES = [
+    ("LOG_LEVEL", "LOUD"),
+    ("BEDROCK_DEADLINE", "soon"),
+    ("BEDROCK_MAX_ATTEMPTS", "0"),
+    ("USAGE_DEFAULT_TIER", "gold"),
+    ("RETENTION_DAYS", "0"),
+    ("STREAM_LEASE_SECONDS", "0"),
+    ("TITLE_MAX_TOKENS", "-1"),
+    ("JWKS_FAILURE_CACHE_SECONDS", "-1"),
+    ("BEDROCK_GUARDRAIL_ID", "gr-1"),  # without its version
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_VALUES)
+def test_a_bad_value_is_refused_by_its_name(name, value):
+    with pytest.raises(SettingsError, match=f"^{name}[ =]"):
+        Settings.from_env({**BASE, name: value})
+
+
+def test_the_issuer_must_belong_to_the_user_pool():
+    with pytest.raises(SettingsError, match="^COGNITO_ISSUER must end with the COGNITO_USER_POOL"):
+        Settings.from_env({**BASE, "COGNITO_USER_POOL_ID": "eu-west-1_Other"})
+
+
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("usage_tiers", "message"),
     [
-        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
-        ({"BEDROCK_DEADLINE": "soon"}, "BEDROCK_DEADLINE"),
-        ({"COGNITO_USER_POOL_ID": "eu-west-1_Other"}, "COGNITO_ISSUER must end"),
-        ({"BEDROCK_MAX_ATTEMPTS": "0"}, "BEDROCK_MAX_ATTEMPTS"),
-        # the usage limits
-        ({"USAGE_TIERS": "{"}, "USAGE_TIERS is not valid JSON"),
-        ({"USAGE_TIERS": "[]"}, "USAGE_TIERS must be a JSON object"),
-        ({"USAGE_TIERS": '{"Free!": {}}'}, "not a tier name"),
-        ({"USAGE_TIERS": '{"free": {"messages_per_minute": 0}}'}, "positive integer"),
-        ({"USAGE_TIERS": '{"free": {"messages_per_minute": true}}'}, "positive integer"),
-        ({"USAGE_TIERS": '{"free": {"messages_per_minute": 1.5}}'}, "positive integer"),
-        ({"USAGE_TIERS": '{"free": {"per_hour": 5}}'}, "must be an object with"),
-        ({"USAGE_TIERS": '{"team": {"messages_per_minute": 5}}'}, "team must set"),
-        ({"USAGE_DEFAULT_TIER": "gold"}, "USAGE_DEFAULT_TIER"),
-        ({"RETENTION_DAYS": "0"}, "RETENTION_DAYS"),
-        ({"STREAM_LEASE_SECONDS": "0"}, "STREAM_LEASE_SECONDS"),
+        pytest.param("{", "is not valid JSON", id="not-json"),
+        pytest.param("[]", "must be a JSON object", id="not-an-object"),
+        pytest.param('{"Free!": {}}', "'Free!' is not a tier name", id="tier-name"),
+        pytest.param('{"free": {"messages_per_minute": 0}}', "positive integer", id="zero"),
+        pytest.param('{"free": {"messages_per_minute": true}}', "positive integer", id="bool"),
+        pytest.param('{"free": {"messages_per_minute": 1.5}}', "positive integer", id="float"),
+        pytest.param('{"free": {"per_hour": 5}}', "must be an object with", id="unknown-limit"),
+        pytest.param('{"team": {"messages_per_minute": 5}}', "team must set", id="new-tier-part"),
     ],
 )
-def test_invalid_values(change, message):
-    with pytest.raises(SettingsError, match=message):
-        Settings.from_env({**BASE, **change})
+def test_bad_usage_tiers_are_refused(usage_tiers, message):
+    with pytest.raises(SettingsError, match=f"^USAGE_TIERS.*{re.escape(message)}"):
+        Settings.from_env({**BASE, "USAGE_TIERS": usage_tiers})
 
 
 def test_moto_style_local_issuer_refused_in_dev_accepted_locally():

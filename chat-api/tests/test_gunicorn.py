@@ -9,11 +9,10 @@ import sys
 import threading
 import time
 
-import httpx
 import pytest
 
 from local_stack.processes import CHAT_API_DIR, child_env
-from support import api_env, iter_sse
+from support import api_env, iter_sse, open_stream
 
 
 def _accepts(url: str) -> bool:
@@ -32,12 +31,8 @@ def test_sigterm_lets_a_running_stream_finish_then_exits_0(start_api, fresh_user
     result: dict = {}
 
     def stream() -> None:
-        with httpx.stream(
-            "POST",
-            server.url + "/api/v1/chat/stream",
-            json={"message": "tell me something long"},
-            headers=fresh_user.headers,
-            timeout=60,
+        with open_stream(
+            server.url + "/api/v1", fresh_user, "tell me something long", timeout=60
         ) as response:
             events = []
             for event in iter_sse(response):

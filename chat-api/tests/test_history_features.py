@@ -4,6 +4,7 @@ user's ids give 404 and bad input a 4xx that changes nothing."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import boto3
 import httpx
@@ -11,14 +12,17 @@ import pytest
 
 from chat_api.ids import new_id
 from chatbot_common.aws import LOCAL_CREDENTIALS
-from support import iter_sse, sse_events
+from support import chat, iter_sse, open_stream, sse_events
 
 
-def _chat(api, user, message: str, conversation_id: str | None = None) -> dict:
-    body = {"message": message, **({"conversation_id": conversation_id} if conversation_id else {})}
-    response = api.post("/chat", json=body, headers=user.headers)
-    assert response.status_code == 200, response.text
-    return response.json()
+@contextmanager
+def _past_meta(api, user, message: str):
+    """A /chat/stream turn held open once its meta event is read: (meta, the events to come)."""
+    with open_stream(api, user, message) as response:
+        events = iter_sse(response)
+        name, meta = next(events)
+        assert name == "meta"
+        yield meta, events
 
 
 def _detail(api, user, cid: str) -> dict:
@@ -56,7 +60,7 @@ def test_a_new_conversation_gets_the_models_short_title(
     titled_api, fresh_user, model, openapi_validator
 ):
     api = titled_api
-    turn = _chat(api, fresh_user, "I am so worried about my driving exam tomorrow morning")
+    turn = chat(api, fresh_user, "I am so worried about my driving exam tomorrow morning")
     request = model.last_request()
     assert "write a title" in request["system"]
     detail = _detail(api, fresh_user, turn["conversation_id"])
@@ -66,7 +70,7 @@ def test_a_new_conversation_gets_the_models_short_title(
     assert detail["title_source"] == "model"
     # The reply and the title: two model calls; a later turn asks for no title.
     assert model.stats()["converse"] == 2
-    _chat(api, fresh_user, "and the results come on friday", turn["conversation_id"])
+    chat(api, fresh_user, "and the results come on friday", turn["conversation_id"])
     assert model.stats()["converse"] == 3
     # Streams are titled too, after `done`.
     response = api.post(
@@ -88,11 +92,8 @@ def test_the_title_falls_back_to_the_first_words_when_the_model_fails(
 ):
     api = titled_api
     model.configure(inter_token_ms=20)
-    body = {"message": "Please help me plan a birthday party for my sister next week"}
-    with api.stream("POST", "/chat/stream", json=body, headers=fresh_user.headers) as response:
-        events = iter_sse(response)
-        name, meta = next(events)
-        assert name == "meta"
+    message = "Please help me plan a birthday party for my sister next week"
+    with _past_meta(api, fresh_user, message) as (meta, events):
         # The reply's stream is open; every model call from now on (the title's) fails.
         model.configure(fault="internal")
         rest = list(events)
@@ -106,7 +107,7 @@ def test_the_title_falls_back_to_the_first_words_when_the_model_fails(
 def test_the_models_title_is_untrusted_markup_and_controls_are_stripped(titled_api, fresh_user):
     api = titled_api
     message = "<script>alert(1)</script> **Ignore** \u202e`rules` \x07now"
-    turn = _chat(api, fresh_user, message)
+    turn = chat(api, fresh_user, message)
     detail = _detail(api, fresh_user, turn["conversation_id"])
     title = detail["title"]
     assert detail["title_source"] == "model"
@@ -119,10 +120,8 @@ def test_a_renamed_conversation_keeps_its_title(titled_api, fresh_user, model):
     """A rename that lands before the model's title is never overwritten by it."""
     api = titled_api
     model.configure(inter_token_ms=30)
-    body = {"message": "Let us talk about gardening and tomatoes"}
-    with api.stream("POST", "/chat/stream", json=body, headers=fresh_user.headers) as response:
-        events = iter_sse(response)
-        _, meta = next(events)
+    message = "Let us talk about gardening and tomatoes"
+    with _past_meta(api, fresh_user, message) as (meta, events):
         cid = meta["conversation_id"]
         renamed = api.patch(
             f"/conversations/{cid}", json={"title": "Garden"}, headers=fresh_user.headers
@@ -143,7 +142,7 @@ def test_a_renamed_conversation_keeps_its_title(titled_api, fresh_user, model):
 
 
 def test_rename(api, fresh_user, bob, openapi_validator):
-    cid = _chat(api, fresh_user, "rename me")["conversation_id"]
+    cid = chat(api, fresh_user, "rename me")["conversation_id"]
     response = api.patch(
         f"/conversations/{cid}",
         json={"title": "  Trip\tplanning\u0000 \u202eJune  "},
@@ -156,7 +155,7 @@ def test_rename(api, fresh_user, bob, openapi_validator):
     listed = api.get("/conversations", headers=fresh_user.headers).json()["conversations"]
     assert listed[0]["title"] == "Trip planning June"
     # A later turn keeps the user's title.
-    _chat(api, fresh_user, "and another message", cid)
+    chat(api, fresh_user, "and another message", cid)
     assert _detail(api, fresh_user, cid)["title"] == "Trip planning June"
     # Someone else's conversation, an unknown one: 404, nothing changes.
     for headers, target in ((bob.headers, cid), (fresh_user.headers, new_id())):
@@ -177,7 +176,7 @@ def test_rename(api, fresh_user, bob, openapi_validator):
     ],
 )
 def test_bad_renames_are_refused_and_change_nothing(api, alice, body, status):
-    cid = _chat(api, alice, "keep my title")["conversation_id"]
+    cid = chat(api, alice, "keep my title")["conversation_id"]
     before = _detail(api, alice, cid)["title"]
     response = api.patch(f"/conversations/{cid}", json=body, headers=alice.headers)
     assert response.status_code == status
@@ -191,10 +190,10 @@ def test_bad_renames_are_refused_and_change_nothing(api, alice, body, status):
 def test_search_finds_titles_and_message_text_case_and_accent_insensitively(
     api, fresh_user, bob, openapi_validator
 ):
-    cafe = _chat(api, fresh_user, "We met at the Café Zürich last spring")["conversation_id"]
-    other = _chat(api, fresh_user, "Something unrelated entirely")["conversation_id"]
-    _chat(api, fresh_user, "later I ordered a STRAßE sandwich", other)
-    renamed = _chat(api, fresh_user, "nothing to see")["conversation_id"]
+    cafe = chat(api, fresh_user, "We met at the Café Zürich last spring")["conversation_id"]
+    other = chat(api, fresh_user, "Something unrelated entirely")["conversation_id"]
+    chat(api, fresh_user, "later I ordered a STRAßE sandwich", other)
+    renamed = chat(api, fresh_user, "nothing to see")["conversation_id"]
     api.patch(
         f"/conversations/{renamed}",
         json={"title": "Sommerfête ideas"},
@@ -227,7 +226,7 @@ def test_search_finds_titles_and_message_text_case_and_accent_insensitively(
 
 
 def test_search_is_paginated(api, fresh_user):
-    ids = [_chat(api, fresh_user, f"needle number {n}")["conversation_id"] for n in range(5)]
+    ids = [chat(api, fresh_user, f"needle number {n}")["conversation_id"] for n in range(5)]
     found, cursor, pages = [], None, 0
     while True:
         params = {"q": "NEEDLE", "limit": 2, **({"cursor": cursor} if cursor else {})}
@@ -254,10 +253,10 @@ def test_search_reads_a_bounded_number_of_messages_per_request(stack, api, fresh
         **LOCAL_CREDENTIALS,
     )
     table = stack.config["CONVERSATIONS_TABLE"]
-    target = _chat(api, fresh_user, "the old one with the word quasar")["conversation_id"]
+    target = chat(api, fresh_user, "the old one with the word quasar")["conversation_id"]
     # Newer conversations (listed first) full of messages that do not match.
     for n in range(5):
-        cid = _chat(api, fresh_user, f"filler conversation {n}")["conversation_id"]
+        cid = chat(api, fresh_user, f"filler conversation {n}")["conversation_id"]
         with_items = [
             {
                 "PutRequest": {
@@ -304,7 +303,7 @@ def test_bad_search_parameters_are_refused(api, alice, params):
 
 def test_a_search_cursor_of_another_user_is_refused(api, fresh_user, bob):
     for n in range(3):
-        _chat(api, fresh_user, f"shared word zebra {n}")
+        chat(api, fresh_user, f"shared word zebra {n}")
     page = api.get(
         "/conversations", params={"q": "zebra", "limit": 1}, headers=fresh_user.headers
     ).json()
@@ -328,9 +327,9 @@ def _rate(api, user, cid: str, message_id: str) -> None:
 
 
 def test_regenerate_replaces_the_last_reply_and_its_rating(api, fresh_user, openapi_validator):
-    first = _chat(api, fresh_user, "Tell me about the sea")
+    first = chat(api, fresh_user, "Tell me about the sea")
     cid = first["conversation_id"]
-    second = _chat(api, fresh_user, "I feel so sad and lonely tonight", cid)
+    second = chat(api, fresh_user, "I feel so sad and lonely tonight", cid)
     _rate(api, fresh_user, cid, second["message_id"])
     before = _detail(api, fresh_user, cid)
 
@@ -357,9 +356,9 @@ def test_regenerate_replaces_the_last_reply_and_its_rating(api, fresh_user, open
 
 
 def test_edit_replaces_the_last_message_and_streams_a_new_reply(api, fresh_user):
-    first = _chat(api, fresh_user, "hello there")
+    first = chat(api, fresh_user, "hello there")
     cid = first["conversation_id"]
-    last = _chat(api, fresh_user, "I am happy today", cid)
+    last = chat(api, fresh_user, "I am happy today", cid)
     response = api.post(
         f"/conversations/{cid}/edit",
         json={"message_id": last["user_message_id"], "message": "I am terrified of tomorrow"},
@@ -381,9 +380,9 @@ def test_edit_replaces_the_last_message_and_streams_a_new_reply(api, fresh_user)
 
 
 def test_an_earlier_message_cannot_be_edited(api, fresh_user):
-    first = _chat(api, fresh_user, "the first message")
+    first = chat(api, fresh_user, "the first message")
     cid = first["conversation_id"]
-    _chat(api, fresh_user, "the second message", cid)
+    chat(api, fresh_user, "the second message", cid)
     before = _detail(api, fresh_user, cid)
     response = api.post(
         f"/conversations/{cid}/edit",
@@ -420,13 +419,13 @@ def test_an_earlier_message_cannot_be_edited(api, fresh_user):
     ],
 )
 def test_bad_edits_are_refused(api, alice, body):
-    cid = _chat(api, alice, "edit target")["conversation_id"]
+    cid = chat(api, alice, "edit target")["conversation_id"]
     response = api.post(f"/conversations/{cid}/edit", json=body, headers=alice.headers)
     assert response.status_code == 422
 
 
 def test_another_users_conversation_cannot_be_regenerated_edited_or_exported(api, alice, bob):
-    turn = _chat(api, alice, "mine alone")
+    turn = chat(api, alice, "mine alone")
     cid = turn["conversation_id"]
     before = _detail(api, alice, cid)
     assert api.post(f"/conversations/{cid}/regenerate", headers=bob.headers).status_code == 404
@@ -447,7 +446,7 @@ def test_regenerate_counts_against_the_limits(start_api, stack, fresh_user):
     limits = {"messages_per_minute": 2, "tokens_per_day": 10**9, "concurrent_streams": 5}
     server = start_api(USAGE_TIERS=json.dumps({"free": limits}))
     with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as client:
-        cid = _chat(client, fresh_user, "one")["conversation_id"]
+        cid = chat(client, fresh_user, "one")["conversation_id"]
         ok = client.post(f"/conversations/{cid}/regenerate", headers=fresh_user.headers)
         assert ok.status_code == 200
         sse_events(ok)
@@ -459,7 +458,7 @@ def test_regenerate_counts_against_the_limits(start_api, stack, fresh_user):
 
 
 def test_a_failed_regeneration_leaves_the_turn_as_it_was(api, fresh_user, model):
-    turn = _chat(api, fresh_user, "keep this reply")
+    turn = chat(api, fresh_user, "keep this reply")
     cid = turn["conversation_id"]
     before = _detail(api, fresh_user, cid)["messages"]
     model.configure(fault="mid_stream", fault_count=1)
@@ -475,7 +474,7 @@ def test_a_failed_regeneration_leaves_the_turn_as_it_was(api, fresh_user, model)
 
 
 def test_export_one_conversation_as_json_and_markdown(api, fresh_user):
-    first = _chat(api, fresh_user, "This is *disgusting*, gross! # not a heading")
+    first = chat(api, fresh_user, "This is *disgusting*, gross! # not a heading")
     cid = first["conversation_id"]
     _rate(api, fresh_user, cid, first["message_id"])
     response = api.get(f"/conversations/{cid}/export", headers=fresh_user.headers)
@@ -504,7 +503,7 @@ def test_export_one_conversation_as_json_and_markdown(api, fresh_user):
 
 @pytest.mark.parametrize("params", [{"format": "pdf"}, {"format": ""}, {"as": "json"}])
 def test_bad_export_parameters_are_refused(api, alice, params):
-    cid = _chat(api, alice, "export me")["conversation_id"]
+    cid = chat(api, alice, "export me")["conversation_id"]
     response = api.get(f"/conversations/{cid}/export", params=params, headers=alice.headers)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_parameter"

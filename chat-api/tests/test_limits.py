@@ -17,7 +17,7 @@ import pytest
 from chat_api.limits import UsageLimiter
 from chatbot_common.aws import LOCAL_CREDENTIALS
 from local_stack.processes import chat_api_process, free_port
-from support import api_env, iter_sse, new_user
+from support import api_env, iter_sse, new_user, open_stream
 
 TIERS = {
     # No tier claim (moto runs no trigger) or an unknown one: these limits.
@@ -144,13 +144,7 @@ def test_simultaneous_streams(limited, http, stack, model, openapi_validator):
     events: list[str] = []
 
     def stream() -> None:
-        with httpx.stream(
-            "POST",
-            limited.url + "/chat/stream",
-            json={"message": "tell me a long story"},
-            headers=user.headers,
-            timeout=60,
-        ) as response:
+        with open_stream(limited.url, user, "tell me a long story", timeout=60) as response:
             for name, _ in iter_sse(response):
                 events.append(name)
                 first_delta.set()
@@ -163,9 +157,7 @@ def test_simultaneous_streams(limited, http, stack, model, openapi_validator):
     _assert_refused(refused, "rate_limited", openapi_validator, 60)
     assert http.get("/usage", headers=user.headers).json()["used"]["streams_open"] == 1
     # Another user streams meanwhile.
-    with http.stream(
-        "POST", "/chat/stream", json={"message": "mine"}, headers=other.headers
-    ) as response:
+    with open_stream(http, other, "mine") as response:
         assert response.status_code == 200
         assert [name for name, _ in iter_sse(response)][-1] == "done"
     thread.join(60)

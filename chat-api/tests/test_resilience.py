@@ -90,17 +90,11 @@ def test_unreachable_model_is_503(start_api, fresh_user):
 def test_a_stream_that_stalls_mid_reply_ends_with_model_timeout(start_api, fresh_user, model):
     import httpx
 
-    from support import sse_events
+    from support import open_stream, sse_events
 
     server = start_api(BEDROCK_READ_TIMEOUT="1", BEDROCK_DEADLINE="5")
     model.configure(inter_token_ms=4000)  # the first words come, then nothing for 4 s
-    with httpx.stream(
-        "POST",
-        server.url + "/api/v1/chat/stream",
-        json={"message": "tell me a story"},
-        headers=fresh_user.headers,
-        timeout=30,
-    ) as response:
+    with open_stream(server.url + "/api/v1", fresh_user, "tell me a story", timeout=30) as response:
         assert response.status_code == 200
         events = sse_events(response)
     assert [name for name, _ in events[:2]] == ["meta", "delta"]

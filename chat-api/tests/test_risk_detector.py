@@ -23,7 +23,7 @@ from chat_api.safety import (
     URGENT_NOTE,
     assess,
 )
-from support import sse_events
+from support import open_stream, sse_events
 
 HERE = Path(__file__).parent
 CORPUS = HERE.parents[1] / "scripts" / "models" / "risk_corpus.tsv"
@@ -234,12 +234,8 @@ def test_rising_concern_across_a_conversation_raises_the_level(
 
 
 def test_urgent_stream_marks_meta_and_ends_with_guidance(api, fresh_user, model):
-    with api.stream(
-        "POST",
-        "/chat/stream",
-        json={"message": "I've written my goodbye letters and tonight is the night"},
-        headers=fresh_user.headers,
-    ) as response:
+    message = "I've written my goodbye letters and tonight is the night"
+    with open_stream(api, fresh_user, message) as response:
         assert response.status_code == 200
         events = sse_events(response)
     meta = events[0][1]

@@ -19,7 +19,7 @@ from chat_api.safety import (
     rule_level,
     with_crisis_support,
 )
-from support import sse_events
+from support import open_stream, sse_events
 
 RISK = [
     "I want to kill myself",
@@ -181,9 +181,7 @@ def test_unflagged_chat_has_no_guidance(api, fresh_user, model):
 def test_flagged_stream_marks_meta_and_ends_with_guidance(
     api, fresh_user, model, openapi_validator
 ):
-    with api.stream(
-        "POST", "/chat/stream", json={"message": "I want to end it all"}, headers=fresh_user.headers
-    ) as response:
+    with open_stream(api, fresh_user, "I want to end it all") as response:
         assert response.status_code == 200
         events = sse_events(response)
     names = [name for name, _ in events]

@@ -12,7 +12,7 @@ import time
 import httpx
 import psutil
 
-from support import sse_events
+from support import open_stream, sse_events
 
 SPANS = ["auth", "emotion", "storage", "model", "total"]
 # RFC 8941-style: `name;dur=<number>` with optional `;desc="..."`, entries separated by ", ".
@@ -64,9 +64,7 @@ def test_a_refused_request_has_timing_too_and_no_model_time(api):
 
 def test_stream_sends_the_spans_known_before_the_body_then_all_in_done(api, fresh_user, model):
     model.configure(ttft_ms=100, inter_token_ms=10)
-    with api.stream(
-        "POST", "/chat/stream", json={"message": "Wow, I passed!"}, headers=fresh_user.headers
-    ) as response:
+    with open_stream(api, fresh_user, "Wow, I passed!") as response:
         assert response.status_code == 200
         header = response.headers["Server-Timing"]
         events = sse_events(response)
@@ -83,11 +81,11 @@ def test_stream_sends_the_spans_known_before_the_body_then_all_in_done(api, fres
 
 def test_the_log_line_carries_the_spans_with_the_request_id(start_api, fresh_user):
     server = start_api()
-    with httpx.stream(
-        "POST",
-        server.url + "/api/v1/chat/stream",
-        json={"message": "I miss my grandmother"},
-        headers={**fresh_user.headers, "X-Request-ID": "timing-log-1"},
+    with open_stream(
+        server.url + "/api/v1",
+        fresh_user,
+        "I miss my grandmother",
+        headers={"X-Request-ID": "timing-log-1"},
         timeout=30,
     ) as response:
         done = dict(sse_events(response))["done"]["server_timing"]

@@ -31,5 +31,9 @@ def test_every_code_on_the_wire_is_raised_by_some_error_class():
     assert set(ERROR_CODES) - raised <= werkzeug
 
 
+def test_every_default_sentence_belongs_to_a_code_on_the_wire():
+    assert set(errors.MESSAGES) <= set(ERROR_CODES)
+
+
 def test_the_limit_codes_are_429s():
     assert {ERROR_CODES[code] for code in LIMIT_CODES} == {429}

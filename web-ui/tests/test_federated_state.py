@@ -9,22 +9,23 @@ import urllib.parse
 
 import pytest
 import reflex as rx
+from settings_env import GOOD_ENV
 from state_fixtures import drain, substate
 
 from web_ui import federated as federated_module
 from web_ui.federated import FederatedState
-from web_ui.oauth import EXPIRED_OR_REPLAYED, FederatedSignIn, OAuthSettings
+from web_ui.oauth import EXPIRED_OR_REPLAYED, FederatedSignIn, load_oauth_settings
+from web_ui.settings import load_settings
 from web_ui.state import AuthState
 
-SETTINGS = OAuthSettings(
-    domain_url="https://auth.example.com",
-    client_id="client-1",
-    client_secret="secret-1",
-    web_app_url="https://chat.example.com",
-    issuer="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool",
-    jwks_url="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool/.well-known/jwks.json",
-    providers=("Google",),
-)
+# The federated sign-in's settings as the app reads them, from the shared valid environment.
+ENV = {
+    **GOOD_ENV,
+    "COGNITO_DOMAIN_URL": "https://auth.example.com",
+    "WEB_APP_URL": "https://chat.example.com",
+    "COGNITO_IDENTITY_PROVIDERS": "Google",
+}
+SETTINGS = load_oauth_settings(load_settings(ENV), ENV)
 
 
 @pytest.fixture

@@ -54,29 +54,25 @@ def usage_summary(usage: dict[str, Any]) -> str:
 
 def limit_message(code: str, wait_seconds: int, usage: dict[str, Any]) -> str:
     """The plain sentence for a refusal: which limit, and when to try again."""
+    return f"{_limit_reached(code, usage)}; try again in {format_wait(wait_seconds)}."
+
+
+def _limit_reached(code: str, usage: dict[str, Any]) -> str:
+    """Which limit held the message back, with its figure where the usage has it."""
     limits, used = _section(usage, "limits"), _section(usage, "used")
-    wait = format_wait(wait_seconds)
     if code == QUOTA_EXCEEDED:
         per_day = _number(limits.get("tokens_per_day"))
-        if per_day is not None:
-            return (
-                f"You have used today's allowance of {_plural(per_day, 'token')}; "
-                f"try again in {wait}."
-            )
-        return f"You have used today's allowance; try again in {wait}."
+        if per_day is None:
+            return "You have used today's allowance"
+        return f"You have used today's allowance of {_plural(per_day, 'token')}"
     streams, open_streams = (
         _number(limits.get("concurrent_streams")),
         _number(used.get("streams_open")),
     )
     if streams is not None and open_streams is not None and open_streams >= streams:
-        return (
-            f"You already have {_plural(streams, 'reply', 'replies')} in progress, the most at "
-            f"one time; try again in {wait}."
-        )
+        in_progress = _plural(streams, "reply", "replies")
+        return f"You already have {in_progress} in progress, the most at one time"
     per_minute = _number(limits.get("messages_per_minute"))
-    if per_minute is not None:
-        return (
-            f"You have reached your limit of {_plural(per_minute, 'message')} a minute; "
-            f"try again in {wait}."
-        )
-    return f"You are sending messages too quickly; try again in {wait}."
+    if per_minute is None:
+        return "You are sending messages too quickly"
+    return f"You have reached your limit of {_plural(per_minute, 'message')} a minute"

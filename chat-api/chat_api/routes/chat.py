@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from flask import Blueprint, Response, g
@@ -11,6 +13,7 @@ from ..chat_service import PreparedTurn, generate_conversation, get_chatbot_resp
 from ..emotion import Emotion
 from ..errors import ApiError, Conflict, IdempotencyKeyReused, NotFound, RequestAlreadyAnswered
 from ..ids import new_id
+from ..limits import Admission
 from ..prompts import with_safety_note
 from ..safety import NOT_FLAGGED, SafetyAssessment, assess, stored_level, with_crisis_support
 from ..schemas import ChatRequest, ChatResponse, EditRequest
@@ -148,9 +151,17 @@ def _replayed(answer: ChatResponse):
     return answer.model_dump(mode="json"), 200, {REPLAYED_HEADER: "true"}
 
 
-def _admit(*, stream: bool):
-    """Counts the message against the caller's limits (429 and nothing else if refused)."""
-    return services().limiter.admit(g.user_id, g.principal.tier, stream=stream)
+@contextmanager
+def _admitted(*, stream: bool) -> Iterator[Admission]:
+    """Counts the message against the caller's limits (429 and nothing else if refused). A
+    failure inside the block (preparing the turn) gives the stream slot back; once the block
+    is done, the reply owns the admission."""
+    admission = services().limiter.admit(g.user_id, g.principal.tier, stream=stream)
+    try:
+        yield admission
+    except BaseException:
+        admission.release()
+        raise
 
 
 @bp.post("/chat")
@@ -161,8 +172,8 @@ def chat():
     stored = _stored_turn(body, key)
     if stored is not None:
         return _replayed(stored)
-    admission = _admit(stream=False)
-    prep = _prepare(body, key)
+    with _admitted(stream=False) as admission:
+        prep = _prepare(body, key)
     svc = services()
     try:
         with span("model"):
@@ -244,12 +255,8 @@ def chat_stream():
     if stored is not None:
         return replayed_stream(stored)
     # Refused before the stream starts: a plain 429 JSON response, not an SSE event.
-    admission = _admit(stream=True)
-    try:
+    with _admitted(stream=True) as admission:
         prep = _prepare(body, key)
-    except BaseException:
-        admission.release()
-        raise
     svc = services()
 
     def save(message_id: str, text: str, done: Done) -> None:
@@ -355,8 +362,7 @@ def _replace_reply(
 def regenerate(conversation_id: str):
     conversation_id = _checked_id(conversation_id)
     summary, history, user_message, old_reply = _last_turn(conversation_id)
-    admission = _admit(stream=True)
-    try:
+    with _admitted(stream=True) as admission:
         prep = _prepared_again(
             summary,
             history,
@@ -367,9 +373,6 @@ def regenerate(conversation_id: str):
                 SafetyAssessment(level=stored_level(user_message.get("safety"))),
             ),
         )
-    except BaseException:
-        admission.release()
-        raise
     return _replace_reply(prep, old_reply, admission)
 
 
@@ -386,12 +389,8 @@ def edit(conversation_id: str):
             "Only your last message can be edited; earlier messages cannot.",
             code="not_last_message",
         )
-    admission = _admit(stream=True)
-    try:
+    with _admitted(stream=True) as admission:
         prep = _prepared_again(summary, history, user_message, body.message)
-    except BaseException:
-        admission.release()
-        raise
     edited = {
         "message_id": prep.user_message_id,
         "role": "user",

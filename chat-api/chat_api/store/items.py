@@ -37,8 +37,13 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
+def iso(moment: datetime) -> str:
+    """The stored timestamps' form: UTC to the millisecond with a Z."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 def user_pk(user_id: str) -> str:
@@ -86,11 +91,11 @@ def emotion_attr(emotion: Emotion) -> dict[str, Any]:
     }
 
 
-def unavailable(operation: str, exc: Exception) -> StorageUnavailable:
+def unavailable(operation: str, exc: Exception, *, service: str = "dynamodb") -> StorageUnavailable:
     """Logs what actually failed (throttling, timeout, connection) before the generic 503."""
     code = exc.response["Error"]["Code"] if isinstance(exc, ClientError) else None
     log.error(
-        "dynamodb call failed",
+        f"{service} call failed",
         extra={"operation": operation, "error_type": type(exc).__name__, "error_code": code},
     )
     return StorageUnavailable()

@@ -3,6 +3,9 @@ or an icon-only button looks and reads out the same wherever it stands."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
 
 # A field inside an element with this attribute is cancelled by Esc, which presses the
@@ -45,18 +48,44 @@ def cancel_button(on_click: rx.EventHandler, *, pressed_by_escape: bool = False)
 
 
 def icon_action(
-    icon: str, label: rx.Var[str] | str, on_click, *, color_scheme: str = "gray", **props
+    icon: str | rx.Component,
+    label: rx.Var[str] | str,
+    on_click,
+    *,
+    color_scheme: str = "gray",
+    size: str = "1",
+    **props,
 ) -> rx.Component:
-    """A small icon-only button; `label` is what a screen reader announces for it."""
+    """An icon-only button (`icon`: a Lucide name, or the icon itself); `label` is what a
+    screen reader announces for it."""
     return rx.icon_button(
-        rx.icon(icon, size=14),
+        rx.icon(icon, size=14) if isinstance(icon, str) else icon,
         variant="ghost",
         color_scheme=color_scheme,
-        size="1",
+        size=size,
         type="button",
         on_click=on_click,
         custom_attrs={"aria-label": label},
         **props,
+    )
+
+
+def inline_field(
+    control: Callable[..., rx.Component],
+    label: str,
+    field_id: str,
+    name: str,
+    value: rx.Var[str],
+    **options: Any,
+) -> rx.Component:
+    """The field of an inline form (`control`: rx.input or rx.text_area), holding the current
+    `value` and focused; its label is for screen readers, as the form stands where the value
+    was shown."""
+    return rx.fragment(
+        rx.el.label(label, html_for=field_id, class_name="visually-hidden"),
+        control(
+            id=field_id, name=name, default_value=value, auto_focus=True, width="100%", **options
+        ),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state import ChatState, ConversationItem, ConversationToolsState, SearchResult
-from .controls import alert_text, cancel_button, icon_action, inline_form
+from .controls import alert_text, cancel_button, icon_action, inline_field, inline_form
 
 SEARCH_INPUT = "history-search"
 
@@ -33,14 +33,11 @@ def search_box() -> rx.Component:
             ),
             rx.cond(
                 ConversationToolsState.searched != "",
-                rx.icon_button(
-                    rx.icon("x", size=14),
-                    type="button",
-                    variant="ghost",
-                    color_scheme="gray",
+                icon_action(
+                    "x",
+                    "Clear the search",
+                    [rx.set_value(SEARCH_INPUT, ""), ConversationToolsState.clear_search],
                     size="2",
-                    on_click=[rx.set_value(SEARCH_INPUT, ""), ConversationToolsState.clear_search],
-                    custom_attrs={"aria-label": "Clear the search"},
                 ),
             ),
             align="center",
@@ -98,15 +95,14 @@ def rename_button(item: rx.Var[ConversationItem]) -> rx.Component:
 def rename_form(item: rx.Var[ConversationItem]) -> rx.Component:
     """The title as an editable field: Enter saves, Esc or Cancel keeps the old title."""
     return inline_form(
-        rx.el.label("New title", html_for="rename-title", class_name="visually-hidden"),
-        rx.input(
-            id="rename-title",
-            name="title",
-            default_value=item.title,
-            auto_focus=True,
+        inline_field(
+            rx.input,
+            "New title",
+            "rename-title",
+            "title",
+            item.title,
             auto_complete="off",
             size="2",
-            width="100%",
         ),
         alert_text(ConversationToolsState.rename_error, size="1", id="rename-error"),
         rx.hstack(

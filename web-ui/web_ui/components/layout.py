@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from .controls import icon_action
+
 CRISIS_ROUTE = "/crisis"
 AI_NOTE = (
     "You are talking with an AI assistant, not a person or a therapist. It can be wrong, and "
@@ -32,17 +34,12 @@ def ai_note() -> rx.Component:
 def theme_switch() -> rx.Component:
     """Light or dark: follows `prefers-color-scheme` until the user picks one (kept in the
     browser's local storage by Reflex's color mode)."""
-    return rx.icon_button(
+    return icon_action(
         rx.color_mode_cond(rx.icon("moon", size=16), rx.icon("sun", size=16)),
-        variant="ghost",
+        rx.color_mode_cond("Use the dark theme", "Use the light theme"),
+        rx.toggle_color_mode,
         size="2",
-        color_scheme="gray",
-        type="button",
-        on_click=rx.toggle_color_mode,
         id="theme-switch",
-        custom_attrs={
-            "aria-label": rx.color_mode_cond("Use the dark theme", "Use the light theme"),
-        },
     )
 
 

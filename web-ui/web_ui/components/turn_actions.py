@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ..state import ChatMessage, ChatState
-from .controls import cancel_button, icon_action, inline_form
+from .controls import cancel_button, icon_action, inline_field, inline_form
 
 
 def is_last_reply(message: rx.Var[ChatMessage]) -> rx.Var[bool]:
@@ -39,15 +39,14 @@ def edit_form(message: rx.Var[ChatMessage]) -> rx.Component:
     """The last message in a field: Save sends it in place of the old one and streams a new
     reply; Cancel (or Esc) keeps the turn as it is."""
     return inline_form(
-        rx.el.label("Your message", html_for="edit-message", class_name="visually-hidden"),
-        rx.text_area(
-            id="edit-message",
-            name="text",
-            default_value=message.text,
-            auto_focus=True,
+        inline_field(
+            rx.text_area,
+            "Your message",
+            "edit-message",
+            "text",
+            message.text,
             max_length=4000,
             rows="3",
-            width="100%",
         ),
         rx.hstack(
             cancel_button(ChatState.cancel_edit, pressed_by_escape=True),

@@ -51,7 +51,7 @@ def security_page() -> rx.Component:
     return content_page(
         "Security",
         rx.text(AuthState.user_email, size="2", color_scheme="gray"),
-        messages(SecurityState.notice, SecurityState.error),
+        messages(SecurityState.notice, SecurityState.form_error),
         rx.heading("Two-step sign-in", size="4", as_="h2"),
         rx.cond(
             SecurityState.loaded,

@@ -1,6 +1,8 @@
 """The app's state, one module per concern:
 
 - `auth`: the sign-in forms, sign-out and the user's tokens (AuthState);
+- `cognito_forms`: what the sign-in and security pages share (busy, notice, a refusal shown
+  on its field);
 - `account`: deleting the account (AccountState);
 - `security`: two-step sign-in enrolment (SecurityState);
 - `history`: the conversation list (HistoryState);

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
@@ -41,7 +40,8 @@ from ..sessions import (
 )
 from ..token_seal import token_seal
 from . import services
-from .services import CHAT_ROUTE, SIGN_IN_ROUTE, SessionExpired, cognito_call
+from .cognito_forms import CognitoForms
+from .services import CHAT_ROUTE, SIGN_IN_ROUTE, SessionExpired
 
 # Refresh the access token this long before it expires, so no call is made with a token that
 # expires on the way.
@@ -75,7 +75,7 @@ def _per_user_states() -> tuple[type[rx.State], ...]:
     )
 
 
-class AuthState(rx.State):
+class AuthState(CognitoForms, rx.State):
     """Who is signed in, the sign-in forms' errors, and this tab's session."""
 
     user_email: str = ""
@@ -87,12 +87,8 @@ class AuthState(rx.State):
     # text typed meanwhile.
     email_field: str = ""
     reset_code_sent: bool = False
-    busy: bool = False
-    notice: str = ""  # a success message shown above a form (e.g. "account confirmed")
-    form_error: str = ""
     email_error: str = ""
     password_error: str = ""
-    code_error: str = ""
 
     # Sign-in waits for the authenticator app's code (SOFTWARE_TOKEN_MFA).
     mfa_step: bool = False
@@ -118,14 +114,6 @@ class AuthState(rx.State):
 
     def _clear_errors(self) -> None:
         self.form_error = self.email_error = self.password_error = self.code_error = ""
-
-    def _show(self, error: AuthError) -> None:
-        target = {
-            "email": "email_error",
-            "password": "password_error",
-            "code": "code_error",
-        }.get(error.field, "form_error")
-        setattr(self, target, error.message)
 
     def _forget(self) -> None:
         self._session_key = ""
@@ -187,15 +175,6 @@ class AuthState(rx.State):
     def _carry_email(self, email: str) -> None:
         """Keeps an address for the next form (confirmation, sign-in, reset code)."""
         self.pending_email = self.email_field = email
-
-    async def _cognito(self, call: Callable[..., Any], *args: Any) -> tuple[Any, AuthError | None]:
-        """One Cognito call (cognito_call); `busy` ends either way, and a refusal is shown next
-        to its field."""
-        result, error = await cognito_call(call, *args)
-        self.busy = False
-        if error:
-            self._show(error)
-        return result, error
 
     @rx.event
     async def sign_in(self, form_data: dict[str, Any]):

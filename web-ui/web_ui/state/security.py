@@ -11,10 +11,11 @@ import reflex as rx
 from ..cognito import AuthError, otpauth_uri
 from . import services
 from .auth import AuthState
-from .services import SIGN_IN_ROUTE, SessionExpired, cognito_call
+from .cognito_forms import CognitoForms
+from .services import SIGN_IN_ROUTE, SessionExpired
 
 
-class SecurityState(rx.State):
+class SecurityState(CognitoForms, rx.State):
     """The security page: two-step sign-in with an authenticator app (TOTP)."""
 
     loaded: bool = False
@@ -22,10 +23,6 @@ class SecurityState(rx.State):
     # While enrolling: the new secret, as text and as the otpauth:// URI apps read.
     totp_secret: str = ""
     totp_uri: str = ""
-    busy: bool = False
-    notice: str = ""
-    error: str = ""
-    code_error: str = ""
 
     async def _run(self, call: Callable[..., Any], *args: Any) -> tuple[Any, bool]:
         """One Cognito call with the user's access token; (result, ok). A refusal is shown."""
@@ -36,20 +33,14 @@ class SecurityState(rx.State):
             self.reset()
             return rx.redirect(SIGN_IN_ROUTE), False
         except AuthError as refused:
-            result, error = None, refused
-        else:
-            result, error = await cognito_call(call, token, *args)
-        self.busy = False
-        if error:
-            if error.field == "code":
-                self.code_error = error.message
-            else:
-                self.error = error.message
+            self.busy = False
+            self._show(refused)
             return None, False
-        return result, True
+        result, error = await self._cognito(call, token, *args)
+        return (None, False) if error else (result, True)
 
     def _clear(self) -> None:
-        self.notice = self.error = self.code_error = ""
+        self.notice = self.form_error = self.code_error = ""
 
     @rx.event
     async def load(self):
