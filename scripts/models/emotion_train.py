@@ -1,27 +1,32 @@
 """Train the emotion model and write the artifact the chat API serves: `make train-emotion`.
 
 Reads ../shared/datasets/goemotions-ekman/{train,dev}.tsv (never a test split). Every choice is
-made on train alone, by 3-fold cross-validation (folds of train rows, fixed seed; three folds
-keep a rebuild near an hour on two shared cores): the regularisation of both halves, the encoder
-weight, the cue weight and the per-label biases. Dev is scored once, at the end, and reported
-as it comes out.
+made on train alone, by 3-fold cross-validation (folds of train rows, fixed seed): the TF-IDF
+half's regularisation, the fine-tuning epochs, the encoder weight, the cue weight and the
+per-label biases. Dev is scored once, at the end, and reported as it comes out.
 
 The TF-IDF half: word 1-2-grams (with negation marking) and char_wb 2-5-grams (vectorisers fitted
 once on train: vocabulary and idf only, no labels) with a multinomial logistic regression (a row
 with several gold labels counts once per label). The sentence encoder half
-(scripts/models/sentence_encoder.py: the first layers of all-MiniLM-L6-v2, int8 ONNX) gives
-each text its pooled states, computed one text at a time exactly as the chat API computes them;
-a standardised logistic regression on those is folded into the encoder graph as its head. The
-curated cue prior (emotion/cues.py) is added to the logits.
+(scripts/models/sentence_encoder.py): the first three layers of all-MiniLM-L6-v2, frozen and int8,
+run once per text as the chat API runs them; their token states are cached and the next
+pretrained layer is fine-tuned on them with mean+max pooling and a linear head
+(scripts/models/top_finetune.py: one torch thread per process, seeded, deterministic; the three
+folds and the fit on the whole of train run in two worker processes while this one
+cross-validates the TF-IDF half). The served graph is the frozen layers plus the fine-tuned top,
+quantised together. The curated cue prior (emotion/cues.py) is added to the logits.
 
-Choices: C of each half is the one whose out-of-fold logits score the best macro-F1 (top label,
-biases tuned); then the encoder weight and the cue weight by the out-of-fold macro-F1 of the sum
-with biases tuned on those same out-of-fold logits (coordinate ascent on a fixed grid). The final
-models are refitted on the whole of train. The out-of-fold figures of the chosen settings are
-stored in the artifact, and `make emotion-eval` prints them next to dev's.
+Choices: C of the TF-IDF half is the one whose out-of-fold logits score the best macro-F1 (top
+label, biases tuned); then the epochs (a stop inside one warm-up and decay schedule), the
+encoder weight and the cue weight together, by the out-of-fold macro-F1 of the sum with biases
+tuned on those same out-of-fold logits (coordinate ascent on a fixed grid). The final models are
+fitted on the whole of train. The out-of-fold figures of the chosen settings are stored in the
+artifact, and `make emotion-eval` prints them next to dev's.
 
 Before writing, it checks that the served detector (chat_api.emotion.linear) gives the same
-labels as the training-side computation on the whole dev split. Everything is deterministic
+labels as the training-side computation on the whole dev split, that the served graph's pooled
+states equal the frozen layers' (the risk head's input), and how often the int8 top agrees
+with the float32 one it was trained as. Everything is deterministic
 (lbfgs, fixed folds and grids, sorted vocabularies) and the linear algebra runs on one thread:
 a multi-threaded BLAS sums in an order that varies from run to run, and those last-bit
 differences flipped the choice between two nearly tied settings (cross-validated macro-F1

@@ -6,9 +6,14 @@ ONNX with the pooling inside the graph and quantised to int8. Its output is the 
 hidden state up to the last kept layer plus the max over the last one: ENCODER_LAYERS + 2 blocks
 of 384 values. Three layers keep nearly all of the gain of six on dev at half the cost.
 
-`with_head` then appends the trained logistic-regression head (standardisation folded in), so
-the served graph maps token ids straight to seven logits; it keeps the pooled states as a second
-output, which the self-harm risk head (chat_api/risk_model.py) reads from the same run.
+At training time the graph also outputs the last layer's token states, on which the next
+pretrained layer(s) are fine-tuned with a pooling and a linear head (`top_model`,
+scripts/models/top_finetune.py). The served graph is then exported in one piece: the frozen
+layers, the fine-tuned top and its head, quantised together; it maps token ids straight to seven
+logits and keeps the pooled states of the frozen layers as a second output, which the self-harm
+risk head (chat_api/risk_model.py) reads from the same run. Dynamic int8 quantisation works
+weight by weight, so the frozen layers come out with the same int8 weights as in the graph the
+top was trained on, and the pooled states are the same (the training checks it).
 """
 
 from __future__ import annotations

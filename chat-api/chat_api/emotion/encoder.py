@@ -1,11 +1,12 @@
 """The sentence encoder half of the emotion model: a small transformer run by ONNX Runtime.
 
 The graph (built by scripts/models/sentence_encoder.py) is the first layers of
-all-MiniLM-L6-v2, int8, with its pooling and the trained logistic-regression head inside, so
-`run` maps a text's WordPiece ids to seven logits (at training time, before the head is added,
-to the pooled states), and `run_all` also gives the pooled states, which the self-harm risk head
-reads, so one encoder pass serves both. Only the first `max_tokens` WordPieces are read:
-that bounds the cost of a long message, and the TF-IDF half still sees all of it.
+all-MiniLM-L6-v2, int8: three frozen layers, whose pooled states are one output, and the
+fine-tuned layer above them with its pooling and linear head, whose seven logits are the other.
+`run` gives the first output (the logits; at training time, the lower layers' pooled states) and
+`run_all` every output, so the self-harm risk head reads the pooled states from the same pass.
+Only the first `max_tokens` WordPieces are read: that bounds the cost of a long message, and the
+TF-IDF half still sees all of it.
 """
 
 from __future__ import annotations
