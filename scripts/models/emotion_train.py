@@ -11,10 +11,12 @@ with several gold labels counts once per label). The sentence encoder half
 (scripts/models/sentence_encoder.py): the first three layers of all-MiniLM-L6-v2, frozen and int8,
 run once per text as the chat API runs them; their token states are cached and the next
 pretrained layer is fine-tuned on them with mean+max pooling and a linear head
-(scripts/models/top_finetune.py: one torch thread per process, seeded, deterministic; the three
-folds and the fit on the whole of train run in two worker processes while this one
-cross-validates the TF-IDF half). The served graph is the frozen layers plus the fine-tuned top,
-quantised together. The curated cue prior (emotion/cues.py) is added to the logits.
+(scripts/models/top_finetune.py: one torch thread per process, seeded, deterministic; the
+states are cached and the three folds trained in two worker processes while this one
+cross-validates the TF-IDF half, then the whole of train is fitted up to the chosen epoch; with
+several seeds in TOP_SEEDS, each seed's tops are trained and their logits averaged). The served
+graph is the frozen layers plus the fine-tuned top, quantised together. The curated cue prior
+(emotion/cues.py) is added to the logits.
 
 Choices: C of the TF-IDF half is the one whose out-of-fold logits score the best macro-F1 (top
 label, biases tuned); then the epochs (a stop inside one warm-up and decay schedule), the
@@ -94,6 +96,10 @@ TOP_LAYERS = 1
 TOP_EPOCHS = 5
 TOP_LEARNING_RATE = 2e-4
 EPOCH_GRID = (3, 4, 5)
+# Fine-tuned tops trained with these seeds (each on the same folds) are averaged.
+TOP_SEEDS = (SEED,)
+# Rare labels weigh more in the fine-tuning loss: (mean count / label count) ** power.
+LABEL_WEIGHT_POWER = 0.0
 # Weights of the encoder's logits in the sum.
 ENCODER_WEIGHTS = (0.5, 0.7, 1.0, 1.5)
 BIAS_GRID = np.round(np.linspace(-2.0, 2.0, 41), 2)
@@ -110,6 +116,18 @@ def expand(examples: list[ev.Example], rows: Sequence[int] | None = None):
             out_rows.append(row)
             targets.append(LABELS.index(label))
     return out_rows, targets
+
+
+def label_weights(gold: Gold) -> tuple[float, ...] | None:
+    """Per-label weights of the fine-tuning loss, (mean count / label count) ** LABEL_WEIGHT_POWER
+    over train's gold labels, scaled so that the average row weighs 1 (None when the power is 0)."""
+    if not LABEL_WEIGHT_POWER:
+        return None
+    counts = gold.matrix.sum(0)
+    weights = (counts.mean() / counts) ** LABEL_WEIGHT_POWER
+    row_share = gold.matrix / gold.matrix.sum(1, keepdims=True)
+    weights /= (row_share @ weights).mean()
+    return tuple(round(float(weight), 6) for weight in weights)
 
 
 def fit_tfidf_head(features, rows: list[int], targets: list[int], c: float):
@@ -220,6 +238,11 @@ def artifact_bytes(
         "cross_validated": cross_validated,
         "seed": SEED,
     }
+    # Recorded only when used, so an artifact trained without them keeps its bytes.
+    if len(TOP_SEEDS) > 1:
+        meta["encoder"]["top"]["seeds_averaged"] = list(TOP_SEEDS)
+    if choices["label_weights"] is not None:
+        meta["encoder"]["top"]["label_weights"] = list(choices["label_weights"])
     members = {
         "meta.json": json.dumps(meta, indent=1).encode(),
         "vocabulary.txt": "\n".join(terms).encode("utf-8"),
@@ -266,9 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parts = folds(len(train))
     dev_texts = [example.text for example in dev]
 
-    # The fine-tuned top reads the token states of the served int8 lower layers, cached once;
-    # its cross-validation folds and its fit on the whole of train run in two worker processes
-    # (one torch thread each) while this one cross-validates the TF-IDF half.
+    # The fine-tuned top reads the token states of the served int8 lower layers, cached once
+    # (computed in the two worker processes); its cross-validation folds then run there (one
+    # torch thread each) while this one cross-validates the TF-IDF half.
     lower = sentence_encoder.export_pooled_encoder(token_states=True)
     tokenizer = sentence_encoder.tokenizer_json()
     lower_encoder = SentenceEncoder(lower, tokenizer, ENCODER_MAX_TOKENS)
@@ -276,13 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory() as folder,
         ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool,
     ):
-        cache = top_finetune.write_cache(lower_encoder, train_texts + dev_texts, Path(folder))
+        cache = top_finetune.write_cache(
+            pool, lower, tokenizer, ENCODER_MAX_TOKENS, train_texts + dev_texts, Path(folder)
+        )
         print(f"cached the lower layers' token states {elapsed()}", flush=True)
         targets = np.zeros((len(train) + len(dev), len(LABELS)))
         targets[: len(train)] = gold.matrix / gold.matrix.sum(1, keepdims=True)
         dev_rows = np.arange(len(train), len(train) + len(dev))
+        loss_weights = label_weights(gold)
 
-        def job(train_rows, eval_rows, keep_weights):
+        def job(train_rows, eval_rows, seed, stop_after=None):
             return top_finetune.Job(
                 cache=cache,
                 train_rows=train_rows,
@@ -291,17 +317,21 @@ def main(argv: list[str] | None = None) -> int:
                 top_layers=TOP_LAYERS,
                 epochs=TOP_EPOCHS,
                 learning_rate=TOP_LEARNING_RATE,
-                seed=SEED,
-                keep_weights=keep_weights,
+                seed=seed,
+                keep_weights=stop_after is not None,
+                label_weights=loss_weights,
+                stop_after=stop_after,
             )
 
-        whole = pool.submit(top_finetune.train_top, job(np.arange(len(train)), dev_rows[:0], True))
         fold_jobs = [
-            pool.submit(
-                top_finetune.train_top,
-                job(np.setdiff1d(np.arange(len(train)), held), held, False),
-            )
-            for held in parts
+            [
+                pool.submit(
+                    top_finetune.train_top,
+                    job(np.setdiff1d(np.arange(len(train)), held), held, seed),
+                )
+                for held in parts
+            ]
+            for seed in TOP_SEEDS
         ]
 
         tfidf_oof = {}
@@ -319,13 +349,15 @@ def main(argv: list[str] | None = None) -> int:
         model = fit_tfidf_head(features, rows, expanded, c_best)
         print(f"TF-IDF half refitted on the whole of train {elapsed()}", flush=True)
 
-        fold_results = [future.result() for future in fold_jobs]
+        fold_results = [[future.result() for future in jobs] for jobs in fold_jobs]
         print(f"fine-tuned top cross-validated {elapsed()}", flush=True)
         encoder_oof = {}
         for epochs in EPOCH_GRID:
             encoder_oof[epochs] = np.zeros((len(train), len(LABELS)))
-            for held, result in zip(parts, fold_results, strict=True):
-                encoder_oof[epochs][held] = result["eval_logits"][epochs - 1]
+            for seed_results in fold_results:
+                for held, result in zip(parts, seed_results, strict=True):
+                    encoder_oof[epochs][held] += result["eval_logits"][epochs - 1]
+            encoder_oof[epochs] /= len(TOP_SEEDS)
             score, _ = tuned_score(gold, encoder_oof[epochs])
             print(f"fine-tuned top, {epochs} epochs: cross-validated macro-F1 {score:.4f}")
 
@@ -356,11 +388,23 @@ def main(argv: list[str] | None = None) -> int:
             "cue_weight": cue_weight,
             "encoder_weight": encoder_weight,
             "bias": bias,
+            "label_weights": loss_weights,
         }
         print(f"chosen on train: {choices}; cross-validated macro-F1 {cv_score:.4f}", flush=True)
 
-        top = sentence_encoder.top_model(TOP_LAYERS, len(LABELS))
-        top.load_state_dict(whole.result()["weights"][epochs - 1])
+        # The whole-train fits run only to the chosen stop, after the folds have chosen it.
+        wholes = [
+            pool.submit(
+                top_finetune.train_top,
+                job(np.arange(len(train)), dev_rows[:0], seed, stop_after=epochs),
+            )
+            for seed in TOP_SEEDS
+        ]
+        tops = []
+        for whole in wholes:
+            tops.append(sentence_encoder.top_model(TOP_LAYERS, len(LABELS)))
+            tops[-1].load_state_dict(whole.result()["weights"][epochs - 1])
+        top = tops[0] if len(tops) == 1 else sentence_encoder.averaged(tops)
         states, offsets = cache.load()
         dev_encoder_logits = top_finetune.logits(top, states, offsets, dev_rows)
         print(f"fine-tuned top refitted on the whole of train {elapsed()}", flush=True)

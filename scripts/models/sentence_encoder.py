@@ -72,6 +72,23 @@ def top_model(top_layers: int, labels: int):
     return Top()
 
 
+def averaged(tops: list):
+    """Several trained tops (same inputs, different seeds) as one module whose logits are the
+    mean of theirs."""
+    import torch
+
+    class Averaged(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.labels = tops[0].labels
+            self.tops = torch.nn.ModuleList(tops)
+
+        def forward(self, hidden, mask):
+            return torch.stack([top(hidden, mask) for top in self.tops]).mean(0)
+
+    return Averaged()
+
+
 def export_pooled_encoder(
     layers: int = ENCODER_LAYERS, token_states: bool = False, top=None
 ) -> bytes:

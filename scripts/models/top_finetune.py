@@ -7,9 +7,10 @@ mean+max pooling and a linear head (sentence_encoder.top_model), by soft cross-e
 the gold labels (a row with k gold labels puts 1/k on each). It runs in its own process on one
 torch thread, seeded, with deterministic algorithms, so the same inputs give the same weights.
 
-Several calls run side by side (one per cross-validation fold and one on the whole of train),
-each returning the logits of its evaluation rows after every epoch, and the head's weights
-after every epoch, so the number of epochs can be chosen on the out-of-fold logits afterwards.
+Several calls run side by side (one per cross-validation fold and seed), each returning the
+logits of its evaluation rows after every epoch, so the number of epochs can be chosen on the
+out-of-fold logits afterwards; the fit on the whole of train then stops at the chosen epoch of
+the same schedule and returns its weights.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ TRAIN_BATCH = 32
 EVAL_BATCH = 256
 WARMUP = 0.06
 WEIGHT_DECAY = 0.01
+# The texts are encoded in this many runs across the pool (each text alone, so the states are
+# the same however they are split).
+CACHE_PARTS = 8
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,11 @@ class Job:
     learning_rate: float
     seed: int
     keep_weights: bool
+    # One weight per label multiplying its term of the cross-entropy (None: all 1).
+    label_weights: tuple[float, ...] | None = None
+    # Stop after this many epochs of the `epochs`-long schedule (None: run all of it); the
+    # weights are those the full run has after that epoch.
+    stop_after: int | None = None
 
 
 def _pack(torch, states, offsets, batch):
@@ -98,9 +107,11 @@ def train_top(job: Job) -> dict:
         optimiser, lambda step: min(1.0, step / (WARMUP * steps)) * max(0.0, 1 - step / steps)
     )
     targets = torch.tensor(job.targets, dtype=torch.float32)
+    if job.label_weights is not None:
+        targets = targets * torch.tensor(job.label_weights, dtype=torch.float32)
     rng = np.random.RandomState(job.seed)
     result: dict = {"eval_logits": [], "weights": []}
-    for _ in range(job.epochs):
+    for _ in range(job.stop_after or job.epochs):
         model.train()
         for batch in _shuffled_batches(rng, job.train_rows, offsets):
             hidden, mask = _pack(torch, states, offsets, batch)
@@ -131,10 +142,24 @@ def logits(model, states, offsets, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_cache(encoder, texts: list[str], folder: Path) -> Cache:
+def _lower_states(model: bytes, tokenizer_json: str, max_tokens: int, texts: list[str]):
+    from emotion.encoder import SentenceEncoder
+
+    encoder = SentenceEncoder(model, tokenizer_json, max_tokens)
+    return [encoder.run_all(text)[1].astype(np.float16) for text in texts]
+
+
+def write_cache(
+    pool, model: bytes, tokenizer_json: str, max_tokens: int, texts: list[str], folder: Path
+) -> Cache:
     """Runs the served lower layers (int8 ONNX, one text at a time, as the chat API does) on
-    every text and stores their last token states as float16."""
-    chunks = [encoder.run_all(text)[1].astype(np.float16) for text in texts]
+    every text, in the pool's processes, and stores their last token states as float16."""
+    bounds = np.linspace(0, len(texts), CACHE_PARTS + 1).astype(int)
+    parts = [
+        pool.submit(_lower_states, model, tokenizer_json, max_tokens, texts[start:end])
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    chunks = [chunk for part in parts for chunk in part.result()]
     offsets = np.zeros(len(chunks) + 1, dtype=np.int64)
     np.cumsum([len(chunk) for chunk in chunks], out=offsets[1:])
     np.save(folder / "states.npy", np.concatenate(chunks))
