@@ -318,7 +318,6 @@ def main(argv: list[str] | None = None) -> int:
                 epochs=TOP_EPOCHS,
                 learning_rate=TOP_LEARNING_RATE,
                 seed=seed,
-                keep_weights=stop_after is not None,
                 label_weights=loss_weights,
                 stop_after=stop_after,
             )
@@ -400,10 +399,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             for seed in TOP_SEEDS
         ]
-        tops = []
-        for whole in wholes:
-            tops.append(sentence_encoder.top_model(TOP_LAYERS, len(LABELS)))
-            tops[-1].load_state_dict(whole.result()["weights"][epochs - 1])
+        tops = [sentence_encoder.top_model(TOP_LAYERS, len(LABELS)) for _ in wholes]
+        for top, whole in zip(tops, wholes, strict=True):
+            top.load_state_dict(whole.result()["weights"])
         top = tops[0] if len(tops) == 1 else sentence_encoder.averaged(tops)
         states, offsets = cache.load()
         dev_encoder_logits = top_finetune.logits(top, states, offsets, dev_rows)

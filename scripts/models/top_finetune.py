@@ -51,7 +51,6 @@ class Job:
     epochs: int
     learning_rate: float
     seed: int
-    keep_weights: bool
     # One weight per label multiplying its term of the cross-entropy (None: all 1).
     label_weights: tuple[float, ...] | None = None
     # Stop after this many epochs of the `epochs`-long schedule (None: run all of it); the
@@ -90,7 +89,8 @@ def _shuffled_batches(rng, rows, offsets) -> list[np.ndarray]:
 
 
 def train_top(job: Job) -> dict:
-    """Returns {"eval_logits": [epochs x (eval rows x labels)], "weights": [state dicts]}."""
+    """Returns {"eval_logits": [epochs x (eval rows x labels)], "weights": the state dict after
+    the last epoch run}."""
     import sentence_encoder
     import torch
 
@@ -110,7 +110,7 @@ def train_top(job: Job) -> dict:
     if job.label_weights is not None:
         targets = targets * torch.tensor(job.label_weights, dtype=torch.float32)
     rng = np.random.RandomState(job.seed)
-    result: dict = {"eval_logits": [], "weights": []}
+    eval_logits = []
     for _ in range(job.stop_after or job.epochs):
         model.train()
         for batch in _shuffled_batches(rng, job.train_rows, offsets):
@@ -121,12 +121,8 @@ def train_top(job: Job) -> dict:
             loss.backward()
             optimiser.step()
             schedule.step()
-        result["eval_logits"].append(logits(model, states, offsets, job.eval_rows))
-        if job.keep_weights:
-            result["weights"].append(
-                {name: value.detach().clone() for name, value in model.state_dict().items()}
-            )
-    return result
+        eval_logits.append(logits(model, states, offsets, job.eval_rows))
+    return {"eval_logits": eval_logits, "weights": model.state_dict()}
 
 
 def logits(model, states, offsets, rows: np.ndarray) -> np.ndarray:
