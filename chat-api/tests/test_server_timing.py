@@ -12,6 +12,7 @@ import time
 import httpx
 import psutil
 
+from chat_api.emotion.cpu import int8_dot_product
 from support import open_stream, sse_events
 
 SPANS = ["auth", "emotion", "storage", "model", "total"]
@@ -109,9 +110,12 @@ def _workers(master: psutil.Process, count: int, timeout: float = 30) -> list[ps
     raise AssertionError(f"expected {count} workers, found {len(master.children())}")
 
 
+def _log_lines(log_file) -> list[dict]:
+    return [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
+
+
 def _model_loads(log_file) -> list[dict]:
-    lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("message") == "emotion model loaded"]
+    return [line for line in _log_lines(log_file) if line.get("message") == "emotion model loaded"]
 
 
 def test_the_emotion_model_is_loaded_once_in_the_master_and_shared(start_api, fresh_user):
@@ -120,6 +124,14 @@ def test_the_emotion_model_is_loaded_once_in_the_master_and_shared(start_api, fr
     old_workers = _workers(master, 2)
     loads = _model_loads(server.log_file)
     assert [line["pid"] for line in loads] == [server.pid]  # the master, before forking
+    # The host's int8 dot-product instructions are in the line: they set the encoder's speed.
+    assert loads[0]["int8_dot_product"] == int8_dot_product()
+    slow_host = [
+        line
+        for line in _log_lines(server.log_file)
+        if line.get("message", "").startswith("emotion encoder on a CPU without int8")
+    ]
+    assert len(slow_host) == (0 if int8_dot_product() else 1)
 
     # A worker killed outright is replaced by a fresh fork of the master, which already holds
     # the model: it serves without reading the artifact again.

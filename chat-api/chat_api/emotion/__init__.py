@@ -52,10 +52,23 @@ def shared_detector() -> EmotionDetector:
     inherit the loaded model and share its memory (copy-on-write) instead of each loading its
     own copy; the log line says which process read the artifact.
     """
+    from .cpu import int8_dot_product
+
     started = time.perf_counter()
     detector = load_detector()
+    dot_product = int8_dot_product()
     log.info(
         "emotion model loaded",
-        extra={"pid": os.getpid(), "load_ms": round((time.perf_counter() - started) * 1000)},
+        extra={
+            "pid": os.getpid(),
+            "load_ms": round((time.perf_counter() - started) * 1000),
+            "int8_dot_product": dot_product,
+        },
     )
+    if not dot_product:
+        log.warning(
+            "emotion encoder on a CPU without int8 dot-product instructions: "
+            "expect it to be slower per message (docs/emotion-model.md)",
+            extra={"pid": os.getpid()},
+        )
     return detector
