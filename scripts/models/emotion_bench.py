@@ -1,11 +1,12 @@
 """The emotion detector's cost in the chat API process: `make bench-emotion`.
 
 Prints: the CPU and its int8 dot-product instructions, model load time, resident memory the
-loaded model adds, per-message latency (p50, p95, max) for messages of about 500 characters and for dev-split-like short messages, the same for
-what the chat API runs per message (the emotion and the self-harm risk level from one encoder
-pass: `analyse`, then `safety.assess` with the rules and the risk classifier), and the
-throughput of `make emotion-predict` (lines/s, process start included). Messages come from the
-shared dev split when it is there, else from a fixed built-in set.
+loaded model adds, per-message latency (p50, p95, max) for messages of about 500 characters and
+for dev-split-like short messages, the same for what the chat API runs per message (the emotion
+and the self-harm risk level from one encoder pass: `analyse`, then `safety.assess` with the
+rules and the risk classifier), and the throughput of `make emotion-predict` (lines/s, process
+start included). Messages come from the shared dev split when it is there, else from a fixed
+built-in set.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def cpu_summary() -> str:
     from chat_api.emotion.cpu import cpu_model, int8_dot_product
 
     present = int8_dot_product()
-    dot = ", ".join(present) if present else "none (int8 runs on plain AVX2/SSE)"
+    dot = ", ".join(present) if present else "none"
     return f"{cpu_model()}; int8 dot-product instructions: {dot}"
 
 

@@ -16,16 +16,18 @@ INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")
 CPUINFO = Path("/proc/cpuinfo")
 
 
+def _read() -> str:
+    try:
+        return CPUINFO.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def int8_dot_product(cpuinfo: str | None = None) -> list[str]:
     """The int8 dot-product instructions the CPU reports (x86 `flags`, ARM `Features`); an
     empty list where it has none or cannot be read."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = CPUINFO.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return []
     flags: set[str] = set()
-    for line in cpuinfo.splitlines():
+    for line in (_read() if cpuinfo is None else cpuinfo).splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             flags.update(value.split())
@@ -33,12 +35,7 @@ def int8_dot_product(cpuinfo: str | None = None) -> list[str]:
 
 
 def cpu_model(cpuinfo: str | None = None) -> str:
-    if cpuinfo is None:
-        try:
-            cpuinfo = CPUINFO.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "unknown"
-    for line in cpuinfo.splitlines():
+    for line in (_read() if cpuinfo is None else cpuinfo).splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "model name":
             return value.strip()
