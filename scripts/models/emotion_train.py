@@ -294,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
     # torch thread each) while this one cross-validates the TF-IDF half.
     lower = sentence_encoder.export_pooled_encoder(token_states=True)
     tokenizer = sentence_encoder.tokenizer_json()
-    lower_encoder = SentenceEncoder(lower, tokenizer, ENCODER_MAX_TOKENS)
     with (
         tempfile.TemporaryDirectory() as folder,
         ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool,
@@ -421,12 +420,13 @@ def main(argv: list[str] | None = None) -> int:
         "f1": {label: round(float(f), 4) for label, f in zip(LABELS, cv_f1, strict=True)},
     }
     served_encoder = sentence_encoder.export_pooled_encoder(top=top.eval())
-    drift = _pooled_drift(lower_encoder, served_encoder, tokenizer, dev_texts[:500])
+    served_top = SentenceEncoder(served_encoder, tokenizer, ENCODER_MAX_TOKENS)
+    lower_encoder = SentenceEncoder(lower, tokenizer, ENCODER_MAX_TOKENS)
+    drift = _pooled_drift(lower_encoder, served_top, dev_texts[:500])
     print(f"pooled states, served graph against the lower layers alone: max |diff| {drift:.2e}")
     # The served top is int8, the trained one float32 (the lower layers are int8 on both sides):
     # near-tied rows may flip. Measured here, and bounded; the check below then covers the rest
     # of the served path (TF-IDF, cues, weights, biases) with the served encoder's logits.
-    served_top = SentenceEncoder(served_encoder, tokenizer, ENCODER_MAX_TOKENS)
     dev_served_encoder = np.stack([served_top.run_all(text)[0] for text in dev_texts])
     top_agreement = np.mean(dev_served_encoder.argmax(1) == dev_encoder_logits.argmax(1))
     print(
@@ -451,13 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _pooled_drift(lower: SentenceEncoder, served: bytes, tokenizer: str, texts) -> float:
+def _pooled_drift(lower: SentenceEncoder, served: SentenceEncoder, texts) -> float:
     """The largest difference between the served graph's pooled states (what the risk head
     reads) and those of the lower layers exported alone."""
-    served_encoder = SentenceEncoder(served, tokenizer, ENCODER_MAX_TOKENS)
     return max(
-        float(np.abs(served_encoder.run_all(text)[1] - lower.run_all(text)[0]).max())
-        for text in texts
+        float(np.abs(served.run_all(text)[1] - lower.run_all(text)[0]).max()) for text in texts
     )
 
 
